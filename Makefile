@@ -1,0 +1,66 @@
+# One entry point for people and CI. Every target creates what it needs; no other set-up step.
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+INSTALLED := $(VENV)/.installed
+# The Lambda runtime the layer is built for; keep in step with stacks/config.py (LAMBDA_RUNTIME, LAMBDA_ARCHITECTURE).
+LAYER_DIR := build/lambda-layer
+LAYER_BUILT := $(LAYER_DIR)/.built
+LAYER_PLATFORM := manylinux2014_aarch64
+LAYER_PYTHON := 3.12
+
+.PHONY: help install layer lint test synth demo bench clean
+
+help:
+	@echo "make demo   - create the venv, install, run the offline pipeline end to end"
+	@echo "make test   - create the venv, install, lint, type-check and run every test tier"
+	@echo "make synth  - synthesize the CDK app to cdk.out/ (no Docker, no AWS credentials)"
+	@echo "make bench  - run the benchmarks and print their figures"
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+
+$(INSTALLED): $(BIN)/python requirements.txt requirements-dev.txt lambdas/requirements.txt pyproject.toml
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -r requirements-dev.txt
+	$(BIN)/python -m pip install --quiet --no-deps --editable .
+	touch $@
+
+# The functions' pinned runtime dependencies, built for the Lambda platform without Docker:
+# wheels only, for the target OS/architecture/Python, never compiled here.
+$(LAYER_BUILT): lambdas/requirements.txt $(BIN)/python
+	rm -rf $(LAYER_DIR)
+	$(BIN)/python -m pip install --quiet --target $(LAYER_DIR)/python \
+		--platform $(LAYER_PLATFORM) --implementation cp --python-version $(LAYER_PYTHON) \
+		--only-binary=:all: --no-compile -r lambdas/requirements.txt
+	touch $@
+
+install: $(INSTALLED) $(LAYER_BUILT)
+
+layer: $(LAYER_BUILT)
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+
+test: lint
+	$(BIN)/pytest
+
+synth: install
+	rm -rf cdk.out
+	CDK_OUTDIR=cdk.out $(BIN)/python app.py
+	@echo "Synthesized to cdk.out/"
+
+demo: install
+	$(BIN)/python -m bedrock_distill.demo
+
+bench: install
+	$(BIN)/python bench/preflight_bench.py
+
+clean:
+	rm -rf $(VENV) build cdk.out .pytest_cache .mypy_cache .ruff_cache
