@@ -11,7 +11,7 @@ INSTALLED := $(VENV)/.installed
 LAYER_DIR := build/lambda-layer
 LAYER_BUILT := $(LAYER_DIR)/.built
 LAYER_PLATFORM := manylinux2014_aarch64
-LAYER_PYTHON := 3.12
+LAYER_PYTHON := 3.14
 
 .PHONY: help install layer lint test synth demo bench clean
 
@@ -32,7 +32,7 @@ $(INSTALLED): $(BIN)/python requirements.txt requirements-dev.txt lambdas/requir
 
 # The functions' pinned runtime dependencies, built for the Lambda platform without Docker:
 # wheels only, for the target OS/architecture/Python, never compiled here.
-$(LAYER_BUILT): lambdas/requirements.txt $(BIN)/python
+$(LAYER_BUILT): lambdas/requirements.txt Makefile $(BIN)/python
 	rm -rf $(LAYER_DIR)
 	$(BIN)/python -m pip install --quiet --target $(LAYER_DIR)/python \
 		--platform $(LAYER_PLATFORM) --implementation cp --python-version $(LAYER_PYTHON) \

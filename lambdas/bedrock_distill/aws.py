@@ -1,0 +1,27 @@
+"""boto3 clients for the domain gateways, created on first use.
+
+Creating them lazily lets tests activate moto and the Bedrock emulator before any client exists, and
+lets a warm Lambda reuse one client across invocations.
+"""
+
+from __future__ import annotations
+
+from functools import cached_property
+from typing import Any
+
+import boto3
+from botocore.config import Config
+
+# Standard mode retries throttling and 5xx with backoff; the state machine retries what is left.
+_CLIENT_CONFIG = Config(retries={"mode": "standard", "max_attempts": 3}, user_agent_extra="bedrock-distill")
+
+
+class LazyClient:
+    def __init__(self, service_name: str, client: Any | None = None) -> None:
+        self._service_name = service_name
+        if client is not None:
+            self.__dict__["client"] = client
+
+    @cached_property
+    def client(self) -> Any:
+        return boto3.client(self._service_name, config=_CLIENT_CONFIG)  # type: ignore[call-overload]

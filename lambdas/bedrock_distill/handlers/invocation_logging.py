@@ -1,0 +1,57 @@
+"""Custom resource (CDK Provider framework on-event handler) for the account's invocation logging."""
+
+from __future__ import annotations
+
+import os
+from typing import Any, Literal
+
+from aws_lambda_powertools import Logger, Tracer
+from aws_lambda_powertools.utilities.parser import parse
+from aws_lambda_powertools.utilities.typing import LambdaContext
+from pydantic import BaseModel, ConfigDict, Field
+
+from bedrock_distill.invocation_logging import (
+    InvocationLoggingGateway,
+    InvocationLoggingManager,
+    PreviousConfigurationStore,
+)
+
+# Logging is one setting per account and Region: a stable id keeps updates from replacing the resource.
+PHYSICAL_RESOURCE_ID = "bedrock-model-invocation-logging"
+
+logger = Logger()
+tracer = Tracer()
+_manager = InvocationLoggingManager(
+    InvocationLoggingGateway(),
+    PreviousConfigurationStore(os.environ.get("PREVIOUS_CONFIGURATION_PARAMETER", "")),
+)
+
+
+class LoggingProperties(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    bucket_name: str = Field(alias="BucketName", min_length=3)
+    key_prefix: str = Field(alias="KeyPrefix", min_length=1)
+
+
+class CustomResourceEvent(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    request_type: Literal["Create", "Update", "Delete"] = Field(alias="RequestType")
+    properties: LoggingProperties = Field(alias="ResourceProperties")
+
+
+@logger.inject_lambda_context
+@tracer.capture_lambda_handler
+def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    request = parse(event=event, model=CustomResourceEvent)
+    bucket, prefix = request.properties.bucket_name, request.properties.key_prefix
+    logger.info("invocation logging", request_type=request.request_type, bucket=bucket, prefix=prefix)
+    match request.request_type:
+        case "Create":
+            _manager.install(bucket, prefix)
+        case "Update":
+            _manager.update(bucket, prefix)
+        case "Delete":
+            _manager.uninstall(bucket, prefix)
+    return {"PhysicalResourceId": PHYSICAL_RESOURCE_ID, "Data": {"BucketName": bucket, "KeyPrefix": prefix}}

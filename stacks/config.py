@@ -1,0 +1,146 @@
+"""Every name, size and tunable of the app, typed and validated in one place.
+
+Values come from `cdk.json` context and can be overridden with `cdk synth -c key=value`. An invalid
+value stops synth with one message that names the context key.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Any, Final, Self
+
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_logs as logs
+from bedrock_distill.catalog import pair_problem
+from constructs import Node
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic.alias_generators import to_camel
+
+PROJECT_NAME: Final = "bedrock-distill"
+STACK_ID: Final = "BedrockDistill"
+
+LAMBDA_RUNTIME: Final = lambda_.Runtime.PYTHON_3_14
+LAMBDA_ARCHITECTURE: Final = lambda_.Architecture.ARM_64
+LAMBDA_MEMORY_MB: Final = 512
+LAMBDA_TIMEOUT_SECONDS: Final = 60
+LAMBDA_CODE_DIR: Final = "lambdas"
+# Built by `make layer` for LAMBDA_RUNTIME/LAMBDA_ARCHITECTURE (see the Makefile's LAYER_* variables).
+LAMBDA_LAYER_DIR: Final = "build/lambda-layer"
+
+INPUT_PREFIX: Final = "datasets"
+OUTPUT_PREFIX: Final = "jobs"
+ACCESS_LOG_RETENTION_DAYS: Final = 365
+
+# A 7-day job polled every N seconds costs ~10 history events per poll; 25,000 events allow N >= ~242 s.
+MIN_JOB_POLL_INTERVAL_SECONDS: Final = 300
+# CloudWatch Logs accepts only these retention periods (jsii enum values are names, not days).
+_RETENTION_BY_DAYS: Final = {
+    1: logs.RetentionDays.ONE_DAY,
+    3: logs.RetentionDays.THREE_DAYS,
+    5: logs.RetentionDays.FIVE_DAYS,
+    7: logs.RetentionDays.ONE_WEEK,
+    14: logs.RetentionDays.TWO_WEEKS,
+    30: logs.RetentionDays.ONE_MONTH,
+    60: logs.RetentionDays.TWO_MONTHS,
+    90: logs.RetentionDays.THREE_MONTHS,
+    120: logs.RetentionDays.FOUR_MONTHS,
+    150: logs.RetentionDays.FIVE_MONTHS,
+    180: logs.RetentionDays.SIX_MONTHS,
+    365: logs.RetentionDays.ONE_YEAR,
+    400: logs.RetentionDays.THIRTEEN_MONTHS,
+    545: logs.RetentionDays.EIGHTEEN_MONTHS,
+    731: logs.RetentionDays.TWO_YEARS,
+    1096: logs.RetentionDays.THREE_YEARS,
+    1827: logs.RetentionDays.FIVE_YEARS,
+    2192: logs.RetentionDays.SIX_YEARS,
+    2557: logs.RetentionDays.SEVEN_YEARS,
+    2922: logs.RetentionDays.EIGHT_YEARS,
+    3288: logs.RetentionDays.NINE_YEARS,
+    3653: logs.RetentionDays.TEN_YEARS,
+}
+# S3 key prefixes Bedrock accepts for log delivery: relative, no empty segments.
+_KEY_PREFIX = re.compile(r"^[A-Za-z0-9!_.*'()-]+(/[A-Za-z0-9!_.*'()-]+)*$")
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+
+
+class ConfigurationError(ValueError):
+    """Invalid app configuration; the message names the context key."""
+
+
+def _key_prefix(value: str) -> str:
+    if value.startswith("/"):
+        raise ValueError("must not start with '/': Bedrock writes '<prefix>/AWSLogs/...' relative to the bucket")
+    if value.endswith("/"):
+        raise ValueError("must not end with '/': the '/AWSLogs/...' separator is added for you")
+    if not _KEY_PREFIX.fullmatch(value):
+        raise ValueError("use letters, digits and !_.*'()- in '/'-separated segments")
+    return value
+
+
+class DistillConfig(BaseModel):
+    """The app's configuration; field aliases are the `cdk.json` context keys."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", alias_generator=to_camel, populate_by_name=True)
+
+    teacher_model_id: Annotated[str, Field(min_length=1)]
+    student_model_id: Annotated[str, Field(min_length=1)]
+    invocation_log_prefix: Annotated[str, AfterValidator(_key_prefix)]
+    invocation_log_expiration_days: Annotated[int, Field(ge=1)]
+    provisioned_model_units: Annotated[int, Field(ge=1)]
+    max_provisioned_throughput_hours: Annotated[int, Field(ge=1, le=24 * 30)]
+    job_poll_interval_seconds: Annotated[int, Field(ge=MIN_JOB_POLL_INTERVAL_SECONDS, le=24 * 3600)]
+    notification_email: str | None = None
+    log_retention_days: int
+
+    @field_validator("student_model_id")
+    @classmethod
+    def _student_pairs_with_teacher(cls, student: str, info: Any) -> str:
+        teacher = info.data.get("teacher_model_id")
+        if teacher is not None and (problem := pair_problem(teacher, student)):
+            raise ValueError(problem)
+        return student
+
+    @field_validator("notification_email", mode="before")
+    @classmethod
+    def _blank_email_is_none(cls, value: object) -> object:
+        return None if value in ("", None) else value
+
+    @field_validator("notification_email")
+    @classmethod
+    def _email_shape(cls, value: str | None) -> str | None:
+        if value is not None and not _EMAIL.fullmatch(value):
+            raise ValueError("is not an e-mail address")
+        return value
+
+    @field_validator("log_retention_days")
+    @classmethod
+    def _retention_is_supported(cls, value: int) -> int:
+        if value not in _RETENTION_BY_DAYS:
+            allowed = ", ".join(str(v) for v in _RETENTION_BY_DAYS)
+            raise ValueError(f"CloudWatch Logs accepts only: {allowed}")
+        return value
+
+    @property
+    def log_retention(self) -> logs.RetentionDays:
+        return _RETENTION_BY_DAYS[self.log_retention_days]
+
+    @classmethod
+    def context_keys(cls) -> list[str]:
+        return [field.alias or name for name, field in cls.model_fields.items()]
+
+    @classmethod
+    def from_context(cls, node: Node) -> Self:
+        raw = {key: node.try_get_context(key) for key in cls.context_keys()}
+        return cls.from_mapping({key: value for key, value in raw.items() if value is not None})
+
+    @classmethod
+    def from_mapping(cls, values: dict[str, Any]) -> Self:
+        try:
+            return cls.model_validate(values)
+        except ValidationError as error:
+            first = error.errors()[0]
+            key = ".".join(str(part) for part in first["loc"]) or "(configuration)"
+            reason = first["msg"].removeprefix("Value error, ")
+            if first["type"] == "missing":
+                reason = "is required: set it in cdk.json context or with -c"
+            raise ConfigurationError(f"Invalid configuration: context key '{key}': {reason}") from None

@@ -1,0 +1,46 @@
+from __future__ import annotations
+
+from aws_cdk import CfnOutput, Stack
+from constructs import Construct
+
+from stacks.components.buckets import DataBuckets
+from stacks.components.distillation_role import DistillationServiceRole
+from stacks.components.encryption import EncryptionKey
+from stacks.components.invocation_logging import InvocationLogging
+from stacks.components.project_function import LambdaPackaging
+from stacks.config import INPUT_PREFIX, OUTPUT_PREFIX, DistillConfig
+
+
+class DistillStack(Stack):
+    """bedrock-distill: one construct per capability, composed."""
+
+    def __init__(self, scope: Construct, construct_id: str, *, config: DistillConfig) -> None:
+        super().__init__(
+            scope, construct_id, description="bedrock-distill: Amazon Bedrock Model Distillation as code"
+        )
+        encryption = EncryptionKey(self, "Encryption")
+        encryption.allow_bedrock_log_delivery()
+        buckets = DataBuckets(self, "Buckets", config=config, key=encryption.key)
+        service_role = DistillationServiceRole(
+            self,
+            "DistillationServiceRole",
+            config=config,
+            key=encryption.key,
+            inputs=buckets.inputs,
+            invocation_logs=buckets.invocation_logs,
+            invocation_log_prefix=config.invocation_log_prefix,
+            outputs=buckets.outputs,
+        )
+        packaging = LambdaPackaging(self, "Packaging")
+        InvocationLogging(
+            self, "InvocationLogging", config=config, buckets=buckets, key=encryption.key, packaging=packaging
+        )
+
+        CfnOutput(self, "InvocationLogBucketName", value=buckets.invocation_logs.bucket_name)
+        CfnOutput(self, "InvocationLogSource", value=f"s3://{buckets.invocation_logs.bucket_name}/"
+                  f"{config.invocation_log_prefix}/AWSLogs")
+        CfnOutput(self, "InputLocation", value=f"s3://{buckets.inputs.bucket_name}/{INPUT_PREFIX}/")
+        CfnOutput(self, "OutputLocation", value=f"s3://{buckets.outputs.bucket_name}/{OUTPUT_PREFIX}/")
+        CfnOutput(self, "DistillationServiceRoleArn", value=service_role.role.role_arn)
+        CfnOutput(self, "TeacherModelId", value=config.teacher_model_id)
+        CfnOutput(self, "StudentModelId", value=config.student_model_id)

@@ -1,0 +1,87 @@
+"""The CDK app, synthesized once per test session (jsii start-up is slow)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aws_cdk import App
+
+from stacks.app_builder import build_app
+from stacks.config import STACK_ID
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+
+
+def default_context() -> dict[str, Any]:
+    context: dict[str, Any] = json.loads((REPO_ROOT / "cdk.json").read_text())["context"]
+    return context
+
+
+@dataclass(frozen=True)
+class CloudAssembly:
+    outdir: Path
+    template: dict[str, Any]
+    context: dict[str, Any]
+
+    @property
+    def resources(self) -> dict[str, dict[str, Any]]:
+        resources: dict[str, dict[str, Any]] = self.template["Resources"]
+        return resources
+
+    def of_type(self, resource_type: str) -> dict[str, dict[str, Any]]:
+        return {name: r for name, r in self.resources.items() if r["Type"] == resource_type}
+
+    def validation_report(self) -> dict[str, Any]:
+        report: dict[str, Any] = json.loads((self.outdir / "validation-report.json").read_text())
+        return report
+
+
+def _synthesize(outdir: Path, *, acknowledge_findings: bool = True) -> App:
+    app = App(outdir=str(outdir), context=default_context())
+    build_app(app, acknowledge_findings=acknowledge_findings)
+    return app
+
+
+@pytest.fixture(scope="session")
+def assembly(tmp_path_factory: pytest.TempPathFactory) -> Iterator[CloudAssembly]:
+    outdir = tmp_path_factory.mktemp("cdk.out")
+    _synthesize(outdir).synth()
+    template = json.loads((outdir / f"{STACK_ID}.template.json").read_text())
+    yield CloudAssembly(outdir=outdir, template=template, context=default_context())
+
+
+@pytest.fixture(scope="session")
+def unacknowledged_app(tmp_path_factory: pytest.TempPathFactory) -> tuple[App, Path]:
+    """The same app without our acknowledgements: what cdk-nag reports when nothing is waved through."""
+    outdir = tmp_path_factory.mktemp("cdk.out.unacknowledged")
+    return _synthesize(outdir, acknowledge_findings=False), outdir
+
+
+def render(value: Any) -> Any:
+    """A CloudFormation value as readable text: refs become ${Name}, joins are joined.
+
+    Lets tests compare ARNs and conditions as the strings an operator would read.
+    """
+    if isinstance(value, dict) and len(value) == 1:
+        (function, argument), = value.items()
+        if function == "Ref":
+            return f"${{{argument}}}"
+        if function == "Fn::GetAtt":
+            return f"${{{argument[0]}.{argument[1]}}}"
+        if function == "Fn::Join":
+            separator, parts = argument
+            return separator.join(str(render(part)) for part in parts)
+    if isinstance(value, dict):
+        return {key: render(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [render(item) for item in value]
+    return value
+
+
+def as_list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else [value]
