@@ -15,7 +15,6 @@ from stacks.config import INPUT_PREFIX, OUTPUT_PREFIX
 def acknowledge_reviewed_findings(stack: Stack) -> None:
     _acknowledge_distillation_role(stack)
     _acknowledge_invocation_logging(stack)
-    _acknowledge_access_log_bucket(stack)
 
 
 def _acknowledge_distillation_role(stack: Stack) -> None:
@@ -24,7 +23,10 @@ def _acknowledge_distillation_role(stack: Stack) -> None:
     log_prefix = str(stack.node.try_get_context("invocationLogPrefix"))
     prefixes = {
         "Inputs": (INPUT_PREFIX, "reads the prompt dataset the user names at run time"),
-        "InvocationLogs": (log_prefix, "walks every invocation-log object Bedrock delivered under the prefix"),
+        "InvocationLogs": (
+            log_prefix,
+            "walks every invocation-log object Bedrock delivered under the prefix",
+        ),
         "Outputs": (OUTPUT_PREFIX, "writes artifacts whose names Bedrock chooses per job"),
     }
     for bucket_id, (prefix, purpose) in prefixes.items():
@@ -75,15 +77,6 @@ def _acknowledge_invocation_logging(stack: Stack) -> None:
         "handler behind it is traced.",
     }.items():
         _acknowledge(framework, rule, reason)
-
-
-def _acknowledge_access_log_bucket(stack: Stack) -> None:
-    _acknowledge(
-        stack.node.find_child("Buckets").node.find_child("AccessLogs"),
-        "AwsSolutions-S1",
-        "This bucket is the server-access-log destination of the other buckets; logging it into itself "
-        "would loop.",
-    )
 
 
 def _acknowledge(scope: IConstruct, rule_id: str, reason: str) -> None:

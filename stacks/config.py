@@ -11,10 +11,11 @@ from typing import Annotated, Any, Final, Self
 
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
-from bedrock_distill.catalog import pair_problem
 from constructs import Node
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator
 from pydantic.alias_generators import to_camel
+
+from bedrock_distill.catalog import pair_problem, teacher_problem
 
 PROJECT_NAME: Final = "bedrock-distill"
 STACK_ID: Final = "BedrockDistill"
@@ -91,6 +92,13 @@ class DistillConfig(BaseModel):
     job_poll_interval_seconds: Annotated[int, Field(ge=MIN_JOB_POLL_INTERVAL_SECONDS, le=24 * 3600)]
     notification_email: str | None = None
     log_retention_days: int
+
+    @field_validator("teacher_model_id")
+    @classmethod
+    def _teacher_is_supported(cls, teacher: str) -> str:
+        if problem := teacher_problem(teacher):
+            raise ValueError(problem)
+        return teacher
 
     @field_validator("student_model_id")
     @classmethod

@@ -15,9 +15,7 @@ class DistillStack(Stack):
     """bedrock-distill: one construct per capability, composed."""
 
     def __init__(self, scope: Construct, construct_id: str, *, config: DistillConfig) -> None:
-        super().__init__(
-            scope, construct_id, description="bedrock-distill: Amazon Bedrock Model Distillation as code"
-        )
+        super().__init__(scope, construct_id, description="bedrock-distill: Amazon Bedrock Model Distillation as code")
         encryption = EncryptionKey(self, "Encryption")
         encryption.allow_bedrock_log_delivery()
         buckets = DataBuckets(self, "Buckets", config=config, key=encryption.key)
@@ -37,8 +35,11 @@ class DistillStack(Stack):
         )
 
         CfnOutput(self, "InvocationLogBucketName", value=buckets.invocation_logs.bucket_name)
-        CfnOutput(self, "InvocationLogSource", value=f"s3://{buckets.invocation_logs.bucket_name}/"
-                  f"{config.invocation_log_prefix}/AWSLogs")
+        CfnOutput(
+            self,
+            "InvocationLogSource",
+            value=f"s3://{buckets.invocation_logs.bucket_name}/{config.invocation_log_prefix}/AWSLogs",
+        )
         CfnOutput(self, "InputLocation", value=f"s3://{buckets.inputs.bucket_name}/{INPUT_PREFIX}/")
         CfnOutput(self, "OutputLocation", value=f"s3://{buckets.outputs.bucket_name}/{OUTPUT_PREFIX}/")
         CfnOutput(self, "DistillationServiceRoleArn", value=service_role.role.role_arn)

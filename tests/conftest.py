@@ -20,3 +20,6 @@ os.environ.update(
     }
 )
 os.environ.pop("AWS_PROFILE", None)
+
+PREVIOUS_LOGGING_PARAMETER = "/bedrock-distill/tests/previous-invocation-logging-configuration"
+os.environ["PREVIOUS_CONFIGURATION_PARAMETER"] = PREVIOUS_LOGGING_PARAMETER

@@ -24,4 +24,4 @@ class LazyClient:
 
     @cached_property
     def client(self) -> Any:
-        return boto3.client(self._service_name, config=_CLIENT_CONFIG)  # type: ignore[call-overload]
+        return boto3.client(self._service_name, config=_CLIENT_CONFIG)

@@ -72,6 +72,14 @@ def parse_model_id(model_id: str) -> ModelReference:
     )
 
 
+def teacher_problem(teacher_model_id: str) -> str | None:
+    """Why this model cannot be a distillation teacher, or None when it can."""
+    if parse_model_id(teacher_model_id).base_model_id in SUPPORTED_PAIRS:
+        return None
+    known = ", ".join(sorted(SUPPORTED_PAIRS))
+    return f"{teacher_model_id!r} is not a supported distillation teacher (known: {known})"
+
+
 def pair_problem(teacher_model_id: str, student_model_id: str) -> str | None:
     """Why this teacher cannot distil into this student, or None when the pair is supported."""
     teacher = parse_model_id(teacher_model_id)
@@ -81,10 +89,9 @@ def pair_problem(teacher_model_id: str, student_model_id: str) -> str | None:
             f"teacher {teacher_model_id!r} ({teacher.provider}) and student {student_model_id!r} "
             f"({student.provider}) are from different model families"
         )
-    students = SUPPORTED_PAIRS.get(teacher.base_model_id)
-    if students is None:
-        known = ", ".join(sorted(SUPPORTED_PAIRS))
-        return f"teacher {teacher_model_id!r} is not a supported distillation teacher (known: {known})"
+    if problem := teacher_problem(teacher_model_id):
+        return problem
+    students = SUPPORTED_PAIRS[teacher.base_model_id]
     if student.base_model_id not in students:
         allowed = ", ".join(sorted(students))
         return f"student {student_model_id!r} is not supported for teacher {teacher_model_id!r} (allowed: {allowed})"

@@ -4,9 +4,9 @@ from aws_cdk import Aws
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
-from bedrock_distill.catalog import parse_model_id
 from constructs import Construct
 
+from bedrock_distill.catalog import parse_model_id
 from stacks.components.encryption import bedrock_source_conditions
 from stacks.config import INPUT_PREFIX, OUTPUT_PREFIX, DistillConfig
 
@@ -79,9 +79,7 @@ def teacher_model_arns(teacher_model_id: str) -> list[str]:
     foundation_model_region = "*" if model.is_inference_profile else Aws.REGION
     arns = [f"arn:{Aws.PARTITION}:bedrock:{foundation_model_region}::foundation-model/{model.base_model_id}"]
     if model.is_inference_profile:
-        arns.append(
-            f"arn:{Aws.PARTITION}:bedrock:{Aws.REGION}:{Aws.ACCOUNT_ID}:inference-profile/{model.model_id}"
-        )
+        arns.append(f"arn:{Aws.PARTITION}:bedrock:{Aws.REGION}:{Aws.ACCOUNT_ID}:inference-profile/{model.model_id}")
     return arns
 
 

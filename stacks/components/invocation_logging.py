@@ -82,7 +82,10 @@ class InvocationLogging(Construct):
             "Configuration",
             service_token=provider.service_token,
             resource_type="Custom::BedrockInvocationLogging",
-            properties={"BucketName": buckets.invocation_logs.bucket_name, "KeyPrefix": config.invocation_log_prefix},
+            properties={
+                "BucketName": buckets.invocation_logs.bucket_name,
+                "KeyPrefix": config.invocation_log_prefix,
+            },
         )
         # Bedrock checks that it may write to the bucket when the configuration is put.
         policy = buckets.invocation_logs.policy

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -33,12 +32,16 @@ class CloudAssembly:
         resources: dict[str, dict[str, Any]] = self.template["Resources"]
         return resources
 
+    def asset_dir(self, logical_id: str) -> Path:
+        """The staged directory behind a Lambda function's Code or a layer's Content."""
+        properties = self.resources[logical_id]["Properties"]
+        object_key = (properties.get("Code") or properties["Content"])["S3Key"]
+        manifest = json.loads((self.outdir / f"{STACK_ID}.assets.json").read_text())
+        staged: str = manifest["files"][object_key.removesuffix(".zip")]["source"]["path"]
+        return self.outdir / staged
+
     def of_type(self, resource_type: str) -> dict[str, dict[str, Any]]:
         return {name: r for name, r in self.resources.items() if r["Type"] == resource_type}
-
-    def validation_report(self) -> dict[str, Any]:
-        report: dict[str, Any] = json.loads((self.outdir / "validation-report.json").read_text())
-        return report
 
 
 def _synthesize(outdir: Path, *, acknowledge_findings: bool = True) -> App:
@@ -48,11 +51,11 @@ def _synthesize(outdir: Path, *, acknowledge_findings: bool = True) -> App:
 
 
 @pytest.fixture(scope="session")
-def assembly(tmp_path_factory: pytest.TempPathFactory) -> Iterator[CloudAssembly]:
+def assembly(tmp_path_factory: pytest.TempPathFactory) -> CloudAssembly:
     outdir = tmp_path_factory.mktemp("cdk.out")
     _synthesize(outdir).synth()
     template = json.loads((outdir / f"{STACK_ID}.template.json").read_text())
-    yield CloudAssembly(outdir=outdir, template=template, context=default_context())
+    return CloudAssembly(outdir=outdir, template=template, context=default_context())
 
 
 @pytest.fixture(scope="session")
@@ -68,7 +71,7 @@ def render(value: Any) -> Any:
     Lets tests compare ARNs and conditions as the strings an operator would read.
     """
     if isinstance(value, dict) and len(value) == 1:
-        (function, argument), = value.items()
+        ((function, argument),) = value.items()
         if function == "Ref":
             return f"${{{argument}}}"
         if function == "Fn::GetAtt":

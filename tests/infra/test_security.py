@@ -39,9 +39,7 @@ def _statements(document: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 def _bucket_logical_id(assembly: CloudAssembly, construct_id: str) -> str:
-    (logical_id,) = [
-        name for name in assembly.of_type("AWS::S3::Bucket") if name.startswith(f"Buckets{construct_id}")
-    ]
+    (logical_id,) = [name for name in assembly.of_type("AWS::S3::Bucket") if name.startswith(f"Buckets{construct_id}")]
     return logical_id
 
 
@@ -56,7 +54,9 @@ def _policy_of_role(assembly: CloudAssembly, role_prefix: str) -> list[dict[str,
 
 def test_distillation_role_is_trusted_only_by_bedrock_jobs_of_this_account(assembly: CloudAssembly) -> None:
     # Given the distillation service role
-    (role,) = [r for name, r in assembly.of_type("AWS::IAM::Role").items() if name.startswith("DistillationServiceRole")]
+    (role,) = [
+        r for name, r in assembly.of_type("AWS::IAM::Role").items() if name.startswith("DistillationServiceRole")
+    ]
     # When we read its trust policy
     (statement,) = _statements(role["Properties"]["AssumeRolePolicyDocument"])
     # Then only bedrock.amazonaws.com may assume it, and only for this account's customization jobs
@@ -75,7 +75,9 @@ def test_invocation_log_bucket_policy_lets_bedrock_write_only_its_log_prefix(ass
     bucket = _bucket_logical_id(assembly, "InvocationLogs")
     prefix = assembly.context["invocationLogPrefix"]
     (policy,) = [
-        p for p in assembly.of_type("AWS::S3::BucketPolicy").values() if render(p["Properties"]["Bucket"]) == f"${{{bucket}}}"
+        p
+        for p in assembly.of_type("AWS::S3::BucketPolicy").values()
+        if render(p["Properties"]["Bucket"]) == f"${{{bucket}}}"
     ]
     # When we pick the statements that allow a service principal
     allows = [s for s in _statements(policy["Properties"]["PolicyDocument"]) if s["Effect"] == "Allow"]
@@ -193,7 +195,11 @@ def test_distillation_role_touches_exactly_its_s3_prefixes(assembly: CloudAssemb
     # Then it reads datasets and logs, lists only their prefixes, and writes only job outputs
     assert s3_grants == {
         ("s3:GetObject", f"${{{inputs}.Arn}}/datasets/*", "None"),
-        ("s3:ListBucket", f"${{{inputs}.Arn}}", repr({"StringLike": {"s3:prefix": ["datasets", "datasets/*"]}})),
+        (
+            "s3:ListBucket",
+            f"${{{inputs}.Arn}}",
+            repr({"StringLike": {"s3:prefix": ["datasets", "datasets/*"]}}),
+        ),
         ("s3:GetObject", f"${{{logs}.Arn}}/{log_prefix}/*", "None"),
         (
             "s3:ListBucket",

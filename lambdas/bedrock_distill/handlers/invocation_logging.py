@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from functools import cache
 from typing import Any, Literal
 
 from aws_lambda_powertools import Logger, Tracer
@@ -21,10 +22,13 @@ PHYSICAL_RESOURCE_ID = "bedrock-model-invocation-logging"
 
 logger = Logger()
 tracer = Tracer()
-_manager = InvocationLoggingManager(
-    InvocationLoggingGateway(),
-    PreviousConfigurationStore(os.environ.get("PREVIOUS_CONFIGURATION_PARAMETER", "")),
-)
+
+
+@cache
+def _manager() -> InvocationLoggingManager:
+    return InvocationLoggingManager(
+        InvocationLoggingGateway(), PreviousConfigurationStore(os.environ["PREVIOUS_CONFIGURATION_PARAMETER"])
+    )
 
 
 class LoggingProperties(BaseModel):
@@ -49,9 +53,9 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     logger.info("invocation logging", request_type=request.request_type, bucket=bucket, prefix=prefix)
     match request.request_type:
         case "Create":
-            _manager.install(bucket, prefix)
+            _manager().install(bucket, prefix)
         case "Update":
-            _manager.update(bucket, prefix)
+            _manager().update(bucket, prefix)
         case "Delete":
-            _manager.uninstall(bucket, prefix)
+            _manager().uninstall(bucket, prefix)
     return {"PhysicalResourceId": PHYSICAL_RESOURCE_ID, "Data": {"BucketName": bucket, "KeyPrefix": prefix}}

@@ -1,0 +1,95 @@
+"""Lambda packaging without Docker, and the project defaults every function gets."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from stacks.config import LAMBDA_MEMORY_MB, LAMBDA_TIMEOUT_SECONDS
+from tests.infra.conftest import REPO_ROOT, CloudAssembly, render
+
+pytestmark = pytest.mark.infra
+
+PINNED = re.compile(r"^(?P<name>[A-Za-z0-9_.-]+)(\[[^\]]*\])?==(?P<version>\S+)")
+
+
+def _pins(requirements: Path) -> dict[str, str]:
+    pins = {}
+    for line in requirements.read_text().splitlines():
+        if match := PINNED.match(line.strip()):
+            pins[match["name"].lower()] = match["version"]
+    return pins
+
+
+def _only(assembly: CloudAssembly, resource_type: str, prefix: str) -> tuple[str, dict[str, Any]]:
+    (item,) = [(n, r) for n, r in assembly.of_type(resource_type).items() if n.startswith(prefix)]
+    return item
+
+
+def _installed_version(site_packages: Path, distribution: str) -> str:
+    (dist_info,) = site_packages.glob(f"{distribution}-*.dist-info")
+    metadata = (dist_info / "METADATA").read_text()
+    (version,) = re.findall(r"^Version: (\S+)$", metadata, flags=re.MULTILINE)
+    return str(version)
+
+
+def test_every_runtime_dependency_is_packaged_at_its_pinned_version(assembly: CloudAssembly) -> None:
+    # Given the layer asset as synthesized into the cloud assembly
+    layer_id, _ = _only(assembly, "AWS::Lambda::LayerVersion", "PackagingRuntimeDependencies")
+    site_packages = assembly.asset_dir(layer_id) / "python"
+    pins = _pins(REPO_ROOT / "lambdas" / "requirements.txt")
+    # When we read the versions the layer actually holds
+    packaged = {name: _installed_version(site_packages, name.replace("-", "_")) for name in pins}
+    # Then each is exactly the pin; boto3 above all, since the runtime's own lags distillation's fields
+    assert packaged == pins
+    assert packaged["boto3"] == pins["boto3"]
+
+
+def test_compiled_dependencies_match_the_function_runtime_and_architecture(assembly: CloudAssembly) -> None:
+    # Given the function's runtime and architecture, and the layer's compiled extensions
+    _, function = _only(assembly, "AWS::Lambda::Function", "InvocationLoggingHandlerFunction")
+    properties = function["Properties"]
+    python_tag = "cpython-" + properties["Runtime"].removeprefix("python").replace(".", "")
+    machine = {"arm64": "aarch64", "x86_64": "x86_64"}[properties["Architectures"][0]]
+    layer_id, _ = _only(assembly, "AWS::Lambda::LayerVersion", "PackagingRuntimeDependencies")
+    extensions = list((assembly.asset_dir(layer_id) / "python").rglob("*.so"))
+    # Then every extension module was built for exactly that Python and machine
+    assert extensions, "pydantic-core and orjson ship compiled extensions"
+    wrong = [e.name for e in extensions if f"{python_tag}-{machine}-linux-gnu" not in e.name]
+    assert wrong == []
+
+
+def test_code_asset_holds_the_handlers_and_not_the_requirements(assembly: CloudAssembly) -> None:
+    function_id, function = _only(assembly, "AWS::Lambda::Function", "InvocationLoggingHandlerFunction")
+    code = assembly.asset_dir(function_id)
+    handler_module, handler_name = function["Properties"]["Handler"].rsplit(".", 1)
+    source = code / (handler_module.replace(".", "/") + ".py")
+    assert f"def {handler_name}(" in source.read_text()
+    assert not (code / "requirements.txt").exists()
+    assert not list(code.rglob("__pycache__"))
+
+
+def test_project_functions_get_the_project_defaults(assembly: CloudAssembly) -> None:
+    # Given every function built by ProjectFunction (the provider framework's relay is CDK's own)
+    ours = {name: r for name, r in assembly.of_type("AWS::Lambda::Function").items() if "Provider" not in name}
+    assert ours
+    layer_id, _ = _only(assembly, "AWS::Lambda::LayerVersion", "PackagingRuntimeDependencies")
+    log_groups = assembly.of_type("AWS::Logs::LogGroup")
+    for name, function in ours.items():
+        properties = render(function["Properties"])
+        # Then each has the runtime, architecture, size, tracing and JSON logging of the project
+        assert properties["Runtime"] == "python3.14", name
+        assert properties["Architectures"] == ["arm64"], name
+        assert properties["MemorySize"] == LAMBDA_MEMORY_MB, name
+        assert properties["Timeout"] == LAMBDA_TIMEOUT_SECONDS, name
+        assert properties["TracingConfig"] == {"Mode": "Active"}, name
+        assert properties["LoggingConfig"]["LogFormat"] == "JSON", name
+        assert properties["Layers"] == [f"${{{layer_id}}}"], name
+        # And logs into its own encrypted log group with the configured retention
+        log_group_id = properties["LoggingConfig"]["LogGroup"].strip("${}")
+        log_group = render(log_groups[log_group_id]["Properties"])
+        assert log_group["RetentionInDays"] == assembly.context["logRetentionDays"], name
+        assert log_group["KmsKeyId"].endswith(".Arn}"), name
