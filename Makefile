@@ -2,6 +2,8 @@
 SHELL := /bin/bash
 .SHELLFLAGS := -eu -o pipefail -c
 .DEFAULT_GOAL := help
+# Node 20 still runs jsii; keep its end-of-life banner out of every command's output.
+export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 
 PYTHON ?= python3
 VENV := .venv
@@ -56,8 +58,10 @@ synth: install
 	CDK_OUTDIR=cdk.out $(BIN)/python app.py
 	@echo "Synthesized to cdk.out/"
 
-demo: install
-	$(BIN)/python -m bedrock_distill.demo
+demo: synth
+	$(BIN)/python -c "import json; t = json.load(open('cdk.out/BedrockDistill.template.json')); \
+		[print(f'{r[\"Type\"]:40} {n}') for n, r in t['Resources'].items()]; \
+		[print(f'output {k}: {v[\"Description\"] if \"Description\" in v else \"\"}') for k, v in t.get('Outputs', {}).items()]"
 
 bench: install
 	$(BIN)/python bench/preflight_bench.py
