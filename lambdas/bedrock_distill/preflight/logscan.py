@@ -1,0 +1,497 @@
+"""Counts what a distillation job would get from Bedrock invocation logs, before any job exists.
+
+Walks a log tree in Bedrock's layout (``.../AWSLogs/<account>/BedrockModelInvocationLogs/<region>/
+YYYY/MM/DD/HH/*.json.gz``, one JSON record per line), locally or in S3, applies the
+requestMetadataFilters as Bedrock would, and sorts every matching record into usable or excluded with
+one reason. Files are read by a small thread pool: zlib releases the GIL while inflating and S3 reads
+wait on the network, so reading overlaps parsing. Each file is streamed; memory stays bounded.
+"""
+
+from __future__ import annotations
+
+import os
+from collections import Counter, deque
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from enum import StrEnum
+from pathlib import Path
+from typing import Any, Final, TypeVar
+
+import orjson
+
+from bedrock_distill.catalog import requires_single_turn
+from bedrock_distill.preflight.dataset import MAX_RECORDS, MIN_VALID_RECORDS
+from bedrock_distill.preflight.filters import MetadataPredicate, check_filter, compile_filter
+from bedrock_distill.preflight.problems import (
+    DEFAULT_KEPT_PROBLEMS,
+    WHOLE_FILE,
+    Problem,
+    ProblemCallback,
+    ProblemLog,
+    Severity,
+)
+from bedrock_distill.preflight.sources import (
+    OversizeLine,
+    S3Gateway,
+    SourceError,
+    is_s3_uri,
+    iter_lines,
+    list_locations,
+    maybe_gunzip,
+    read_chunks,
+    split_s3_uri,
+)
+
+# Bedrock moves bodies over ~100 KB to separate objects, so real lines stay far below this; the cap
+# only stops one corrupt, newline-free file from being buffered whole.
+MAX_LOG_LINE_BYTES: Final = 64 << 20
+_BODY_SUFFIXES = ("_input.json.gz", "_output.json.gz", "_input.json", "_output.json")
+_LOG_SUFFIXES = (".json.gz", ".json")
+_FILES_IN_FLIGHT_PER_WORKER = 2
+_T = TypeVar("_T")
+_R = TypeVar("_R")
+
+
+class Exclusion(StrEnum):
+    """Why a record that matches the filter would not be used. Each record gets the first that applies."""
+
+    UNPARSEABLE = "unparseable"  # not JSON, or not an invocation log record
+    ERROR_RECORD = "error_record"  # the invocation failed (errorCode)
+    MODEL_MISMATCH = "model_mismatch"  # prompt-response pairs must come from exactly the teacher
+    BODY_UNAVAILABLE = "body_unavailable"  # an inputBodyS3Path/outputBodyS3Path that cannot be read
+    UNSUPPORTED_BODY = "unsupported_body"  # a body with no messages, prompt or inputText
+    NON_TEXT_CONTENT = "non_text_content"  # images, documents, tool use, ...
+    MULTI_TURN = "multi_turn"  # more than one user turn for a single-turn student family
+    EMPTY_PROMPT = "empty_prompt"  # no non-blank prompt text
+    MISSING_OUTPUT = "missing_output"  # no response text, when prompt-response pairs are used
+
+
+@dataclass(frozen=True)
+class ScanReport:
+    source: str
+    teacher_model_id: str | None
+    use_prompt_response: bool
+    metadata_filter: Mapping[str, Any] | None
+    files_read: int
+    files_skipped: int
+    files_unreadable: int
+    records: int
+    records_matching_filter: int
+    records_not_matching_filter: int
+    usable_prompts: int
+    usable_prompt_response_pairs: int
+    excluded: dict[str, int]
+    errors: int
+    warnings: int
+    verdict_reasons: list[str]
+    problems: list[Problem] = field(repr=False)
+    problems_truncated: bool = False
+
+    @property
+    def used(self) -> int:
+        """How many records the job would train on."""
+        return self.usable_prompt_response_pairs if self.use_prompt_response else self.usable_prompts
+
+    @property
+    def is_valid(self) -> bool:
+        return self.errors == 0
+
+    @property
+    def verdict(self) -> str:
+        return "valid" if self.is_valid else "invalid"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "source": self.source,
+            "teacher_model_id": self.teacher_model_id,
+            "use_prompt_response": self.use_prompt_response,
+            "filter": self.metadata_filter,
+            "files_read": self.files_read,
+            "files_skipped": self.files_skipped,
+            "files_unreadable": self.files_unreadable,
+            "records": self.records,
+            "records_matching_filter": self.records_matching_filter,
+            "records_not_matching_filter": self.records_not_matching_filter,
+            "usable_prompts": self.usable_prompts,
+            "usable_prompt_response_pairs": self.usable_prompt_response_pairs,
+            "used": self.used,
+            "excluded": self.excluded,
+            "errors": self.errors,
+            "warnings": self.warnings,
+            "verdict": self.verdict,
+            "verdict_reasons": self.verdict_reasons,
+            "problems": [problem.to_dict() for problem in self.problems],
+            "problems_truncated": self.problems_truncated,
+        }
+
+
+@dataclass
+class _Tally:
+    """What one file contributed. Built in a worker thread, merged on the main thread."""
+
+    records: int = 0
+    matching: int = 0
+    usable_prompts: int = 0
+    usable_pairs: int = 0
+    excluded: Counter[str] = field(default_factory=Counter)
+    unreadable: bool = False
+    problems: list[Problem] = field(default_factory=list)
+    unkept: Counter[Severity] = field(default_factory=Counter)
+
+
+def scan_logs(
+    source: str,
+    metadata_filter: Mapping[str, Any] | None = None,
+    teacher_model_id: str | None = None,
+    use_prompt_response: bool = False,
+    *,
+    s3: S3Gateway | None = None,
+    on_problem: ProblemCallback | None = None,
+    keep_problems: int = DEFAULT_KEPT_PROBLEMS,
+    workers: int | None = None,
+) -> ScanReport:
+    """Scans a local directory, a single log file or an ``s3://bucket/prefix``.
+
+    Raises ValueError for an invalid filter or prompt-response pairs without a teacher, and
+    SourceError when the source itself cannot be listed.
+    """
+    if use_prompt_response and not teacher_model_id:
+        raise ValueError("prompt-response pairs must come from exactly the teacher: give teacher_model_id")
+    if metadata_filter is not None and (violations := check_filter(metadata_filter)):
+        raise ValueError("invalid filter: " + "; ".join(violation.render() for violation in violations))
+    gateway = s3 or S3Gateway()
+    classifier = _RecordClassifier(
+        source=source,
+        predicate=compile_filter(metadata_filter) if metadata_filter is not None else None,
+        teacher_model_id=teacher_model_id,
+        use_prompt_response=use_prompt_response,
+        s3=gateway,
+        keep_problems=keep_problems,
+    )
+    log = ProblemLog(on_problem, keep_problems)
+    files_read = files_skipped = files_unreadable = 0
+    totals = _Tally()
+    log_files = _only_log_files(list_locations(source, gateway))
+    pool_size = workers or (8 if is_s3_uri(source) else max(2, os.cpu_count() or 1))
+    for _, tally in _map_in_order(classifier.scan_file, log_files, pool_size):
+        if tally is None:
+            files_skipped += 1
+            continue
+        files_read += 1
+        files_unreadable += tally.unreadable
+        totals.records += tally.records
+        totals.matching += tally.matching
+        totals.usable_prompts += tally.usable_prompts
+        totals.usable_pairs += tally.usable_pairs
+        totals.excluded.update(tally.excluded)
+        for problem in tally.problems:
+            log.add(problem)
+        for severity, count in tally.unkept.items():
+            log.count_unkept(severity, count)
+
+    kind = "prompt-response pairs" if use_prompt_response else "prompts"
+    used = totals.usable_pairs if use_prompt_response else totals.usable_prompts
+    verdict_reasons = []
+    if files_unreadable:
+        verdict_reasons.append(f"{files_unreadable} unreadable files")
+    if used < MIN_VALID_RECORDS:
+        reason = (
+            f"fewer than {MIN_VALID_RECORDS} usable {kind} match ({used:,}); "
+            f"distillation needs at least {MIN_VALID_RECORDS}"
+        )
+        verdict_reasons.append(reason)
+        log.add(Problem(source, WHOLE_FILE, "(source)", reason))
+    if used > MAX_RECORDS:
+        reason = (
+            f"more than {MAX_RECORDS:,} usable {kind} would be used ({used:,}); "
+            f"Bedrock takes at most {MAX_RECORDS:,}: narrow the filter"
+        )
+        verdict_reasons.append(reason)
+        log.add(Problem(source, WHOLE_FILE, "(source)", reason))
+
+    matching_or_unknown = totals.matching + totals.excluded[Exclusion.UNPARSEABLE]
+    return ScanReport(
+        source=source,
+        teacher_model_id=teacher_model_id,
+        use_prompt_response=use_prompt_response,
+        metadata_filter=metadata_filter,
+        files_read=files_read,
+        files_skipped=files_skipped,
+        files_unreadable=files_unreadable,
+        records=totals.records,
+        records_matching_filter=totals.matching,
+        records_not_matching_filter=totals.records - matching_or_unknown,
+        usable_prompts=totals.usable_prompts,
+        usable_prompt_response_pairs=totals.usable_pairs,
+        excluded={reason.value: totals.excluded[reason] for reason in Exclusion},
+        errors=log.errors,
+        warnings=log.warnings,
+        verdict_reasons=verdict_reasons,
+        problems=log.kept,
+        problems_truncated=log.truncated,
+    )
+
+
+def _only_log_files(locations: Iterable[str]) -> Iterator[tuple[str, bool]]:
+    """Each location with whether it is an invocation log (pointer bodies and other objects are not)."""
+    for location in locations:
+        name = location.rsplit("/", 1)[-1]
+        is_log = name.endswith(_LOG_SUFFIXES) and not name.endswith(_BODY_SUFFIXES)
+        yield location, is_log and "/data/" not in location.replace(os.sep, "/")
+
+
+def _map_in_order(function: Callable[[_T], _R], items: Iterable[_T], workers: int) -> Iterator[tuple[_T, _R]]:
+    """Like ThreadPoolExecutor.map, but submits lazily so a million files never sit in memory at once."""
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="logscan") as pool:
+        in_flight: deque[tuple[_T, Any]] = deque()
+        for item in items:
+            in_flight.append((item, pool.submit(function, item)))
+            if len(in_flight) >= workers * _FILES_IN_FLIGHT_PER_WORKER:
+                first, future = in_flight.popleft()
+                yield first, future.result()
+        while in_flight:
+            first, future = in_flight.popleft()
+            yield first, future.result()
+
+
+class _RecordClassifier:
+    def __init__(
+        self,
+        *,
+        source: str,
+        predicate: MetadataPredicate | None,
+        teacher_model_id: str | None,
+        use_prompt_response: bool,
+        s3: S3Gateway,
+        keep_problems: int,
+    ) -> None:
+        self._source = source
+        self._predicate = predicate
+        self._teacher = teacher_model_id
+        self._use_prompt_response = use_prompt_response
+        self._s3 = s3
+        self._keep_problems = keep_problems
+        # Without a teacher we cannot know the student family, so assume the stricter single-turn rule.
+        self._single_turn_only = teacher_model_id is None or requires_single_turn(teacher_model_id)
+
+    def scan_file(self, candidate: tuple[str, bool]) -> _Tally | None:
+        location, is_log = candidate
+        if not is_log:
+            return None
+        tally = _Tally()
+        try:
+            lines = iter_lines(maybe_gunzip(read_chunks(location, self._s3), location), MAX_LOG_LINE_BYTES)
+            self._scan_lines(location, lines, tally)
+        except SourceError as error:
+            tally.unreadable = True
+            self._problem(tally, Problem(location, WHOLE_FILE, "(file)", str(error)))
+        return tally
+
+    def _scan_lines(self, location: str, lines: Iterable[bytes | OversizeLine], tally: _Tally) -> None:
+        seen_content = False
+        for line_number, line in enumerate(lines, start=1):
+            if isinstance(line, OversizeLine):
+                tally.records += 1
+                self._exclude_unparseable(tally, location, line_number, f"line of {line.length:,} bytes is too long")
+                continue
+            if not line or line.isspace():
+                continue
+            if not seen_content and line.strip() == b"{":
+                # A single pretty-printed record: the rest of the file belongs to it.
+                tally.records += 1
+                self._classify_raw(b"\n".join(_rest_as_bytes(line, lines)), tally, location, line_number)
+                return
+            seen_content = True
+            tally.records += 1
+            self._classify_raw(line, tally, location, line_number)
+
+    def _classify_raw(self, raw: bytes, tally: _Tally, location: str, line_number: int) -> None:
+        try:
+            record = orjson.loads(raw)
+        except orjson.JSONDecodeError as error:
+            self._exclude_unparseable(tally, location, line_number, f"not valid JSON: {error}")
+            return
+        if not isinstance(record, dict) or not isinstance(record.get("input"), dict):
+            self._exclude_unparseable(tally, location, line_number, "not an invocation log record (no input object)")
+            return
+        metadata = record.get("requestMetadata") or {}
+        if not isinstance(metadata, dict):
+            self._exclude_unparseable(tally, location, line_number, "requestMetadata is not an object")
+            return
+        if self._predicate is not None and not self._predicate(metadata):
+            return
+        tally.matching += 1
+        reason = self._exclusion(record, tally, location, line_number)
+        if reason is not None:
+            tally.excluded[reason] += 1
+
+    def _exclusion(self, record: dict[str, Any], tally: _Tally, location: str, line_number: int) -> Exclusion | None:
+        """Counts the record as usable, or returns why the job would not use it."""
+        if record.get("errorCode"):
+            return Exclusion.ERROR_RECORD
+        is_teacher = self._teacher is None or record.get("modelId") == self._teacher
+        if self._use_prompt_response and not is_teacher:
+            return Exclusion.MODEL_MISMATCH
+        body, reason = self._body(record["input"], "inputBodyJson", "inputBodyS3Path", tally, location, line_number)
+        reason = reason or self._prompt_exclusion(body)
+        if reason is not None:
+            return reason
+        tally.usable_prompts += 1
+        return self._response_exclusion(record, is_teacher, tally, location, line_number)
+
+    def _response_exclusion(
+        self, record: dict[str, Any], is_teacher: bool, tally: _Tally, location: str, line_number: int
+    ) -> Exclusion | None:
+        """Counts a usable prompt as a pair too when its response is usable; in prompt-response mode,
+        returns why it is not."""
+        output = record.get("output")
+        response, unavailable = None, None
+        if isinstance(output, dict):
+            response, unavailable = self._body(
+                output, "outputBodyJson", "outputBodyS3Path", tally, location, line_number
+            )
+        if is_teacher and _has_response_text(response):
+            tally.usable_pairs += 1
+            return None
+        if not self._use_prompt_response:
+            return None
+        return Exclusion.BODY_UNAVAILABLE if unavailable is Exclusion.BODY_UNAVAILABLE else Exclusion.MISSING_OUTPUT
+
+    def _prompt_exclusion(self, body: Any) -> Exclusion | None:
+        if not isinstance(body, dict):
+            return Exclusion.UNSUPPORTED_BODY
+        if "messages" in body:
+            return self._messages_exclusion(body)
+        for native in ("prompt", "inputText"):  # Llama/Mistral, Titan Text
+            if native in body:
+                text = body[native]
+                if not isinstance(text, str):
+                    return Exclusion.UNSUPPORTED_BODY
+                return None if _is_non_blank(text) else Exclusion.EMPTY_PROMPT
+        return Exclusion.UNSUPPORTED_BODY
+
+    def _messages_exclusion(self, body: dict[str, Any]) -> Exclusion | None:
+        messages = body["messages"]
+        if not isinstance(messages, list) or not messages or not all(isinstance(m, dict) for m in messages):
+            return Exclusion.UNSUPPORTED_BODY
+        turns = [message.get("content") for message in messages]
+        system = body.get("system")
+        if system is not None:
+            turns.append(system)
+        texts: list[str] = []
+        for content in turns:
+            blocks = [{"text": content}] if isinstance(content, str) else content
+            if not isinstance(blocks, list):
+                return Exclusion.UNSUPPORTED_BODY
+            block_texts = [_block_text(block) for block in blocks]
+            if None in block_texts:
+                return Exclusion.NON_TEXT_CONTENT
+            texts.extend(text for text in block_texts if text is not None)
+        user_turns = sum(message.get("role") == "user" for message in messages)
+        if user_turns > 1 and self._single_turn_only:
+            return Exclusion.MULTI_TURN
+        return None if any(_is_non_blank(text) for text in texts) else Exclusion.EMPTY_PROMPT
+
+    def _body(  # noqa: PLR0917 - a private helper called twice with the same shape
+        self,
+        holder: dict[str, Any],
+        inline_field: str,
+        pointer_field: str,
+        tally: _Tally,
+        location: str,
+        line_number: int,
+    ) -> tuple[Any, Exclusion | None]:
+        """The inline body or the body behind the S3 pointer; or None and why there is none."""
+        if inline_field in holder:
+            return holder[inline_field], None
+        pointer = holder.get(pointer_field)
+        if not isinstance(pointer, str):
+            return None, Exclusion.UNSUPPORTED_BODY
+        try:
+            resolved = self._resolve_pointer(pointer, location)
+            raw = b"".join(maybe_gunzip(read_chunks(resolved, self._s3), resolved))
+            return orjson.loads(raw), None
+        except (SourceError, orjson.JSONDecodeError) as error:
+            reason = f"{pointer_field} {pointer}: {error}"
+            self._problem(tally, Problem(location, line_number, pointer_field, reason, Severity.WARNING))
+            return None, Exclusion.BODY_UNAVAILABLE
+
+    def _resolve_pointer(self, pointer: str, location: str) -> str:
+        """Where to read a pointer body. A local copy of a log tree (``aws s3 sync``) keeps the key layout
+        from ``AWSLogs/`` down, so the body is looked up under the same ancestor as the log file."""
+        if is_s3_uri(self._source) or not is_s3_uri(pointer):
+            return pointer
+        bucket, key = split_s3_uri(pointer)
+        candidates = []
+        marker = "AWSLogs/"
+        if marker in key:
+            tail = key[key.index(marker) :]
+            parts = Path(location).parts
+            if "AWSLogs" in parts:
+                candidates.append(Path(*parts[: parts.index("AWSLogs")], tail))
+            candidates.append(Path(self._source, tail))
+        candidates += [Path(self._source, key), Path(self._source, bucket, key)]
+        for candidate in candidates:
+            if candidate.is_file():
+                return str(candidate)
+        raise SourceError(f"not found locally under {self._source}")
+
+    def _exclude_unparseable(self, tally: _Tally, location: str, line_number: int, reason: str) -> None:
+        tally.excluded[Exclusion.UNPARSEABLE] += 1
+        self._problem(tally, Problem(location, line_number, "$", reason, Severity.WARNING))
+
+    def _problem(self, tally: _Tally, problem: Problem) -> None:
+        if len(tally.problems) < self._keep_problems:
+            tally.problems.append(problem)
+        else:
+            tally.unkept[problem.severity] += 1
+
+
+def _rest_as_bytes(first: bytes, lines: Iterable[bytes | OversizeLine]) -> Iterator[bytes]:
+    yield first
+    total = len(first)
+    for line in lines:
+        if isinstance(line, OversizeLine):
+            raise SourceError(f"a pretty-printed record has a line of {line.length:,} bytes")
+        total += len(line)
+        if total > MAX_LOG_LINE_BYTES:
+            raise SourceError(f"a pretty-printed record is over {MAX_LOG_LINE_BYTES:,} bytes")
+        yield line
+
+
+def _block_text(block: object) -> str | None:
+    """The text of a Converse ({"text"}) or Anthropic ({"type": "text", "text"}) block; None otherwise."""
+    if isinstance(block, dict) and block.get("type", "text") == "text":
+        text = block.get("text")
+        if isinstance(text, str):
+            return text
+    return None
+
+
+def _is_non_blank(text: str) -> bool:
+    return bool(text) and not text.isspace()
+
+
+def _has_response_text(body: Any) -> bool:
+    """Whether a response body holds non-blank text, in any of the shapes Bedrock logs."""
+    if isinstance(body, list):  # streamed responses are logged as their chunks
+        return any(_has_response_text(chunk) for chunk in body)
+    if not isinstance(body, dict):
+        return False
+    output = body.get("output")
+    message = output.get("message") if isinstance(output, dict) else None
+    # Converse and Nova put the blocks under output.message; Anthropic's native API at the top level.
+    content = message.get("content") if isinstance(message, dict) else body.get("content")
+    if isinstance(content, list) and any(_is_non_blank(_block_text(block) or "") for block in content):
+        return True
+    for native in ("generation", "outputText", "completion"):  # Llama/Mistral, Titan, Anthropic text
+        text = body.get(native)
+        if isinstance(text, str) and _is_non_blank(text):
+            return True
+    stream_event = body.get("contentBlockDelta")  # a ConverseStream chunk
+    delta = stream_event.get("delta") if isinstance(stream_event, dict) else body.get("delta")
+    if isinstance(delta, dict) and isinstance(delta.get("text"), str) and _is_non_blank(delta["text"]):
+        return True
+    results = body.get("results")
+    return isinstance(results, list) and any(_has_response_text(result) for result in results)

@@ -1,0 +1,217 @@
+"""Streaming reads of local files and S3 objects, with every I/O failure turned into one SourceError.
+
+Everything here yields bounded chunks so that callers never hold a whole file: the validator and the
+log scanner must run in constant memory whatever the input size.
+"""
+
+from __future__ import annotations
+
+import os
+import zlib
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+CHUNK_BYTES = 1 << 20
+# Bounds what one zlib call may inflate, so a gzip bomb cannot allocate more than this per step.
+_MAX_INFLATE_STEP = 4 << 20
+_GZIP_MAGIC = b"\x1f\x8b"
+_GZIP_WBITS = 16 + zlib.MAX_WBITS
+
+
+class SourceError(Exception):
+    """An input could not be read: missing file or object, no credentials, corrupt gzip, ..."""
+
+
+@dataclass(frozen=True, slots=True)
+class OversizeLine:
+    """Stands in for a line longer than the reader's limit; its bytes were discarded, not buffered."""
+
+    length: int
+
+
+def is_s3_uri(location: str) -> bool:
+    return location.startswith("s3://")
+
+
+def split_s3_uri(uri: str) -> tuple[str, str]:
+    bucket, _, key = uri.removeprefix("s3://").partition("/")
+    if not bucket:
+        raise SourceError(f"{uri}: not an s3://bucket/key URI")
+    return bucket, key
+
+
+class S3Gateway:
+    """The S3 client, created on first use so that tests can start moto before any client exists."""
+
+    def __init__(self, client: Any | None = None) -> None:
+        self._client = client
+
+    @property
+    def client(self) -> Any:
+        if self._client is None:
+            # Imported here: boto3 costs a quarter of a second and ~20 MB, and local runs never need it.
+            import boto3  # noqa: PLC0415
+
+            self._client = boto3.client("s3")
+        return self._client
+
+    def read_chunks(self, uri: str, chunk_bytes: int = CHUNK_BYTES) -> Iterator[bytes]:
+        bucket, key = split_s3_uri(uri)
+        with _s3_errors(uri):
+            body = self.client.get_object(Bucket=bucket, Key=key)["Body"]
+            try:
+                yield from body.iter_chunks(chunk_bytes)
+            finally:
+                body.close()
+
+    def list_uris(self, uri: str) -> Iterator[str]:
+        bucket, prefix = split_s3_uri(uri)
+        if prefix and not prefix.endswith("/"):
+            prefix += "/"
+        with _s3_errors(uri):
+            pages = self.client.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix)
+            found = False
+            for page in pages:
+                for item in page.get("Contents", ()):
+                    found = True
+                    yield f"s3://{bucket}/{item['Key']}"
+            if not found:
+                raise SourceError(f"{uri}: no objects under this prefix")
+
+
+@contextmanager
+def _s3_errors(uri: str) -> Iterator[None]:
+    """Turns botocore's many failure types into one SourceError naming the URI."""
+    from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError  # noqa: PLC0415
+
+    try:
+        yield
+    except NoCredentialsError as exc:
+        raise SourceError(f"{uri}: no AWS credentials found") from exc
+    except ClientError as exc:
+        error = exc.response.get("Error", {})
+        code = error.get("Code", "Error")
+        message = error.get("Message") or _S3_ERROR_MESSAGES.get(code, "request failed")
+        raise SourceError(f"{uri}: {code}: {message}") from exc
+    except BotoCoreError as exc:
+        raise SourceError(f"{uri}: {exc}") from exc
+
+
+_S3_ERROR_MESSAGES = {
+    "NoSuchKey": "no such object",
+    "NoSuchBucket": "no such bucket",
+    "404": "not found",
+    "403": "access denied",
+}
+
+
+def read_local_chunks(path: str, chunk_bytes: int = CHUNK_BYTES) -> Iterator[bytes]:
+    try:
+        with open(path, "rb") as handle:
+            while chunk := handle.read(chunk_bytes):
+                yield chunk
+    except FileNotFoundError as exc:
+        raise SourceError(f"{path}: no such file") from exc
+    except IsADirectoryError as exc:
+        raise SourceError(f"{path}: is a directory, expected a file") from exc
+    except OSError as exc:
+        raise SourceError(f"{path}: {exc.strerror or exc}") from exc
+
+
+def read_chunks(location: str, s3: S3Gateway | None = None) -> Iterator[bytes]:
+    """The bytes of a local file or an s3:// object, in chunks of about a mebibyte."""
+    if is_s3_uri(location):
+        return (s3 or S3Gateway()).read_chunks(location)
+    return read_local_chunks(location)
+
+
+def list_locations(location: str, s3: S3Gateway | None = None) -> Iterator[str]:
+    """Every file under a local directory or every object under an S3 prefix, in a stable order."""
+    if is_s3_uri(location):
+        yield from (s3 or S3Gateway()).list_uris(location)
+        return
+    root = Path(location)
+    if root.is_file():
+        yield str(root)
+        return
+    if not root.is_dir():
+        raise SourceError(f"{location}: no such directory")
+    for directory, subdirectories, files in os.walk(root):
+        subdirectories.sort()
+        for name in sorted(files):
+            yield os.path.join(directory, name)
+
+
+def maybe_gunzip(chunks: Iterable[bytes], location: str) -> Iterator[bytes]:
+    """Decompresses the stream when it starts with the gzip magic number, else passes it through."""
+    iterator = iter(chunks)
+    first = next(iterator, b"")
+    if not first.startswith(_GZIP_MAGIC):
+        if first:
+            yield first
+        yield from iterator
+        return
+    yield from _gunzip(_prepend(first, iterator), location)
+
+
+def _prepend(first: bytes, rest: Iterator[bytes]) -> Iterator[bytes]:
+    yield first
+    yield from rest
+
+
+def _gunzip(chunks: Iterable[bytes], location: str) -> Iterator[bytes]:
+    inflater = zlib.decompressobj(_GZIP_WBITS)
+    inside_member = False
+    try:
+        for chunk in chunks:
+            pending = chunk
+            while pending:
+                inside_member = True
+                output = inflater.decompress(pending, _MAX_INFLATE_STEP)
+                if output:
+                    yield output
+                if inflater.eof:
+                    # gzip allows several concatenated members; each needs a fresh inflater.
+                    pending = inflater.unused_data
+                    inflater = zlib.decompressobj(_GZIP_WBITS)
+                    inside_member = False
+                else:
+                    pending = inflater.unconsumed_tail
+    except zlib.error as exc:
+        raise SourceError(f"{location}: corrupt gzip data ({exc})") from exc
+    if inside_member:
+        raise SourceError(f"{location}: truncated gzip data (the stream ends inside a member)")
+
+
+def iter_lines(chunks: Iterable[bytes], max_line_bytes: int) -> Iterator[bytes | OversizeLine]:
+    """Splits a byte stream on LF. A line longer than max_line_bytes is skipped as it streams past
+    and reported as an OversizeLine, so one huge line cannot exhaust memory."""
+    partial = b""
+    skipped = 0  # > 0 while discarding the rest of an oversize line
+    for chunk in chunks:
+        if skipped:
+            newline = chunk.find(b"\n")
+            if newline < 0:
+                skipped += len(chunk)
+                continue
+            yield OversizeLine(skipped + newline)
+            skipped = 0
+            chunk = chunk[newline + 1 :]  # noqa: PLW2901 - the rest of this chunk starts a new line
+        lines = chunk.split(b"\n")
+        if partial:
+            lines[0] = partial + lines[0]
+        partial = lines.pop()
+        for line in lines:
+            if len(line) > max_line_bytes:
+                yield OversizeLine(len(line))
+            else:
+                yield line
+        if len(partial) > max_line_bytes:
+            skipped, partial = len(partial), b""
+    if skipped:
+        yield OversizeLine(skipped)
+    elif partial:
+        yield partial
