@@ -1,0 +1,38 @@
+"""An offline Amazon Bedrock for tests: answers the real boto3 `bedrock` and `bedrock-runtime` calls
+in-process while moto serves the rest of AWS.
+
+    with mock_aws(), bedrock_emulator(seconds_per_status_read=3600) as bedrock:
+        ...  # code under test calls boto3.client("bedrock") as in production
+        bedrock.clock.elapsed_seconds
+
+Import this package before the code under test creates its clients, as with moto.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from bedrock_emulator.clock import LogicalClock
+from bedrock_emulator.errors import UnsupportedOperationError
+from bedrock_emulator.faults import Faults
+from bedrock_emulator.service import BedrockEmulator, Job, ProvisionedThroughput, RecordedCall
+
+__all__ = [
+    "BedrockEmulator",
+    "Faults",
+    "Job",
+    "LogicalClock",
+    "ProvisionedThroughput",
+    "RecordedCall",
+    "UnsupportedOperationError",
+    "bedrock_emulator",
+]
+
+
+@contextmanager
+def bedrock_emulator(**options: Any) -> Iterator[BedrockEmulator]:
+    """A started BedrockEmulator (see its constructor for `options`), stopped on exit."""
+    with BedrockEmulator(**options) as emulator:
+        yield emulator

@@ -1,0 +1,150 @@
+"""Faults to inject, per call or per resource, so tests can drive every failure path on purpose.
+
+Errors are raised before validation and state changes, as a throttled or failed request leaves no trace
+in the service. Resource outcomes (a job that fails or stops, a Provisioned Throughput that fails) are
+taken by the next resource created that matches.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+from typing import TypeVar
+
+from bedrock_emulator.errors import BedrockError
+from bedrock_emulator.models import find_operation, modeled_error_codes
+
+_Value = TypeVar("_Value")
+
+
+@dataclass
+class _ErrorRule:
+    operation: str
+    error: BedrockError
+    first: int
+    times: int | None
+    calls: int = 0
+
+    def fires(self) -> bool:
+        self.calls += 1
+        return self.calls >= self.first and (self.times is None or self.calls < self.first + self.times)
+
+    def exhausted(self) -> bool:
+        return self.times is not None and self.calls >= self.first + self.times - 1
+
+
+@dataclass(frozen=True)
+class JobOutcome:
+    """How a job ends when its training would have completed: `status` is "Failed" or "Stopped"."""
+
+    status: str
+    message: str | None = None
+
+
+class Faults:
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._rules: list[_ErrorRule] = []
+        self._job_outcomes: list[tuple[str | None, JobOutcome]] = []
+        self._provisioned_throughput_failures: list[tuple[str | None, str]] = []
+
+    def raise_on(
+        self,
+        operation: str,
+        error_code: str,
+        *,
+        nth: int = 1,
+        times: int | None = 1,
+        message: str | None = None,
+    ) -> None:
+        """Answer the `nth` call of `operation` from now on, and the `times - 1` calls after it, with
+        `error_code` (`times=None`: every call from the `nth` on).
+
+        `error_code` must be one the operation can raise in botocore's model, e.g. "InternalServerException"
+        for a transient failure or "AccessDeniedException" for a fatal one.
+        """
+        modeled = modeled_error_codes(find_operation(operation))
+        if error_code not in modeled:
+            raise ValueError(f"{operation} cannot raise {error_code}; its modeled errors are {sorted(modeled)}")
+        if nth < 1 or (times is not None and times < 1):
+            raise ValueError("nth and times count calls from 1")
+        error = BedrockError(error_code, message or f"Injected {error_code} on {operation}")
+        with self._lock:
+            self._rules.append(_ErrorRule(operation, error, nth, times))
+
+    def throttle(self, operation: str, *, nth: int = 1, times: int | None = 1) -> None:
+        """ThrottlingException (HTTP 429) on the `nth` call of `operation`, `times` calls in a row."""
+        self.raise_on(operation, "ThrottlingException", nth=nth, times=times, message="Too many requests")
+
+    def quota_exceeded(self, *, times: int | None = None) -> None:
+        """CreateProvisionedModelThroughput fails with ServiceQuotaExceededException, by default until
+        `clear()`, as an account with no model-unit quota does until the increase is granted."""
+        self.raise_on(
+            "CreateProvisionedModelThroughput",
+            "ServiceQuotaExceededException",
+            times=times,
+            message="Your account has reached the maximum number of model units for no-commitment "
+            "Provisioned Throughput. Request a quota increase in Service Quotas.",
+        )
+
+    def delete_conflict_once(self) -> None:
+        """The next DeleteProvisionedModelThroughput raises ConflictException; a retry succeeds."""
+        self.raise_on(
+            "DeleteProvisionedModelThroughput",
+            "ConflictException",
+            message="The provisioned model throughput is being modified; retry later",
+        )
+
+    def fail_job(self, message: str = "Internal error during training", *, job_name: str | None = None) -> None:
+        """The next job created (or the one named `job_name`) ends Failed with `message` instead of
+        Completed, with no output model."""
+        with self._lock:
+            self._job_outcomes.append((job_name, JobOutcome("Failed", message)))
+
+    def stop_job(self, *, job_name: str | None = None) -> None:
+        """The next job created (or the one named `job_name`) ends Stopped instead of Completed, as if
+        someone stopped it outside the workflow."""
+        with self._lock:
+            self._job_outcomes.append((job_name, JobOutcome("Stopped")))
+
+    def fail_provisioned_throughput(
+        self, message: str = "Insufficient capacity", *, provisioned_model_name: str | None = None
+    ) -> None:
+        """The next Provisioned Throughput created (or the one of that name) goes Creating -> Failed with
+        `message`; it still exists and must be deleted."""
+        with self._lock:
+            self._provisioned_throughput_failures.append((provisioned_model_name, message))
+
+    def clear(self) -> None:
+        """Forget every fault not yet triggered."""
+        with self._lock:
+            self._rules.clear()
+            self._job_outcomes.clear()
+            self._provisioned_throughput_failures.clear()
+
+    def error_for(self, operation: str) -> BedrockError | None:
+        """Counts this call against every rule for `operation`; the error to raise, if one fires."""
+        fired: BedrockError | None = None
+        with self._lock:
+            for rule in [rule for rule in self._rules if rule.operation == operation]:
+                if rule.fires() and fired is None:
+                    fired = rule.error
+                if rule.exhausted():
+                    self._rules.remove(rule)
+        return fired
+
+    def take_job_outcome(self, job_name: str) -> JobOutcome | None:
+        with self._lock:
+            return _take(self._job_outcomes, job_name)
+
+    def take_provisioned_throughput_failure(self, provisioned_model_name: str) -> str | None:
+        with self._lock:
+            return _take(self._provisioned_throughput_failures, provisioned_model_name)
+
+
+def _take(pending: list[tuple[str | None, _Value]], name: str) -> _Value | None:
+    for index, (wanted, value) in enumerate(pending):
+        if wanted in (None, name):
+            del pending[index]
+            return value
+    return None

@@ -1,0 +1,743 @@
+"""The emulated Bedrock account: customization jobs, custom models, Provisioned Throughputs, invocation
+logging and Converse, all moving on a logical clock.
+
+Time-driven transitions are applied lazily: every call first settles each job and Provisioned Throughput
+to the clock's now, so a test that advances the clock sees the same states a poller would have.
+"""
+
+from __future__ import annotations
+
+import copy
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from types import TracebackType
+from typing import Any, Self, TypeVar
+
+import boto3
+from botocore.exceptions import ClientError
+from botocore.model import OperationModel
+from botocore.utils import parse_timestamp
+
+from bedrock_emulator import interceptor
+from bedrock_emulator.clock import LogicalClock
+from bedrock_emulator.converse import answer, estimate_tokens, prompt_text
+from bedrock_emulator.errors import BedrockError, UnsupportedOperationError
+from bedrock_emulator.faults import Faults
+from bedrock_emulator.invocation_logs import check_destination, write_record
+from bedrock_emulator.models import modeled_error_codes
+from bedrock_emulator.training import count_training_records, write_metrics
+from bedrock_emulator.validation import validate_request
+
+DEFAULT_ACCOUNT_ID = "123456789012"  # moto's default account, so ARNs agree with moto's resources
+
+Params = dict[str, Any]
+_Item = TypeVar("_Item")
+Response = dict[str, Any]
+
+# Where each phase of a job starts and ends, as fractions of the job's duration.
+_PHASES = (("validationDetails", 0.0, 0.05), ("dataProcessingDetails", 0.05, 0.3), ("trainingDetails", 0.3, 1.0))
+_STATUS_READS = {
+    "GetModelCustomizationJob",
+    "ListModelCustomizationJobs",
+    "GetProvisionedModelThroughput",
+    "ListProvisionedModelThroughputs",
+}
+_COMMITMENT_TERMS = {"OneMonth": timedelta(days=30), "SixMonths": timedelta(days=180)}
+
+
+@dataclass(frozen=True)
+class RecordedCall:
+    operation: str
+    params: Params
+    region: str
+
+
+@dataclass
+class Job:
+    arn: str
+    job_id: str
+    name: str
+    region: str
+    request: Params
+    created_at: datetime
+    duration: timedelta
+    ends_at: datetime
+    planned_status: str
+    planned_message: str | None
+    training_records: int
+    status: str = "InProgress"
+    last_modified: datetime | None = None
+    end_time: datetime | None = None
+    stop_requested_at: datetime | None = None
+    failure_message: str | None = None
+    output_model_arn: str | None = None
+    losses: tuple[float, float] | None = None
+
+
+@dataclass
+class ProvisionedThroughput:
+    arn: str
+    name: str
+    region: str
+    model_arn: str
+    foundation_model_arn: str
+    model_units: int
+    commitment_duration: str | None
+    client_request_token: str | None
+    created_at: datetime
+    ready_at: datetime
+    planned_failure: str | None
+    status: str = "Creating"
+    last_modified: datetime | None = None
+    failure_message: str | None = None
+    deleted: bool = False
+
+    @property
+    def commitment_expiration(self) -> datetime | None:
+        term = _COMMITMENT_TERMS.get(self.commitment_duration or "")
+        return self.created_at + term if term else None
+
+
+@dataclass
+class _State:
+    jobs: dict[str, Job] = field(default_factory=dict)
+    custom_models: dict[str, Response] = field(default_factory=dict)
+    provisioned_throughputs: dict[str, ProvisionedThroughput] = field(default_factory=dict)
+    logging: dict[str, Params] = field(default_factory=dict)
+    tags: dict[str, dict[str, str]] = field(default_factory=dict)
+    calls: list[RecordedCall] = field(default_factory=list)
+
+
+class BedrockEmulator:
+    """Answers `bedrock` and `bedrock-runtime` calls from any boto3 client while started.
+
+    S3 reads and writes go through boto3, so run it inside moto's `mock_aws()`. Durations are logical
+    seconds on `clock`; `seconds_per_status_read` lets a poller move time by itself.
+    """
+
+    def __init__(
+        self,
+        *,
+        account_id: str = DEFAULT_ACCOUNT_ID,
+        job_seconds: float = 6 * 3600,
+        provisioning_seconds: float = 600,
+        stopping_seconds: float = 60,
+        seconds_per_status_read: float = 0.0,
+        converse_latency_seconds: float = 0.0,
+        clock: LogicalClock | None = None,
+    ) -> None:
+        self.account_id = account_id
+        self.clock = clock or LogicalClock()
+        self.faults = Faults()
+        self.caller_arn = f"arn:aws:sts::{account_id}:assumed-role/bedrock-emulator/session"
+        self._job_duration = timedelta(seconds=job_seconds)
+        self._provisioning = timedelta(seconds=provisioning_seconds)
+        self._stopping = timedelta(seconds=stopping_seconds)
+        self._seconds_per_status_read = seconds_per_status_read
+        self._converse_latency_seconds = converse_latency_seconds
+        self._lock = threading.RLock()
+        self._state = _State()
+        self._s3_clients: dict[str, Any] = {}
+        self._operations: dict[str, Callable[[Params, str], Response]] = {
+            "CreateModelCustomizationJob": self._create_job,
+            "GetModelCustomizationJob": self._get_job,
+            "ListModelCustomizationJobs": self._list_jobs,
+            "StopModelCustomizationJob": self._stop_job,
+            "GetCustomModel": self._get_custom_model,
+            "ListCustomModels": self._list_custom_models,
+            "CreateProvisionedModelThroughput": self._create_provisioned_throughput,
+            "GetProvisionedModelThroughput": self._get_provisioned_throughput,
+            "ListProvisionedModelThroughputs": self._list_provisioned_throughputs,
+            "DeleteProvisionedModelThroughput": self._delete_provisioned_throughput,
+            "PutModelInvocationLoggingConfiguration": self._put_logging,
+            "GetModelInvocationLoggingConfiguration": self._get_logging,
+            "DeleteModelInvocationLoggingConfiguration": self._delete_logging,
+            "TagResource": self._tag_resource,
+            "UntagResource": self._untag_resource,
+            "ListTagsForResource": self._list_tags,
+            "Converse": self._converse,
+        }
+
+    # Activation -------------------------------------------------------------------------------------
+
+    def start(self) -> Self:
+        interceptor.activate(self)
+        return self
+
+    def stop(self) -> None:
+        interceptor.deactivate(self)
+
+    def __enter__(self) -> Self:
+        return self.start()
+
+    def __exit__(
+        self, kind: type[BaseException] | None, error: BaseException | None, trace: TracebackType | None
+    ) -> None:
+        self.stop()
+
+    # Inspection -------------------------------------------------------------------------------------
+
+    @property
+    def jobs(self) -> dict[str, Job]:
+        """Every job by name, settled to the clock's now."""
+        with self._lock:
+            self._settle()
+            return dict(self._state.jobs)
+
+    @property
+    def custom_models(self) -> dict[str, Response]:
+        """Every registered custom model by ARN, as GetCustomModel describes it."""
+        with self._lock:
+            self._settle()
+            return copy.deepcopy(self._state.custom_models)
+
+    @property
+    def provisioned_throughputs(self) -> dict[str, ProvisionedThroughput]:
+        """Every Provisioned Throughput ever created by ARN, deleted ones included."""
+        with self._lock:
+            self._settle()
+            return dict(self._state.provisioned_throughputs)
+
+    def live_provisioned_throughputs(self) -> list[ProvisionedThroughput]:
+        """The Provisioned Throughputs not deleted: each one would still be billing."""
+        return [pt for pt in self.provisioned_throughputs.values() if not pt.deleted]
+
+    def logging_configuration(self, region: str) -> Params | None:
+        with self._lock:
+            return copy.deepcopy(self._state.logging.get(region))
+
+    def tags_of(self, arn: str) -> dict[str, str]:
+        with self._lock:
+            return dict(self._state.tags.get(arn, {}))
+
+    @property
+    def calls(self) -> list[RecordedCall]:
+        """Every call answered, in order, failed and faulted ones included."""
+        with self._lock:
+            return list(self._state.calls)
+
+    def call_count(self, operation: str) -> int:
+        return sum(1 for call in self.calls if call.operation == operation)
+
+    # Dispatch ---------------------------------------------------------------------------------------
+
+    def handle(self, operation: OperationModel, params: Params, region: str) -> Response:
+        """Answers one call; raises BedrockError for a service error, UnsupportedOperationError for a gap."""
+        handler = self._operations.get(operation.name)
+        if handler is None:
+            raise UnsupportedOperationError(
+                f"The Bedrock emulator does not implement {operation.service_model.service_name}:"
+                f"{operation.name}; implement it in bedrock_emulator or keep the code under test off it"
+            )
+        with self._lock:
+            self._state.calls.append(RecordedCall(operation.name, params, region))
+            fault = self.faults.error_for(operation.name)
+            if fault is not None:
+                raise fault
+            validate_request(operation, params)
+        if operation.name == "Converse" and self._converse_latency_seconds:
+            # Outside the lock, so concurrent callers wait in parallel as they would on the service.
+            time.sleep(self._converse_latency_seconds)
+        with self._lock:
+            if operation.name in _STATUS_READS:
+                self.clock.advance(self._seconds_per_status_read)
+            self._settle()
+            try:
+                return handler(params, region)
+            except BedrockError as error:
+                if error.code not in modeled_error_codes(operation):
+                    raise AssertionError(f"emulator bug: {operation.name} cannot raise {error.code}") from error
+                raise
+
+    def _s3(self, region: str) -> Any:
+        if region not in self._s3_clients:
+            self._s3_clients[region] = boto3.session.Session().client("s3", region_name=region)
+        return self._s3_clients[region]
+
+    def _settle(self) -> None:
+        now = self.clock.now()
+        for job in self._state.jobs.values():
+            self._advance_job(job, now)
+        for pt in self._state.provisioned_throughputs.values():
+            if pt.status == "Creating" and now >= pt.ready_at:
+                pt.status = "Failed" if pt.planned_failure else "InService"
+                pt.failure_message = pt.planned_failure
+                pt.last_modified = pt.ready_at
+
+    # Customization jobs and custom models -----------------------------------------------------------
+
+    def _create_job(self, params: Params, region: str) -> Response:
+        token = params.get("clientRequestToken")
+        for job in self._state.jobs.values():
+            if token is not None and job.request.get("clientRequestToken") == token:
+                if job.request != params:
+                    raise BedrockError(
+                        "ConflictException", f"clientRequestToken {token} was used for a different request"
+                    )
+                return {"jobArn": job.arn}
+        name = params["jobName"]
+        if name in self._state.jobs:
+            raise BedrockError("ConflictException", f"A model customization job named {name} already exists")
+        now = self.clock.now()
+        job_id = _new_id()
+        outcome = self.faults.take_job_outcome(name)
+        try:
+            records = count_training_records(self._s3(region), params["trainingDataConfig"])
+            status, message = (outcome.status, outcome.message) if outcome else ("Completed", None)
+            ends_at = now + self._job_duration
+        except BedrockError as problem:
+            # Bedrock accepts the job and fails it once validation reads the data.
+            records, status, message = 0, "Failed", problem.message
+            ends_at = now + self._job_duration * _PHASES[0][2]
+        job = Job(
+            arn=f"arn:aws:bedrock:{region}:{self.account_id}:model-customization-job/"
+            f"{_model_id(params['baseModelIdentifier'])}/{job_id}",
+            job_id=job_id,
+            name=name,
+            region=region,
+            request=params,
+            created_at=now,
+            duration=self._job_duration,
+            ends_at=ends_at,
+            planned_status=status,
+            planned_message=message,
+            training_records=records,
+            last_modified=now,
+        )
+        self._state.jobs[name] = job
+        self._state.tags[job.arn] = _tag_map(params.get("jobTags", []))
+        return {"jobArn": job.arn}
+
+    def _find_job(self, identifier: str) -> Job:
+        for job in self._state.jobs.values():
+            if identifier in (job.name, job.arn):
+                return job
+        raise BedrockError("ResourceNotFoundException", f"Model customization job {identifier} not found")
+
+    def _advance_job(self, job: Job, now: datetime) -> None:
+        if job.end_time is not None:
+            return
+        if job.stop_requested_at is not None:
+            stopped_at = job.stop_requested_at + self._stopping
+            if now >= stopped_at:
+                self._finish(job, "Stopped", stopped_at)
+        elif now >= job.ends_at:
+            if job.planned_status == "Completed":
+                self._complete(job)
+            else:
+                self._finish(job, job.planned_status, job.ends_at, job.planned_message)
+
+    def _complete(self, job: Job) -> None:
+        request = job.request
+        output_uri = request["outputDataConfig"]["s3Uri"]
+        try:
+            job.losses = write_metrics(
+                self._s3(job.region), output_uri, job.job_id, job.training_records, request.get("hyperParameters", {})
+            )
+        except ClientError as error:
+            self._finish(job, "Failed", job.ends_at, f"Unable to write output to {output_uri}: {error}")
+            return
+        model_arn = (
+            f"arn:aws:bedrock:{job.region}:{self.account_id}:custom-model/"
+            f"{_model_id(request['baseModelIdentifier'])}/{_new_id()}"
+        )
+        training_loss, validation_loss = job.losses
+        self._state.custom_models[model_arn] = _without_none(
+            {
+                "modelArn": model_arn,
+                "modelName": request["customModelName"],
+                "jobName": job.name,
+                "jobArn": job.arn,
+                "baseModelArn": _base_model_arn(request["baseModelIdentifier"], job.region),
+                "customizationType": request.get("customizationType", "FINE_TUNING"),
+                "hyperParameters": request.get("hyperParameters"),
+                "trainingDataConfig": request["trainingDataConfig"],
+                "validationDataConfig": request.get("validationDataConfig"),
+                "outputDataConfig": request["outputDataConfig"],
+                "trainingMetrics": {"trainingLoss": training_loss},
+                "validationMetrics": [{"validationLoss": validation_loss}],
+                "creationTime": job.ends_at,
+                "customizationConfig": request.get("customizationConfig"),
+                "modelStatus": "Active",
+            }
+        )
+        self._state.tags[model_arn] = _tag_map(request.get("customModelTags", []))
+        job.output_model_arn = model_arn
+        self._finish(job, "Completed", job.ends_at)
+
+    @staticmethod
+    def _finish(job: Job, status: str, at: datetime, message: str | None = None) -> None:
+        job.status, job.end_time, job.last_modified, job.failure_message = status, at, at, message
+
+    def _status_details(self, job: Job) -> Response:
+        moment = job.end_time or self.clock.now()
+        details: Response = {}
+        current_seen = False
+        for key, start_fraction, end_fraction in _PHASES:
+            start = job.created_at + job.duration * start_fraction
+            end = job.created_at + job.duration * end_fraction
+            if job.status == "Completed" or moment > end:
+                status = "Completed"
+            elif moment < start or current_seen:
+                status = "NotStarted"
+            else:
+                # The phase under way carries the job's own status: InProgress, Stopping, Failed, Stopped.
+                status, current_seen = job.status, True
+            if status == "NotStarted":
+                details[key] = {"status": status}
+            else:
+                details[key] = {"status": status, "creationTime": start, "lastModifiedTime": min(moment, end)}
+        return details
+
+    def _describe_job(self, job: Job) -> Response:
+        request = job.request
+        response = {
+            "jobArn": job.arn,
+            "jobName": job.name,
+            "outputModelName": request["customModelName"],
+            "outputModelArn": job.output_model_arn,
+            "clientRequestToken": request.get("clientRequestToken"),
+            "roleArn": request["roleArn"],
+            "status": job.status,
+            "statusDetails": self._status_details(job),
+            "failureMessage": job.failure_message,
+            "creationTime": job.created_at,
+            "lastModifiedTime": job.last_modified,
+            "endTime": job.end_time,
+            "baseModelArn": _base_model_arn(request["baseModelIdentifier"], job.region),
+            "hyperParameters": request.get("hyperParameters"),
+            "trainingDataConfig": request["trainingDataConfig"],
+            "validationDataConfig": request.get("validationDataConfig", {"validators": []}),
+            "outputDataConfig": request["outputDataConfig"],
+            "customizationType": request.get("customizationType", "FINE_TUNING"),
+            "vpcConfig": request.get("vpcConfig"),
+            "customizationConfig": request.get("customizationConfig"),
+        }
+        if job.losses is not None:
+            response["trainingMetrics"] = {"trainingLoss": job.losses[0]}
+            response["validationMetrics"] = [{"validationLoss": job.losses[1]}]
+        return _without_none(response)
+
+    def _get_job(self, params: Params, region: str) -> Response:
+        return self._describe_job(self._find_job(params["jobIdentifier"]))
+
+    def _list_jobs(self, params: Params, region: str) -> Response:
+        jobs = [
+            job
+            for job in _created_between(self._state.jobs.values(), params, lambda job: job.created_at)
+            if params.get("statusEquals") in (None, job.status)
+            and params.get("nameContains", "").lower() in job.name.lower()
+        ]
+        summaries = []
+        for job in jobs:
+            described = self._describe_job(job)
+            summary = {key: described[key] for key in _JOB_SUMMARY_KEYS if key in described}
+            summaries.append(
+                summary
+                | _without_none(
+                    {"customModelArn": job.output_model_arn, "customModelName": described["outputModelName"]}
+                )
+            )
+        return _page(summaries, params, "modelCustomizationJobSummaries")
+
+    def _stop_job(self, params: Params, region: str) -> Response:
+        job = self._find_job(params["jobIdentifier"])
+        if job.status != "InProgress":
+            raise BedrockError(
+                "ValidationException", f"Job {job.name} is {job.status}; only InProgress jobs can be stopped"
+            )
+        job.status = "Stopping"
+        job.stop_requested_at = job.last_modified = self.clock.now()
+        return {}
+
+    def _find_custom_model(self, identifier: str) -> Response | None:
+        return next(
+            (m for m in self._state.custom_models.values() if identifier in (m["modelArn"], m["modelName"])), None
+        )
+
+    def _get_custom_model(self, params: Params, region: str) -> Response:
+        model = self._find_custom_model(params["modelIdentifier"])
+        if model is None:
+            raise BedrockError("ResourceNotFoundException", f"Custom model {params['modelIdentifier']} not found")
+        return copy.deepcopy(model)
+
+    def _list_custom_models(self, params: Params, region: str) -> Response:
+        models = [
+            model
+            for model in _created_between(self._state.custom_models.values(), params, lambda m: m["creationTime"])
+            if params.get("nameContains", "").lower() in model["modelName"].lower()
+            and params.get("baseModelArnEquals") in (None, model["baseModelArn"])
+            and params.get("foundationModelArnEquals") in (None, model["baseModelArn"])
+            and params.get("modelStatus") in (None, model["modelStatus"])
+            and params.get("isOwned", True)
+        ]
+        summaries = [
+            {key: model[key] for key in _MODEL_SUMMARY_KEYS}
+            | {"baseModelName": model["baseModelArn"].rsplit("/", 1)[-1][:63], "ownerAccountId": self.account_id}
+            for model in models
+        ]
+        return _page(summaries, params, "modelSummaries")
+
+    # Provisioned Throughput -------------------------------------------------------------------------
+
+    def _create_provisioned_throughput(self, params: Params, region: str) -> Response:
+        token = params.get("clientRequestToken")
+        for pt in self._state.provisioned_throughputs.values():
+            if token is not None and pt.client_request_token == token:
+                return {"provisionedModelArn": pt.arn}
+        name = params["provisionedModelName"]
+        if any(pt.name == name and not pt.deleted for pt in self._state.provisioned_throughputs.values()):
+            raise BedrockError("ValidationException", f"A provisioned model named {name} already exists")
+        model_arn, foundation_model_arn = self._resolve_model(params["modelId"], region)
+        now = self.clock.now()
+        pt = ProvisionedThroughput(
+            arn=f"arn:aws:bedrock:{region}:{self.account_id}:provisioned-model/{_new_id()}",
+            name=name,
+            region=region,
+            model_arn=model_arn,
+            foundation_model_arn=foundation_model_arn,
+            model_units=params["modelUnits"],
+            commitment_duration=params.get("commitmentDuration"),
+            client_request_token=token,
+            created_at=now,
+            ready_at=now + self._provisioning,
+            planned_failure=self.faults.take_provisioned_throughput_failure(name),
+            last_modified=now,
+        )
+        self._state.provisioned_throughputs[pt.arn] = pt
+        self._state.tags[pt.arn] = _tag_map(params.get("tags", []))
+        return {"provisionedModelArn": pt.arn}
+
+    def _resolve_model(self, model_id: str, region: str) -> tuple[str, str]:
+        """(modelArn, foundationModelArn) for a custom model's name or ARN, or a foundation model's."""
+        custom = self._find_custom_model(model_id)
+        if custom is not None:
+            return custom["modelArn"], custom["baseModelArn"]
+        if ":custom-model/" in model_id:
+            raise BedrockError("ResourceNotFoundException", f"Custom model {model_id} not found")
+        foundation = _base_model_arn(model_id, region)
+        return foundation, foundation
+
+    def _find_provisioned_throughput(self, identifier: str) -> ProvisionedThroughput:
+        for pt in self._state.provisioned_throughputs.values():
+            if not pt.deleted and identifier in (pt.arn, pt.name):
+                return pt
+        raise BedrockError("ResourceNotFoundException", f"Provisioned model {identifier} not found")
+
+    @staticmethod
+    def _describe_provisioned_throughput(pt: ProvisionedThroughput) -> Response:
+        return _without_none(
+            {
+                "modelUnits": pt.model_units,
+                "desiredModelUnits": pt.model_units,
+                "provisionedModelName": pt.name,
+                "provisionedModelArn": pt.arn,
+                "modelArn": pt.model_arn,
+                "desiredModelArn": pt.model_arn,
+                "foundationModelArn": pt.foundation_model_arn,
+                "status": pt.status,
+                "creationTime": pt.created_at,
+                "lastModifiedTime": pt.last_modified,
+                "failureMessage": pt.failure_message,
+                "commitmentDuration": pt.commitment_duration,
+                "commitmentExpirationTime": pt.commitment_expiration,
+            }
+        )
+
+    def _get_provisioned_throughput(self, params: Params, region: str) -> Response:
+        return self._describe_provisioned_throughput(self._find_provisioned_throughput(params["provisionedModelId"]))
+
+    def _list_provisioned_throughputs(self, params: Params, region: str) -> Response:
+        live = [pt for pt in self._state.provisioned_throughputs.values() if not pt.deleted]
+        summaries = [
+            {key: value for key, value in self._describe_provisioned_throughput(pt).items() if key != "failureMessage"}
+            for pt in _created_between(live, params, lambda pt: pt.created_at)
+            if params.get("statusEquals") in (None, pt.status)
+            and params.get("modelArnEquals") in (None, pt.model_arn)
+            and params.get("nameContains", "").lower() in pt.name.lower()
+        ]
+        return _page(summaries, params, "provisionedModelSummaries")
+
+    def _delete_provisioned_throughput(self, params: Params, region: str) -> Response:
+        pt = self._find_provisioned_throughput(params["provisionedModelId"])
+        expiration = pt.commitment_expiration
+        if expiration is not None and self.clock.now() < expiration:
+            raise BedrockError(
+                "ValidationException",
+                f"Provisioned model {pt.name} has a {pt.commitment_duration} commitment until "
+                f"{expiration.isoformat()} and cannot be deleted before it ends",
+            )
+        pt.deleted = True
+        pt.last_modified = self.clock.now()
+        self._state.tags.pop(pt.arn, None)
+        return {}
+
+    # Invocation logging -----------------------------------------------------------------------------
+
+    def _put_logging(self, params: Params, region: str) -> Response:
+        configuration = params["loggingConfig"]
+        if "s3Config" not in configuration and "cloudWatchConfig" not in configuration:
+            raise BedrockError("ValidationException", "loggingConfig needs s3Config or cloudWatchConfig")
+        if "s3Config" in configuration:
+            check_destination(self._s3(region), configuration["s3Config"], region)
+        self._state.logging[region] = copy.deepcopy(configuration)
+        return {}
+
+    def _get_logging(self, params: Params, region: str) -> Response:
+        configuration = self._state.logging.get(region)
+        return {"loggingConfig": copy.deepcopy(configuration)} if configuration else {}
+
+    def _delete_logging(self, params: Params, region: str) -> Response:
+        self._state.logging.pop(region, None)
+        return {}
+
+    # Tags -------------------------------------------------------------------------------------------
+
+    def _taggable(self, arn: str) -> dict[str, str]:
+        if arn not in self._state.tags:
+            raise BedrockError("ResourceNotFoundException", f"Resource {arn} not found")
+        return self._state.tags[arn]
+
+    def _tag_resource(self, params: Params, region: str) -> Response:
+        self._taggable(params["resourceARN"]).update(_tag_map(params["tags"]))
+        return {}
+
+    def _untag_resource(self, params: Params, region: str) -> Response:
+        tags = self._taggable(params["resourceARN"])
+        for key in params["tagKeys"]:
+            tags.pop(key, None)
+        return {}
+
+    def _list_tags(self, params: Params, region: str) -> Response:
+        tags = self._taggable(params["resourceARN"])
+        return {"tags": [{"key": key, "value": value} for key, value in tags.items()]}
+
+    # Runtime ----------------------------------------------------------------------------------------
+
+    def _converse(self, params: Params, region: str) -> Response:
+        model_id = params["modelId"]
+        if ":provisioned-model/" in model_id:
+            pt = self._find_provisioned_throughput(model_id)
+            if pt.status == "Failed":
+                raise BedrockError("ValidationException", f"Provisioned model {pt.name} is Failed")
+            if pt.status != "InService":
+                raise BedrockError("ModelNotReadyException", f"Provisioned model {pt.name} is {pt.status}")
+        elif ":custom-model/" in model_id:
+            raise BedrockError(
+                "ValidationException", "A custom model is served through a Provisioned Throughput; use its ARN"
+            )
+        text, stop_reason = answer(params)
+        input_tokens, output_tokens = estimate_tokens(prompt_text(params)), estimate_tokens(text)
+        response: Response = {
+            "output": {"message": {"role": "assistant", "content": [{"text": text}]}},
+            "stopReason": stop_reason,
+            "usage": {
+                "inputTokens": input_tokens,
+                "outputTokens": output_tokens,
+                "totalTokens": input_tokens + output_tokens,
+            },
+            "metrics": {"latencyMs": 150 + 8 * output_tokens},
+        }
+        self._log_invocation(params, response, region)
+        return response
+
+    def _log_invocation(self, params: Params, response: Response, region: str) -> None:
+        configuration = self._state.logging.get(region, {})
+        if "s3Config" not in configuration or not configuration.get("textDataDeliveryEnabled"):
+            return
+        now = self.clock.now()
+        record = {
+            "schemaType": "ModelInvocationLog",
+            "schemaVersion": "1.0",
+            "timestamp": now.strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "accountId": self.account_id,
+            "identity": {"arn": self.caller_arn},
+            "region": region,
+            "requestId": str(uuid.uuid4()),
+            "operation": "Converse",
+            "modelId": params["modelId"],
+            "input": {
+                "inputContentType": "application/json",
+                "inputBodyJson": {
+                    key: params[key] for key in ("messages", "system", "inferenceConfig") if key in params
+                },
+                "inputTokenCount": response["usage"]["inputTokens"],
+            },
+            "output": {
+                "outputContentType": "application/json",
+                "outputBodyJson": response,
+                "outputTokenCount": response["usage"]["outputTokens"],
+            },
+        }
+        if "requestMetadata" in params:
+            record["requestMetadata"] = params["requestMetadata"]
+        write_record(self._s3(region), configuration["s3Config"], record, now)
+
+
+_JOB_SUMMARY_KEYS = (
+    "jobArn",
+    "baseModelArn",
+    "jobName",
+    "status",
+    "statusDetails",
+    "lastModifiedTime",
+    "creationTime",
+    "endTime",
+    "customizationType",
+)
+_MODEL_SUMMARY_KEYS = ("modelArn", "modelName", "creationTime", "baseModelArn", "customizationType", "modelStatus")
+
+
+def _new_id() -> str:
+    return uuid.uuid4().hex[:12]
+
+
+def _model_id(identifier: str) -> str:
+    """The bare model id inside a foundation-model or custom-model ARN, or the identifier itself."""
+    if ":custom-model/" in identifier:
+        return identifier.split("/")[1]
+    return identifier.rsplit("/", 1)[-1] if identifier.startswith("arn:") else identifier
+
+
+def _base_model_arn(identifier: str, region: str) -> str:
+    return identifier if identifier.startswith("arn:") else f"arn:aws:bedrock:{region}::foundation-model/{identifier}"
+
+
+def _tag_map(tags: list[dict[str, str]]) -> dict[str, str]:
+    return {tag["key"]: tag["value"] for tag in tags}
+
+
+def _without_none(response: Response) -> Response:
+    return {key: value for key, value in response.items() if value is not None}
+
+
+def _as_utc(value: Any) -> datetime:
+    moment: datetime = value if isinstance(value, datetime) else parse_timestamp(value)
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def _created_between(items: Iterable[_Item], params: Params, created: Callable[[_Item], datetime]) -> list[_Item]:
+    """Items created strictly between the request's creationTimeAfter and creationTimeBefore, sorted by
+    creation time in the request's sortOrder (newest first by default)."""
+    after, before = params.get("creationTimeAfter"), params.get("creationTimeBefore")
+    kept = [
+        item
+        for item in items
+        if (after is None or created(item) > _as_utc(after)) and (before is None or created(item) < _as_utc(before))
+    ]
+    return sorted(kept, key=created, reverse=params.get("sortOrder", "Descending") == "Descending")
+
+
+def _page(items: list[Response], params: Params, key: str) -> Response:
+    token = params.get("nextToken", "0")
+    if not token.isdigit():
+        raise BedrockError("ValidationException", f"Invalid nextToken {token}")
+    start, size = int(token), params.get("maxResults", 100)
+    response: Response = {key: items[start : start + size]}
+    if start + size < len(items):
+        response["nextToken"] = str(start + size)
+    return response
