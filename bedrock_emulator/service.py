@@ -14,6 +14,7 @@ import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from functools import cache
 from types import TracebackType
 from typing import Any, Self, TypeVar
 
@@ -255,7 +256,7 @@ class BedrockEmulator:
 
     def _s3(self, region: str) -> Any:
         if region not in self._s3_clients:
-            self._s3_clients[region] = boto3.session.Session().client("s3", region_name=region)
+            self._s3_clients[region] = _s3_session().client("s3", region_name=region)
         return self._s3_clients[region]
 
     def _settle(self) -> None:
@@ -690,6 +691,13 @@ _JOB_SUMMARY_KEYS = (
     "customizationType",
 )
 _MODEL_SUMMARY_KEYS = ("modelArn", "modelName", "creationTime", "baseModelArn", "customizationType", "modelStatus")
+
+
+@cache
+def _s3_session() -> boto3.session.Session:
+    # One session for every emulator: a new one reloads botocore's models, a tenth of a second a test.
+    # Created at first use, inside moto's mock, so moto's handler is among its built-in handlers.
+    return boto3.session.Session()
 
 
 def _new_id() -> str:

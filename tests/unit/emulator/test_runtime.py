@@ -1,0 +1,152 @@
+"""Converse and model-invocation logging."""
+
+from __future__ import annotations
+
+import time
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import pytest
+
+from bedrock_emulator import BedrockEmulator
+from tests.unit.emulator.builders import (
+    ACCOUNT_ID,
+    BUCKET,
+    PROVISIONING_SECONDS,
+    REGION,
+    client,
+    keys_under,
+    read_gzip_json_lines,
+)
+
+pytestmark = pytest.mark.unit
+
+QUESTION = [{"role": "user", "content": [{"text": "How does knowledge distillation shrink a language model?"}]}]
+LOGGING = {"s3Config": {"bucketName": BUCKET, "keyPrefix": "invocations"}, "textDataDeliveryEnabled": True}
+
+
+def _text(response: dict[str, Any]) -> str:
+    text: str = response["output"]["message"]["content"][0]["text"]
+    return text
+
+
+def test_converse_answers_deterministically_per_model_and_prompt(runtime: Any) -> None:
+    # Given the same question, When it is asked twice of one model and once of another
+    first = runtime.converse(modelId="amazon.nova-pro-v1:0", messages=QUESTION)
+    again = runtime.converse(modelId="amazon.nova-pro-v1:0", messages=QUESTION)
+    other = runtime.converse(modelId="us.amazon.nova-premier-v1:0", messages=QUESTION)
+    # Then one model always says the same, readable text about the question, and models differ
+    assert _text(first) == _text(again)
+    assert _text(first) != _text(other)
+    assert any(word in _text(first) for word in ("knowledge", "distillation", "shrink", "language"))
+    assert first["stopReason"] == "end_turn"
+    usage = first["usage"]
+    assert usage["inputTokens"] > 0
+    assert usage["outputTokens"] > 0
+    assert usage["totalTokens"] == usage["inputTokens"] + usage["outputTokens"]
+    assert first["metrics"]["latencyMs"] > 0
+
+
+def test_max_tokens_truncates_the_answer(runtime: Any) -> None:
+    full = runtime.converse(modelId="amazon.nova-pro-v1:0", messages=QUESTION)
+    short = runtime.converse(modelId="amazon.nova-pro-v1:0", messages=QUESTION, inferenceConfig={"maxTokens": 5})
+    assert short["stopReason"] == "max_tokens"
+    assert short["usage"]["outputTokens"] <= 5 < full["usage"]["outputTokens"]
+
+
+def test_converse_on_a_provisioned_throughput_needs_it_in_service(
+    bedrock: Any, runtime: Any, emulator: BedrockEmulator
+) -> None:
+    pt_arn = bedrock.create_provisioned_model_throughput(
+        modelUnits=1, provisionedModelName="pt", modelId="amazon.nova-lite-v1:0"
+    )["provisionedModelArn"]
+    with pytest.raises(runtime.exceptions.ModelNotReadyException):
+        runtime.converse(modelId=pt_arn, messages=QUESTION)
+    emulator.clock.advance(PROVISIONING_SECONDS)
+    assert _text(runtime.converse(modelId=pt_arn, messages=QUESTION))
+    bedrock.delete_provisioned_model_throughput(provisionedModelId=pt_arn)
+    with pytest.raises(runtime.exceptions.ResourceNotFoundException):
+        runtime.converse(modelId=pt_arn, messages=QUESTION)
+
+
+def test_converse_writes_invocation_logs_in_bedrocks_layout(
+    bedrock: Any, runtime: Any, s3: Any, emulator: BedrockEmulator
+) -> None:
+    # Given logging to the bucket under a prefix
+    bedrock.put_model_invocation_logging_configuration(loggingConfig=LOGGING)
+    # When a model is called with request metadata
+    response = runtime.converse(
+        modelId="amazon.nova-pro-v1:0",
+        messages=QUESTION,
+        system=[{"text": "Answer briefly."}],
+        inferenceConfig={"maxTokens": 200},
+        requestMetadata={"project": "distill", "execution": "exec-1"},
+    )
+    # Then one gzip JSON-lines object lands under the dated Bedrock key layout
+    now = emulator.clock.now()
+    keys = [key for key in keys_under(s3, "invocations/") if key.endswith(".json.gz")]
+    assert len(keys) == 1
+    expected_dir = f"invocations/AWSLogs/{ACCOUNT_ID}/BedrockModelInvocationLogs/{REGION}/{now:%Y/%m/%d/%H}/"
+    assert keys[0].startswith(expected_dir)
+    assert keys[0].removeprefix(expected_dir).startswith(f"{now:%Y%m%dT%H%M%S}")
+    # And the record has Bedrock's shape, with the request and the answer
+    [record] = read_gzip_json_lines(s3, keys[0])
+    assert record["schemaType"] == "ModelInvocationLog"
+    assert record["schemaVersion"] == "1.0"
+    assert record["operation"] == "Converse"
+    assert record["modelId"] == "amazon.nova-pro-v1:0"
+    assert record["accountId"] == ACCOUNT_ID
+    assert record["region"] == REGION
+    assert record["identity"]["arn"].startswith(f"arn:aws:sts::{ACCOUNT_ID}:")
+    assert record["requestId"]
+    assert record["timestamp"].startswith(f"{now:%Y-%m-%dT%H:%M}")
+    assert record["requestMetadata"] == {"project": "distill", "execution": "exec-1"}
+    assert record["input"]["inputContentType"] == "application/json"
+    assert record["input"]["inputBodyJson"]["messages"] == QUESTION
+    assert record["input"]["inputBodyJson"]["system"] == [{"text": "Answer briefly."}]
+    assert record["input"]["inputTokenCount"] == response["usage"]["inputTokens"]
+    assert record["output"]["outputBodyJson"]["output"]["message"]["content"][0]["text"] == _text(response)
+    assert record["output"]["outputBodyJson"]["stopReason"] == response["stopReason"]
+    assert record["output"]["outputTokenCount"] == response["usage"]["outputTokens"]
+
+
+def test_no_logs_without_text_delivery_or_after_delete(bedrock: Any, runtime: Any, s3: Any) -> None:
+    bedrock.put_model_invocation_logging_configuration(loggingConfig=LOGGING | {"textDataDeliveryEnabled": False})
+    runtime.converse(modelId="amazon.nova-pro-v1:0", messages=QUESTION)
+    bedrock.put_model_invocation_logging_configuration(loggingConfig=LOGGING)
+    bedrock.delete_model_invocation_logging_configuration()
+    runtime.converse(modelId="amazon.nova-pro-v1:0", messages=QUESTION)
+    assert [key for key in keys_under(s3, "invocations/") if key.endswith(".json.gz")] == []
+
+
+def test_logging_configuration_round_trips_and_checks_the_bucket(bedrock: Any, s3: Any) -> None:
+    # Given no configuration
+    assert "loggingConfig" not in bedrock.get_model_invocation_logging_configuration()
+    # When ours is put, Then it reads back and Bedrock's permission check object is in the bucket
+    bedrock.put_model_invocation_logging_configuration(loggingConfig=LOGGING)
+    assert bedrock.get_model_invocation_logging_configuration()["loggingConfig"] == LOGGING
+    assert keys_under(s3, "invocations/") == ["invocations/amazon-bedrock-logs-permission-check"]
+    # And a bucket that does not exist is refused
+    with pytest.raises(bedrock.exceptions.ValidationException):
+        bedrock.put_model_invocation_logging_configuration(
+            loggingConfig={"s3Config": {"bucketName": "no-such-log-bucket"}, "textDataDeliveryEnabled": True}
+        )
+    assert bedrock.get_model_invocation_logging_configuration()["loggingConfig"] == LOGGING
+    bedrock.delete_model_invocation_logging_configuration()
+    assert "loggingConfig" not in bedrock.get_model_invocation_logging_configuration()
+
+
+def test_simulated_latency_overlaps_across_threads(s3: Any) -> None:
+    # Given a model that takes 0.2 s to answer
+    with BedrockEmulator(converse_latency_seconds=0.2):
+        runtime = client("bedrock-runtime")
+        # When four threads call it at once
+        started = time.perf_counter()
+        with ThreadPoolExecutor(max_workers=4) as pool:
+            answers = list(
+                pool.map(lambda _: _text(runtime.converse(modelId="amazon.nova-pro-v1:0", messages=QUESTION)), range(4))
+            )
+        elapsed = time.perf_counter() - started
+    # Then they waited in parallel, not in turn, and all got the answer
+    assert 0.2 <= elapsed < 0.6
+    assert len(set(answers)) == 1
