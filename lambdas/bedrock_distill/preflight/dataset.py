@@ -13,7 +13,7 @@ import math
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Any, Final
+from typing import Any, Final, NamedTuple
 
 import orjson
 
@@ -26,7 +26,13 @@ from bedrock_distill.preflight.problems import (
     ProblemLog,
     Severity,
 )
-from bedrock_distill.preflight.sources import OversizeLine, S3Gateway, iter_lines, read_chunks
+from bedrock_distill.preflight.sources import (
+    OversizeLine,
+    S3Gateway,
+    iter_lines,
+    open_stream,
+    paused_garbage_collection,
+)
 
 SCHEMA_VERSION: Final = "bedrock-conversation-2024"
 # The Bedrock user guide's own example spells it this way; Bedrock rejects it.
@@ -56,15 +62,18 @@ _ROLES = ("user", "assistant")
 _KEY_TERMINATOR = re.compile(rb'"[ \t\r\n]*:')
 # Unicode category Cc except tab, LF and CR.
 _CONTROL_CHARACTER = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
+# orjson rejects raw bytes 0x00-0x1F inside strings, so a parsed string can hold a control character
+# only through an escape (\u00XX, \b, \f), a raw DEL or the UTF-8 lead byte 0xC2 of U+0080-U+009F.
+# Searching the raw line for those is several times faster than searching every decoded text.
+_CONTROL_ESCAPE = re.compile(rb"\\(?:u00(?:[01][0-9a-fA-F]|7[fF]|[89][0-9a-fA-F])|[bf])")
 _LONE_SURROGATE = re.compile("[\ud800-\udfff]")
 _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 Issue = tuple[str, str, Severity]
 
 
-@dataclass(frozen=True, slots=True)
-class _RecordShape:
-    """What a valid record contributes to the summary."""
+class _RecordShape(NamedTuple):
+    """What a valid record contributes to the summary (a tuple: one is built per record)."""
 
     user_turns: int
     has_golden_answer: bool
@@ -140,31 +149,32 @@ def validate_dataset(
     duplicates = _DuplicatePrompts(source)
     records = valid = blank_lines = single_turn = multi_turn = golden = characters = 0
 
-    for line_number, line in enumerate(iter_lines(read_chunks(source, s3), MAX_RECORD_BYTES), start=1):
-        if isinstance(line, OversizeLine):
+    with open_stream(source, s3) as stream, paused_garbage_collection():
+        for line_number, line in enumerate(iter_lines(stream, MAX_RECORD_BYTES), start=1):
+            if isinstance(line, OversizeLine):
+                records += 1
+                log.add(Problem(source, line_number, "$", f"record is {line.length:,} bytes; {RECORD_SIZE_REASON}"))
+                continue
+            if not line or line.isspace():
+                blank_lines += 1
+                log.add(Problem(source, line_number, "$", "blank line", Severity.WARNING))
+                continue
             records += 1
-            log.add(Problem(source, line_number, "$", f"record is {line.length:,} bytes; {RECORD_SIZE_REASON}"))
-            continue
-        if not line or line.isspace():
-            blank_lines += 1
-            log.add(Problem(source, line_number, "$", "blank line", Severity.WARNING))
-            continue
-        records += 1
-        issues, shape = checker.check_line(line)
-        for field_path, reason, severity in issues:
-            log.add(Problem(source, line_number, field_path, reason, severity))
-        if shape is None:
-            continue
-        valid += 1
-        characters += shape.input_characters
-        golden += shape.has_golden_answer
-        if shape.user_turns > 1:
-            multi_turn += 1
-        else:
-            single_turn += 1
-        duplicate = duplicates.check(shape.prompt_fingerprint, line_number)
-        if duplicate is not None:
-            log.add(duplicate)
+            issues, shape = checker.check_line(line)
+            for field_path, reason, severity in issues:
+                log.add(Problem(source, line_number, field_path, reason, severity))
+            if shape is None:
+                continue
+            valid += 1
+            characters += shape.input_characters
+            golden += shape.has_golden_answer
+            if shape.user_turns > 1:
+                multi_turn += 1
+            else:
+                single_turn += 1
+            duplicate = duplicates.check(shape.prompt_fingerprint, line_number)
+            if duplicate is not None:
+                log.add(duplicate)
 
     verdict_reasons = _file_level_verdict(source, records, valid, log)
     return DatasetReport(
@@ -254,16 +264,19 @@ class RecordChecker:
             document = _strict_load(raw, str(error), issues)
             if document is _UNPARSEABLE:
                 return issues, None
-            shape = self._check_document(document, issues)[1]
+            shape = self._check_document(document, issues, check_controls=True)[1]
         else:
-            keys_seen, shape = self._check_document(document, issues)
-            if len(_KEY_TERMINATOR.findall(raw)) > keys_seen:
+            may_hold_control = b"\x7f" in raw or b"\xc2" in raw or _CONTROL_ESCAPE.search(raw) is not None
+            keys_seen, shape = self._check_document(document, issues, check_controls=may_hold_control)
+            if len(_KEY_TERMINATOR.findall(raw)) > keys_seen and _unescaped_key_terminators(raw) > keys_seen:
                 _strict_load(raw, "", issues)
-        if any(severity is Severity.ERROR for _, _, severity in issues):
+        if issues and any(severity is Severity.ERROR for _, _, severity in issues):
             return issues, None
         return issues, shape
 
-    def _check_document(self, document: object, issues: list[Issue]) -> tuple[int, _RecordShape | None]:
+    def _check_document(
+        self, document: object, issues: list[Issue], *, check_controls: bool
+    ) -> tuple[int, _RecordShape | None]:
         """Checks the schema. Returns how many object keys it saw, and the record's shape."""
         if not isinstance(document, dict):
             issues.append(_error("$", f"record must be a JSON object, got {_json_type(document)}"))
@@ -284,7 +297,7 @@ class RecordChecker:
                 issues.append(_error("system", f'must be a list of exactly one {{"text": ...}}, got {_sized(system)}'))
             else:
                 keys_seen += _keys(system[0])
-                system_text = _check_text_block(system[0], "system[0]", issues)
+                system_text = _check_text_block(system[0], None, issues, check_controls)
 
         if "messages" not in document:
             issues.append(_error("messages", "missing; a record needs at least one user message"))
@@ -297,54 +310,62 @@ class RecordChecker:
             issues.append(_error("messages", "empty; a record needs at least one user message"))
             return keys_seen, None
 
-        texts: list[str | None] = []
+        texts: list[str] = []
         for index, message in enumerate(messages):
-            keys_seen += self._check_message(message, index, issues, texts)
+            keys_seen += self._check_message(message, index, issues, texts, check_controls)
         # Roles must alternate from user, so every even position is a user turn.
         user_turns = (len(messages) + 1) // 2
-        self._check_turns(user_turns, issues)
+        if user_turns > 1:
+            self._check_turns(user_turns, issues)
+        if issues and any(severity is Severity.ERROR for _, _, severity in issues):
+            return keys_seen, None
 
         has_golden_answer = len(messages) % 2 == 0
         # The golden answer is an example output, not part of the prompt the teacher receives.
         prompt_texts = texts[:-1] if has_golden_answer else texts
         if system_text is not None:
             prompt_texts.append(system_text)
-        input_characters = sum(len(text) for text in prompt_texts if text is not None)
+        input_characters = sum(map(len, prompt_texts))
         shape = _RecordShape(user_turns, has_golden_answer, hash(tuple(prompt_texts)), input_characters)
         return keys_seen, shape
 
     @staticmethod
-    def _check_message(message: object, index: int, issues: list[Issue], texts: list[str | None]) -> int:
-        """Checks one message, appends its text (None when unusable) and returns its key count."""
-        here = f"messages[{index}]"
+    def _check_message(message: object, index: int, issues: list[Issue], texts: list[str], check_controls: bool) -> int:
+        """Checks one message, appends its text and returns its key count. An unusable text is appended
+        as "" to keep positions; its record has an error, so no shape is built from it."""
         if not isinstance(message, dict):
-            issues.append(_error(here, f"must be an object with role and content, got {_json_type(message)}"))
-            texts.append(None)
+            issues.append(
+                _error(f"messages[{index}]", f"must be an object with role and content, got {_json_type(message)}")
+            )
+            texts.append("")
             return 0
         keys_seen = len(message)
         if not message.keys() <= _MESSAGE_FIELDS:
             issues.extend(
-                _error(_member(here, name), "unknown field (allowed: role, content)")
+                _error(_member(f"messages[{index}]", name), "unknown field (allowed: role, content)")
                 for name in message
                 if name not in _MESSAGE_FIELDS
             )
         expected = _ROLES[index % 2]
         role = message.get("role")
         if role != expected:
-            issues.append(_error(f"{here}.role", _role_reason(message, role, expected, index)))
+            issues.append(_error(f"messages[{index}].role", _role_reason(message, role, expected, index)))
         if "content" not in message:
-            issues.append(_error(f"{here}.content", "missing"))
-            texts.append(None)
+            issues.append(_error(f"messages[{index}].content", "missing"))
+            texts.append("")
             return keys_seen
         content = message["content"]
         if not isinstance(content, list) or len(content) != 1:
             issues.append(
-                _error(f"{here}.content", f'must be a list of exactly one {{"text": ...}}, got {_sized(content)}')
+                _error(
+                    f"messages[{index}].content",
+                    f'must be a list of exactly one {{"text": ...}}, got {_sized(content)}',
+                )
             )
-            texts.append(None)
+            texts.append("")
             return keys_seen
         keys_seen += _keys(content[0])
-        texts.append(_check_text_block(content[0], f"{here}.content[0]", issues))
+        texts.append(_check_text_block(content[0], index, issues, check_controls) or "")
         return keys_seen
 
     def _check_turns(self, user_turns: int, issues: list[Issue]) -> None:
@@ -369,6 +390,19 @@ class RecordChecker:
             )
 
 
+def _unescaped_key_terminators(raw: bytes) -> int:
+    """Key terminators not preceded by an odd run of backslashes: prompts that quote JSON (a \\": inside
+    a string) would otherwise send every such line down the slow path."""
+    count = 0
+    for match in _KEY_TERMINATOR.finditer(raw):
+        before = match.start()
+        backslashes = 0
+        while before > backslashes and raw[before - 1 - backslashes] == ord("\\"):
+            backslashes += 1
+        count += backslashes % 2 == 0
+    return count
+
+
 def _check_schema_version(document: dict[str, Any], issues: list[Issue]) -> None:
     version = document.get("schemaVersion")
     if version == SCHEMA_VERSION:
@@ -386,38 +420,52 @@ def _check_schema_version(document: dict[str, Any], issues: list[Issue]) -> None
         issues.append(_error("schemaVersion", f"must be exactly {SCHEMA_VERSION!r}, got {_shown(version)}"))
 
 
-def _check_text_block(block: object, here: str, issues: list[Issue]) -> str | None:
-    """A block must be exactly {"text": <non-blank string>}. Returns the text when it is usable."""
+def _check_text_block(
+    block: object, message_index: int | None, issues: list[Issue], check_controls: bool
+) -> str | None:
+    """A block must be exactly {"text": <non-blank string>}. Returns the text when it is usable.
+
+    The block is system[0] when message_index is None; its path is only built for a problem.
+    """
     if not isinstance(block, dict):
-        issues.append(_error(here, f'must be an object {{"text": ...}}, got {_json_type(block)}'))
+        issues.append(
+            _error(_text_block_path(message_index), f'must be an object {{"text": ...}}, got {_json_type(block)}')
+        )
         return None
     if len(block) != 1 or "text" not in block:
         issues.extend(
-            _error(_member(here, name), 'only {"text": ...} blocks are supported; unexpected field')
+            _error(
+                _member(_text_block_path(message_index), name),
+                'only {"text": ...} blocks are supported; unexpected field',
+            )
             for name in block
             if name != "text"
         )
         if "text" not in block:
-            issues.append(_error(f"{here}.text", "missing"))
+            issues.append(_error(f"{_text_block_path(message_index)}.text", "missing"))
             return None
     text = block["text"]
     if not isinstance(text, str):
-        issues.append(_error(f"{here}.text", f"must be a string, got {_json_type(text)}"))
+        issues.append(_error(f"{_text_block_path(message_index)}.text", f"must be a string, got {_json_type(text)}"))
         return None
     if not text or text.isspace():
-        issues.append(_error(f"{here}.text", "empty or whitespace-only text"))
+        issues.append(_error(f"{_text_block_path(message_index)}.text", "empty or whitespace-only text"))
         return None
-    control = _CONTROL_CHARACTER.search(text)
+    control = _CONTROL_CHARACTER.search(text) if check_controls else None
     if control:
         issues.append(
             _error(
-                f"{here}.text",
+                f"{_text_block_path(message_index)}.text",
                 f"control character U+{ord(control.group()):04X} at character {control.start()} "
                 "(only tab, LF and CR are allowed)",
             )
         )
         return None
     return text
+
+
+def _text_block_path(message_index: int | None) -> str:
+    return "system[0]" if message_index is None else f"messages[{message_index}].content[0]"
 
 
 def _role_reason(message: dict[str, Any], role: object, expected: str, index: int) -> str:

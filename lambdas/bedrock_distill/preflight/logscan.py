@@ -39,6 +39,8 @@ from bedrock_distill.preflight.sources import (
     iter_lines,
     list_locations,
     maybe_gunzip,
+    open_stream,
+    paused_garbage_collection,
     read_chunks,
     split_s3_uri,
 )
@@ -174,21 +176,14 @@ def scan_logs(
     totals = _Tally()
     log_files = _only_log_files(list_locations(source, gateway))
     pool_size = workers or (8 if is_s3_uri(source) else max(2, os.cpu_count() or 1))
-    for _, tally in _map_in_order(classifier.scan_file, log_files, pool_size):
-        if tally is None:
-            files_skipped += 1
-            continue
-        files_read += 1
-        files_unreadable += tally.unreadable
-        totals.records += tally.records
-        totals.matching += tally.matching
-        totals.usable_prompts += tally.usable_prompts
-        totals.usable_pairs += tally.usable_pairs
-        totals.excluded.update(tally.excluded)
-        for problem in tally.problems:
-            log.add(problem)
-        for severity, count in tally.unkept.items():
-            log.count_unkept(severity, count)
+    with paused_garbage_collection():
+        for _, tally in _map_in_order(classifier.scan_file, log_files, pool_size):
+            if tally is None:
+                files_skipped += 1
+                continue
+            files_read += 1
+            files_unreadable += tally.unreadable
+            _merge(totals, tally, log)
 
     kind = "prompt-response pairs" if use_prompt_response else "prompts"
     used = totals.usable_pairs if use_prompt_response else totals.usable_prompts
@@ -233,12 +228,23 @@ def scan_logs(
     )
 
 
+def _merge(totals: _Tally, tally: _Tally, log: ProblemLog) -> None:
+    totals.records += tally.records
+    totals.matching += tally.matching
+    totals.usable_prompts += tally.usable_prompts
+    totals.usable_pairs += tally.usable_pairs
+    totals.excluded.update(tally.excluded)
+    for problem in tally.problems:
+        log.add(problem)
+    for severity, count in tally.unkept.items():
+        log.count_unkept(severity, count)
+
+
 def _only_log_files(locations: Iterable[str]) -> Iterator[tuple[str, bool]]:
     """Each location with whether it is an invocation log (pointer bodies and other objects are not)."""
     for location in locations:
         name = location.rsplit("/", 1)[-1]
-        is_log = name.endswith(_LOG_SUFFIXES) and not name.endswith(_BODY_SUFFIXES)
-        yield location, is_log and "/data/" not in location.replace(os.sep, "/")
+        yield location, name.endswith(_LOG_SUFFIXES) and not name.endswith(_BODY_SUFFIXES)
 
 
 def _map_in_order(function: Callable[[_T], _R], items: Iterable[_T], workers: int) -> Iterator[tuple[_T, _R]]:
@@ -281,8 +287,8 @@ class _RecordClassifier:
             return None
         tally = _Tally()
         try:
-            lines = iter_lines(maybe_gunzip(read_chunks(location, self._s3), location), MAX_LOG_LINE_BYTES)
-            self._scan_lines(location, lines, tally)
+            with open_stream(location, self._s3, gunzip=True) as stream:
+                self._scan_lines(location, iter_lines(stream, MAX_LOG_LINE_BYTES), tally)
         except SourceError as error:
             tally.unreadable = True
             self._problem(tally, Problem(location, WHOLE_FILE, "(file)", str(error)))
@@ -300,7 +306,7 @@ class _RecordClassifier:
             if not seen_content and line.strip() == b"{":
                 # A single pretty-printed record: the rest of the file belongs to it.
                 tally.records += 1
-                self._classify_raw(b"\n".join(_rest_as_bytes(line, lines)), tally, location, line_number)
+                self._classify_raw(b"".join(_rest_as_bytes(line, lines)), tally, location, line_number)
                 return
             seen_content = True
             tally.records += 1
