@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import gzip
 import io
 import json
 from typing import Any
@@ -34,8 +35,9 @@ def test_a_job_from_prompts_runs_to_completed_writes_metrics_and_registers_the_m
 ) -> None:
     # Given 200 prompts in S3
     training = {"s3Uri": upload_prompts(s3, 200)}
-    # When a distillation job is created and the clock passes its duration
-    job_arn = bedrock.create_model_customization_job(**distillation_request(training))["jobArn"]
+    # When a distillation job of 3 epochs in batches of 10 is created and the clock passes its duration
+    request = distillation_request(training, hyperParameters={"epochCount": "3", "batchSize": "10"})
+    job_arn = bedrock.create_model_customization_job(**request)["jobArn"]
     assert bedrock.get_model_customization_job(jobIdentifier=job_arn)["status"] == "InProgress"
     emulator.clock.advance(JOB_SECONDS)
     job = bedrock.get_model_customization_job(jobIdentifier=job_arn)
@@ -53,10 +55,13 @@ def test_a_job_from_prompts_runs_to_completed_writes_metrics_and_registers_the_m
     prefix = f"output/model-customization-job-{job_id}/"
     training_rows = _read_csv(s3, prefix + "training_artifacts/step_wise_training_metrics.csv")
     assert list(training_rows[0]) == ["step_number", "epoch_number", "training_loss", "perplexity"]
+    assert len(training_rows) == 3 * 200 // 10
+    assert {row["epoch_number"] for row in training_rows} == {"1", "2", "3"}
     assert float(training_rows[-1]["training_loss"]) < float(training_rows[0]["training_loss"])
     assert float(training_rows[-1]["training_loss"]) == pytest.approx(job["trainingMetrics"]["trainingLoss"], abs=1e-6)
     validation_rows = _read_csv(s3, prefix + "validation_artifacts/post_fine_tuning_validation/validation_metrics.csv")
     assert "validation_loss" in validation_rows[0]
+    assert len(validation_rows) == 3
     assert float(validation_rows[-1]["validation_loss"]) == pytest.approx(
         job["validationMetrics"][0]["validationLoss"], abs=1e-6
     )
@@ -109,6 +114,66 @@ def test_a_job_from_invocation_logs_counts_only_records_matching_the_filters(
     job = emulator.jobs["distill-job-1"]
     assert job.training_records == 3
     assert job.status == "Completed"
+
+
+@pytest.mark.parametrize(
+    ("selection", "expected_records"),
+    [
+        pytest.param({}, 4, id="no filter"),
+        pytest.param({"requestMetadataFilters": {"notEquals": {"project": "alpha"}}}, 1, id="notEquals"),
+        pytest.param(
+            {"requestMetadataFilters": {"andAll": [{"equals": {"project": "alpha"}}, {"notEquals": {"stage": "dev"}}]}},
+            2,
+            id="andAll",
+        ),
+        pytest.param(
+            {"requestMetadataFilters": {"orAll": [{"equals": {"stage": "dev"}}, {"equals": {"project": "beta"}}]}},
+            2,
+            id="orAll",
+        ),
+    ],
+)
+def test_request_metadata_filters_select_log_records_as_bedrock_does(
+    bedrock: Any, runtime: Any, emulator: BedrockEmulator, selection: dict[str, Any], expected_records: int
+) -> None:
+    # Given four logged teacher calls tagged by project and stage
+    bedrock.put_model_invocation_logging_configuration(
+        loggingConfig={"s3Config": {"bucketName": BUCKET, "keyPrefix": "logs"}, "textDataDeliveryEnabled": True}
+    )
+    tagged = [("alpha", "dev"), ("alpha", "prod"), ("alpha", "prod"), ("beta", "prod")]
+    for index, (project, stage) in enumerate(tagged):
+        runtime.converse(
+            modelId="amazon.nova-pro-v1:0",
+            messages=[{"role": "user", "content": [{"text": f"Prompt {index}"}]}],
+            requestMetadata={"project": project, "stage": stage},
+        )
+    # When a job reads them through the selection
+    source = invocation_logs_source()
+    source["invocationLogsConfig"].update(selection)
+    bedrock.create_model_customization_job(**distillation_request(source))
+    # Then it trains on the matching records only
+    assert emulator.jobs["distill-job-1"].training_records == expected_records
+
+
+@pytest.mark.parametrize(("use_prompt_response", "expected_records"), [(False, 2), (True, 1)])
+def test_use_prompt_response_needs_records_with_an_answer(
+    bedrock: Any, s3: Any, emulator: BedrockEmulator, use_prompt_response: bool, expected_records: int
+) -> None:
+    # Given a pretty-printed record with an answer, and a JSON-lines record of a call that failed
+    answered = {
+        "operation": "Converse",
+        "requestMetadata": {},
+        "output": {"outputBodyJson": {"stopReason": "end_turn"}},
+    }
+    failed = {"operation": "Converse", "requestMetadata": {}, "errorCode": "ThrottlingException"}
+    for name, text in (("answered", json.dumps(answered, indent=2)), ("failed", json.dumps(failed) + "\n")):
+        s3.put_object(Bucket=BUCKET, Key=f"logs/AWSLogs/{name}.json.gz", Body=gzip.compress(text.encode()))
+    # When a job reads them with or without usePromptResponse
+    source = invocation_logs_source()
+    source["invocationLogsConfig"]["usePromptResponse"] = use_prompt_response
+    bedrock.create_model_customization_job(**distillation_request(source))
+    # Then only answered records count when the teacher's answers are to be reused
+    assert emulator.jobs["distill-job-1"].training_records == expected_records
 
 
 def test_invocation_logs_matching_no_filter_fail_the_job(bedrock: Any, s3: Any, emulator: BedrockEmulator) -> None:

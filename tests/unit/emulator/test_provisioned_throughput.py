@@ -133,3 +133,16 @@ def test_list_shows_live_ones_with_filters(bedrock: Any, emulator: BedrockEmulat
     assert names() == ["pt-b", "pt-a"]
     assert names(statusEquals="InService") == ["pt-a"]
     assert names(nameContains="b") == ["pt-b"]
+
+
+def test_custom_models_are_listed_with_filters(bedrock: Any, emulator: BedrockEmulator, custom_model_arn: str) -> None:
+    def names(**filters: Any) -> list[str]:
+        return [summary["modelName"] for summary in bedrock.list_custom_models(**filters)["modelSummaries"]]
+
+    base_arn = bedrock.get_custom_model(modelIdentifier="distilled-model-1")["baseModelArn"]
+    assert names() == ["distilled-model-1"]
+    assert names(baseModelArnEquals=base_arn, modelStatus="Active", nameContains="distilled") == ["distilled-model-1"]
+    assert names(nameContains="other") == []
+    assert names(isOwned=False) == []
+    with pytest.raises(bedrock.exceptions.ResourceNotFoundException):
+        bedrock.get_custom_model(modelIdentifier="no-such-model")
