@@ -116,8 +116,17 @@ class _State:
 class BedrockEmulator:
     """Answers `bedrock` and `bedrock-runtime` calls from any boto3 client while started.
 
-    S3 reads and writes go through boto3, so run it inside moto's `mock_aws()`. Durations are logical
-    seconds on `clock`; `seconds_per_status_read` lets a poller move time by itself.
+    S3 reads and writes go through boto3, so run it inside moto's `mock_aws()`. All durations are
+    logical seconds on `clock`:
+
+    - `job_seconds`: creation to Completed (validation takes the first 5%, data processing up to 30%).
+    - `provisioning_seconds`: a Provisioned Throughput's Creating -> InService (or Failed).
+    - `stopping_seconds`: StopModelCustomizationJob's Stopping -> Stopped.
+    - `seconds_per_status_read`: each Get/List of jobs or Provisioned Throughputs advances the clock by
+      this much first, so a polling workflow reaches the end without the test touching the clock.
+    - `converse_latency_seconds`: a real sleep per Converse, outside the lock, for concurrency benchmarks.
+
+    Inspection results (`jobs`, `provisioned_throughputs`, ...) are live objects: read them, never change them.
     """
 
     def __init__(
