@@ -14,6 +14,7 @@ import json
 import threading
 import uuid
 from datetime import UTC, datetime
+from email.utils import format_datetime
 from io import BytesIO
 from typing import Any, Protocol
 
@@ -30,7 +31,14 @@ from bedrock_emulator.models import SERVICE_NAMES, error_http_status
 _PARAMS_KEY = "bedrock_emulator.params"
 
 
+class Clock(Protocol):
+    def now(self) -> datetime: ...
+
+
 class Emulator(Protocol):
+    @property
+    def clock(self) -> Clock: ...
+
     def handle(self, operation: OperationModel, params: dict[str, Any], region: str) -> dict[str, Any]: ...
 
 
@@ -63,7 +71,12 @@ def _answer(model: OperationModel, context: dict[str, Any], **_: Any) -> tuple[A
     if emulator is None:
         return None
     params = copy.deepcopy(context.get(_PARAMS_KEY, {}))
-    headers = {"x-amzn-requestid": str(uuid.uuid4()), "content-type": "application/json"}
+    # The Date header carries the logical clock, as a real response carries the service's clock.
+    headers = {
+        "x-amzn-requestid": str(uuid.uuid4()),
+        "content-type": "application/json",
+        "date": format_datetime(emulator.clock.now().astimezone(UTC), usegmt=True),
+    }
     try:
         body = emulator.handle(model, params, context["client_region"])
         report = ParamValidator().validate(body, model.output_shape)

@@ -10,8 +10,8 @@ import pytest
 from moto import mock_aws
 
 from bedrock_distill.handlers import invocation_logging
+from offline.lambda_runtime import LocalLambdaContext
 from tests.conftest import PREVIOUS_LOGGING_PARAMETER
-from tests.lambda_context import FakeLambdaContext
 
 pytestmark = pytest.mark.unit
 
@@ -50,7 +50,7 @@ def _event(request_type: str, *, bucket: str = OUR_BUCKET, prefix: str = OUR_PRE
 
 
 def _handle(event: dict[str, Any]) -> dict[str, Any]:
-    response: dict[str, Any] = invocation_logging.handler(event, FakeLambdaContext())
+    response: dict[str, Any] = invocation_logging.handler(event, LocalLambdaContext())
     return response
 
 

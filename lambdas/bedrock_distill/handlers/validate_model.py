@@ -1,0 +1,69 @@
+"""State `ValidateModel`: held-out prompts through Converse on the Provisioned Throughput."""
+
+from __future__ import annotations
+
+from itertools import islice
+from typing import Any
+
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.parser import event_parser
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from bedrock_distill.handlers.common import StateModel, logger, metrics, tracer
+from bedrock_distill.s3 import S3Gateway, S3Location
+from bedrock_distill.workflow.run import Run
+from bedrock_distill.workflow.validation import (
+    ConverseGateway,
+    ValidationPrompt,
+    prompts_from_conversation_records,
+    run_validation,
+)
+
+VALIDATION_REPORT = "validation.json"
+
+_s3 = S3Gateway()
+_converse = ConverseGateway()
+
+
+class ValidateModelRequest(StateModel):
+    run: Run
+    provisioned_model_arn: str
+
+
+class ValidateModelResponse(StateModel):
+    prompts: int
+    succeeded: int
+    failed: int
+    latency_p50_ms: float | None
+    latency_p95_ms: float | None
+    mean_similarity: float | None
+    similarity_metric: str
+    report_uri: str
+
+
+@logger.inject_lambda_context
+@tracer.capture_lambda_handler
+@metrics.log_metrics
+@event_parser(model=ValidateModelRequest)
+def handler(event: ValidateModelRequest, context: LambdaContext) -> dict[str, Any]:
+    run = event.run
+    summary = run_validation(
+        model_id=event.provisioned_model_arn,
+        prompts=_held_out_prompts(run),
+        max_tokens=run.max_response_length_for_inference,
+        report_location=S3Location.parse(run.report_s3_uri).child(VALIDATION_REPORT),
+        converse=_converse,
+        s3=_s3,
+    )
+    metrics.add_metric(name="ValidationPromptsFailed", unit=MetricUnit.Count, value=summary.failed)
+    logger.info("validation finished", **summary.model_dump())
+    return ValidateModelResponse.model_validate(summary.model_dump()).to_state()
+
+
+def _held_out_prompts(run: Run) -> list[ValidationPrompt]:
+    """The input's validation prompts, else the first records of the training prompts."""
+    source = run.validation_prompts or (run.training_source_uri if run.training_source_kind == "prompts" else None)
+    if source is None:
+        return []
+    lines = _s3.iter_lines(S3Location.parse(source))
+    return prompts_from_conversation_records(islice(lines, run.validation_sample_size * 2), run.validation_sample_size)

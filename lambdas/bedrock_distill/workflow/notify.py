@@ -1,0 +1,70 @@
+"""The outcome of a run, as one SNS message a person can act on."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from pydantic import BaseModel
+
+from bedrock_distill.aws import LazyClient
+
+# What a person should do next, by the error the run failed with.
+NEXT_STEPS = {
+    "PreflightFailed": "Fix the records listed in the preflight report and start a new execution.",
+    "InvalidExecutionInput": "Correct the execution input (see the README's example) and start again.",
+    "DistillationJobFailed": "Read the job's failure message; fix the data or permissions it names.",
+    "DistillationJobStopped": "The job was stopped; start a new execution when ready.",
+    "ProvisionedThroughputQuotaExceeded": "Request no-commitment model units in Service Quotas, then rerun.",
+    "ProvisionedThroughputFailed": "Bedrock could not provision throughput; the PT was deleted. Retry later.",
+    "ValidationInferenceFailed": "Validation inference failed on every prompt; check the model and prompts.",
+}
+DEFAULT_NEXT_STEP = "See the execution's history in the Step Functions console for the failing state."
+
+
+class Outcome(BaseModel):
+    status: str
+    execution_arn: str
+    job_arn: str | None = None
+    custom_model_arn: str | None = None
+    final_training_loss: float | None = None
+    validation: dict[str, Any] | None = None
+    provisioned_throughput_hours: float | None = None
+    estimated_provisioned_throughput_cost_usd: float | None = None
+    error: str | None = None
+    cause: str | None = None
+    next_step: str | None = None
+
+
+def estimated_cost(alive_seconds: float, model_units: int, hourly_rate_usd: float) -> float:
+    """No-commitment PT bills per model unit per started hour."""
+    started_hours = max(1, -(-int(alive_seconds) // 3600))
+    return round(started_hours * model_units * hourly_rate_usd, 2)
+
+
+def failure_outcome(execution_arn: str, error: str, cause: str) -> Outcome:
+    return Outcome(
+        status="FAILED",
+        execution_arn=execution_arn,
+        error=error,
+        cause=cause,
+        next_step=NEXT_STEPS.get(error, DEFAULT_NEXT_STEP),
+    )
+
+
+class NotificationGateway:
+    def __init__(self, topic_arn: str, sns: LazyClient | None = None) -> None:
+        self._topic_arn = topic_arn
+        self._sns = sns or LazyClient("sns")
+
+    def publish(self, outcome: Outcome) -> str | None:
+        if not self._topic_arn:
+            return None
+        execution_name = outcome.execution_arn.rsplit(":", 1)[-1]
+        response = self._sns.client.publish(
+            TopicArn=self._topic_arn,
+            Subject=f"bedrock-distill {outcome.status}: {execution_name}"[:100],
+            Message=json.dumps(outcome.model_dump(exclude_none=True), indent=2),
+            MessageAttributes={"status": {"DataType": "String", "StringValue": outcome.status}},
+        )
+        return str(response["MessageId"])

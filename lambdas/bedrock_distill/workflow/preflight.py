@@ -1,0 +1,74 @@
+"""The pipeline's first state: the same checks as `distill validate` / `distill logs scan`, before any job."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from pydantic import BaseModel
+
+from bedrock_distill.preflight import Problem, Severity, SourceError, check_filter, scan_logs, validate_dataset
+from bedrock_distill.preflight.problems import WHOLE_FILE
+from bedrock_distill.s3 import S3Gateway, S3Location
+from bedrock_distill.workflow.errors import PreflightFailed
+from bedrock_distill.workflow.run import Run
+
+# A Step Functions error cause holds at most 32,768 characters: name the first problems, link the rest.
+MAX_PROBLEMS_IN_ERROR = 20
+PREFLIGHT_REPORT = "preflight.json"
+
+
+class PreflightSummary(BaseModel):
+    training_records: int
+    report_uri: str
+
+
+def run_preflight(run: Run, s3: S3Gateway) -> PreflightSummary:
+    """Validate the training source (and validation prompts); raise PreflightFailed with the problems."""
+    report_location = S3Location.parse(run.report_s3_uri).child(PREFLIGHT_REPORT)
+    reports: dict[str, Any] = {}
+    problems: list[str] = []
+    try:
+        if run.training_source_kind == "prompts":
+            dataset = validate_dataset(run.training_source_uri, run.student_model_id)
+            reports["trainingData"] = dataset.to_dict()
+            problems += _errors(dataset.problems) + dataset.verdict_reasons
+            training_records = dataset.valid
+        else:
+            logs_config = run.training_data_config["invocationLogsConfig"]
+            metadata_filter = logs_config.get("requestMetadataFilters")
+            violations = check_filter(metadata_filter) if metadata_filter is not None else []
+            problems += [f"requestMetadataFilters: {violation.render()}" for violation in violations]
+            if not violations:
+                scan = scan_logs(
+                    run.training_source_uri,
+                    metadata_filter,
+                    teacher_model_id=run.teacher_model_id,
+                    use_prompt_response=logs_config["usePromptResponse"],
+                )
+                reports["invocationLogs"] = scan.to_dict()
+                problems += _errors(scan.problems) + scan.verdict_reasons
+                training_records = scan.used
+            else:
+                training_records = 0
+        if run.validation_prompts is not None:
+            held_out = validate_dataset(run.validation_prompts, run.student_model_id)
+            reports["validationPrompts"] = held_out.to_dict()
+            # Held-out prompts need no minimum count; every record in them must be valid.
+            problems += _errors(p for p in held_out.problems if p.line != WHOLE_FILE)
+    except SourceError as error:
+        problems.append(str(error))
+        training_records = 0
+
+    s3.put_json(report_location, {"problems": problems, **reports})
+    if problems:
+        shown = "\n".join(dict.fromkeys(problems[:MAX_PROBLEMS_IN_ERROR]))
+        more = (
+            f"\n... and {len(problems) - MAX_PROBLEMS_IN_ERROR} more" if len(problems) > MAX_PROBLEMS_IN_ERROR else ""
+        )
+        raise PreflightFailed(f"{len(problems)} problem(s); full report: {report_location.uri}\n{shown}{more}")
+    return PreflightSummary(training_records=training_records, report_uri=report_location.uri)
+
+
+def _errors(problems: Iterable[Problem]) -> list[str]:
+    return [problem.render() for problem in problems if problem.severity is Severity.ERROR]

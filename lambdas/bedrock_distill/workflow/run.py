@@ -1,0 +1,171 @@
+"""The execution input (what a user starts a run with) and the run it becomes (every name decided).
+
+The state machine passes the run from state to state, so every later step is a pure function of it
+and of Bedrock's answers: a retried step derives the same names and idempotency tokens.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from typing import Annotated, Any, Literal, Self
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic.alias_generators import to_camel
+
+from bedrock_distill.catalog import pair_problem
+from bedrock_distill.workflow.settings import PipelineSettings
+
+PROJECT_TAG_KEY = "project"
+PROJECT_TAG_VALUE = "bedrock-distill"
+EXECUTION_TAG_KEY = "bedrock-distill:execution-arn"
+
+_S3_URI = r"^s3://[a-z0-9][-.a-z0-9]{1,61}[a-z0-9](/.*)?$"
+_NOT_NAME_CHARACTERS = re.compile(r"[^a-zA-Z0-9]+")
+
+
+class _CamelModel(BaseModel):
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="forbid", frozen=True)
+
+
+class InvocationLogsSource(_CamelModel):
+    """Distil from the teacher's own invocation logs, selected by request metadata."""
+
+    source: Annotated[str | None, Field(pattern=_S3_URI)] = None
+    request_metadata_filters: dict[str, Any] | None = None
+    use_prompt_response: bool = False
+
+
+class TrainingData(_CamelModel):
+    prompts: Annotated[str | None, Field(pattern=_S3_URI)] = None
+    invocation_logs: InvocationLogsSource | None = None
+
+    @model_validator(mode="after")
+    def _exactly_one_source(self) -> Self:
+        if (self.prompts is None) == (self.invocation_logs is None):
+            raise ValueError("give exactly one of 'prompts' (an s3:// JSONL file) or 'invocationLogs'")
+        return self
+
+
+class PollIntervals(_CamelModel):
+    job_seconds: Annotated[int | None, Field(ge=1, le=86_400)] = None
+    provisioned_throughput_seconds: Annotated[int | None, Field(ge=1, le=3_600)] = None
+
+
+class ExecutionInput(_CamelModel):
+    """What `aws stepfunctions start-execution --input` takes. Everything but the training data is optional."""
+
+    training_data: TrainingData
+    teacher_model_id: str | None = None
+    student_model_id: str | None = None
+    validation_prompts: Annotated[str | None, Field(pattern=_S3_URI)] = None
+    validation_sample_size: Annotated[int, Field(ge=1, le=500)] = 20
+    max_response_length_for_inference: Annotated[int, Field(ge=1, le=32_000)] = 1000
+    provisioned_model_units: Annotated[int | None, Field(ge=1)] = None
+    poll_intervals: PollIntervals = PollIntervals()
+
+
+class Execution(_CamelModel):
+    """The Step Functions context the state machine hands to the first state."""
+
+    id: str
+    name: str
+
+
+class Run(_CamelModel):
+    """The run as every later state sees it."""
+
+    execution_arn: str
+    execution_name: str
+    teacher_model_id: str
+    student_model_id: str
+    training_data_config: dict[str, Any]
+    training_source_kind: Literal["prompts", "invocationLogs"]
+    training_source_uri: str
+    output_s3_uri: str
+    report_s3_uri: str
+    job_name: str
+    custom_model_name: str
+    job_client_request_token: str
+    provisioned_model_name: str
+    provisioned_throughput_client_request_token: str
+    provisioned_model_units: int
+    validation_prompts: str | None
+    validation_sample_size: int
+    max_response_length_for_inference: int
+    job_poll_seconds: int
+    provisioned_throughput_poll_seconds: int
+    preflight_report_uri: str | None = None
+
+    def tags(self) -> list[dict[str, str]]:
+        return [
+            {"key": PROJECT_TAG_KEY, "value": PROJECT_TAG_VALUE},
+            {"key": EXECUTION_TAG_KEY, "value": self.execution_arn},
+        ]
+
+
+def _digest(*parts: str) -> str:
+    return hashlib.sha256("\n".join(parts).encode()).hexdigest()
+
+
+def _name(prefix: str, execution_name: str, execution_arn: str, *, separator: str) -> str:
+    """A Bedrock resource name: readable from the execution name, unique by a digest of its ARN."""
+    readable = _NOT_NAME_CHARACTERS.sub(separator, execution_name).strip(separator)[:36] or "run"
+    return f"{prefix}{separator}{readable}{separator}{_digest(execution_arn)[:12]}"
+
+
+def plan_run(execution_input: ExecutionInput, execution: Execution, settings: PipelineSettings) -> Run:
+    """Decide every name, token and default of the run. Raises ValueError on an unsupported model pair."""
+    teacher = execution_input.teacher_model_id or settings.default_teacher_model_id
+    student = execution_input.student_model_id or settings.default_student_model_id
+    if problem := pair_problem(teacher, student):
+        raise ValueError(problem)
+    training = execution_input.training_data
+    if training.invocation_logs is not None and execution_input.validation_prompts is None:
+        raise ValueError(
+            "validationPrompts is required when training from invocation logs: give an s3:// JSONL of held-out "
+            "prompts (bedrock-conversation-2024, assistant turns as reference answers)"
+        )
+    if training.prompts is not None:
+        kind: Literal["prompts", "invocationLogs"] = "prompts"
+        source_uri = training.prompts
+        training_data_config: dict[str, Any] = {"s3Uri": training.prompts}
+    else:
+        assert training.invocation_logs is not None
+        kind = "invocationLogs"
+        logs = training.invocation_logs
+        source_uri = logs.source or settings.invocation_log_source
+        logs_config: dict[str, Any] = {
+            "usePromptResponse": logs.use_prompt_response,
+            "invocationLogSource": {"s3Uri": source_uri},
+        }
+        if logs.request_metadata_filters is not None:
+            logs_config["requestMetadataFilters"] = logs.request_metadata_filters
+        training_data_config = {"invocationLogsConfig": logs_config}
+
+    run_prefix = f"s3://{settings.output_bucket}/{settings.output_prefix}/{execution.name}"
+    intervals = execution_input.poll_intervals
+    return Run(
+        execution_arn=execution.id,
+        execution_name=execution.name,
+        teacher_model_id=teacher,
+        student_model_id=student,
+        training_data_config=training_data_config,
+        training_source_kind=kind,
+        training_source_uri=source_uri,
+        output_s3_uri=f"{run_prefix}/",
+        report_s3_uri=f"{run_prefix}/report/",
+        job_name=_name("distill", execution.name, execution.id, separator="-"),
+        custom_model_name=_name("distilled", execution.name, execution.id, separator="-"),
+        job_client_request_token=_digest(execution.id, "job")[:64],
+        provisioned_model_name=_name("distill-pt", execution.name, execution.id, separator="-"),
+        provisioned_throughput_client_request_token=_digest(execution.id, "provisioned-throughput")[:64],
+        provisioned_model_units=execution_input.provisioned_model_units or settings.default_model_units,
+        validation_prompts=execution_input.validation_prompts,
+        validation_sample_size=execution_input.validation_sample_size,
+        max_response_length_for_inference=execution_input.max_response_length_for_inference,
+        job_poll_seconds=intervals.job_seconds or settings.default_job_poll_seconds,
+        provisioned_throughput_poll_seconds=(
+            intervals.provisioned_throughput_seconds or settings.default_provisioned_throughput_poll_seconds
+        ),
+    )

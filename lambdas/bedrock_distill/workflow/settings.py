@@ -1,0 +1,47 @@
+"""What every workflow function knows from its deployment, as set by the pipeline construct."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, Field
+
+# The environment variable each setting is read from; the pipeline construct sets exactly these.
+ENVIRONMENT_VARIABLES = {
+    "output_bucket": "OUTPUT_BUCKET",
+    "output_prefix": "OUTPUT_PREFIX",
+    "service_role_arn": "DISTILLATION_ROLE_ARN",
+    "default_teacher_model_id": "DEFAULT_TEACHER_MODEL_ID",
+    "default_student_model_id": "DEFAULT_STUDENT_MODEL_ID",
+    "invocation_log_source": "INVOCATION_LOG_SOURCE",
+    "default_model_units": "PROVISIONED_MODEL_UNITS",
+    "default_job_poll_seconds": "JOB_POLL_INTERVAL_SECONDS",
+    "default_provisioned_throughput_poll_seconds": "PROVISIONED_THROUGHPUT_POLL_INTERVAL_SECONDS",
+    "notification_topic_arn": "NOTIFICATION_TOPIC_ARN",
+    "provisioned_throughput_hourly_rate_usd": "PROVISIONED_THROUGHPUT_HOURLY_RATE_USD",
+}
+
+
+class PipelineSettings(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    output_bucket: str
+    output_prefix: str
+    service_role_arn: str
+    default_teacher_model_id: str
+    default_student_model_id: str
+    invocation_log_source: str
+    default_model_units: Annotated[int, Field(ge=1)]
+    default_job_poll_seconds: Annotated[int, Field(ge=1)]
+    default_provisioned_throughput_poll_seconds: Annotated[int, Field(ge=1)]
+    notification_topic_arn: str = ""
+    provisioned_throughput_hourly_rate_usd: Annotated[float, Field(ge=0)] = 0.0
+
+    @classmethod
+    def from_environment(cls, environment: Mapping[str, str]) -> PipelineSettings:
+        values = {field: environment[name] for field, name in ENVIRONMENT_VARIABLES.items() if name in environment}
+        return cls.model_validate(values)
+
+    def to_environment(self) -> dict[str, str]:
+        return {name: str(getattr(self, field)) for field, name in ENVIRONMENT_VARIABLES.items()}
