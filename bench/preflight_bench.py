@@ -22,7 +22,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -192,7 +192,7 @@ def write_logs(root: Path, rng: random.Random, text: Text, megabytes: int) -> No
         compressed += path.stat().st_size
 
 
-def ensure(path: Path, parameters: dict[str, object], build: Callable[[], None]) -> None:
+def ensure(path: Path, parameters: Mapping[str, object], build: Callable[[], None]) -> None:
     """Builds the file or directory unless a complete one with the same parameters exists."""
     stamp = path.with_name(path.name + ".params.json")
     wanted = json.dumps(parameters, sort_keys=True)

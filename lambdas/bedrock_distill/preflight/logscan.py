@@ -65,7 +65,7 @@ class Exclusion(StrEnum):
     UNSUPPORTED_BODY = "unsupported_body"  # a body with no messages, prompt or inputText
     NON_TEXT_CONTENT = "non_text_content"  # images, documents, tool use, ...
     MULTI_TURN = "multi_turn"  # more than one user turn for a single-turn student family
-    EMPTY_PROMPT = "empty_prompt"  # no non-blank prompt text
+    EMPTY_PROMPT = "empty_prompt"  # no non-blank user text
     MISSING_OUTPUT = "missing_output"  # no response text, when prompt-response pairs are used
 
 
@@ -381,23 +381,25 @@ class _RecordClassifier:
         messages = body["messages"]
         if not isinstance(messages, list) or not messages or not all(isinstance(m, dict) for m in messages):
             return Exclusion.UNSUPPORTED_BODY
-        turns = [message.get("content") for message in messages]
         system = body.get("system")
+        turns = [(message.get("role"), message.get("content")) for message in messages]
         if system is not None:
-            turns.append(system)
-        texts: list[str] = []
-        for content in turns:
+            turns.append(("system", system))
+        has_user_text = False
+        for role, content in turns:
             blocks = [{"text": content}] if isinstance(content, str) else content
             if not isinstance(blocks, list):
                 return Exclusion.UNSUPPORTED_BODY
-            block_texts = [_block_text(block) for block in blocks]
-            if None in block_texts:
+            texts = [_block_text(block) for block in blocks]
+            if None in texts:
                 return Exclusion.NON_TEXT_CONTENT
-            texts.extend(text for text in block_texts if text is not None)
-        user_turns = sum(message.get("role") == "user" for message in messages)
+            if role == "user":
+                has_user_text = has_user_text or any(_is_non_blank(text) for text in texts if text is not None)
+        user_turns = sum(role == "user" for role, _ in turns)
         if user_turns > 1 and self._single_turn_only:
             return Exclusion.MULTI_TURN
-        return None if any(_is_non_blank(text) for text in texts) else Exclusion.EMPTY_PROMPT
+        # A system prompt alone is not a prompt: the user turn is what the teacher answers.
+        return None if has_user_text else Exclusion.EMPTY_PROMPT
 
     def _body(  # noqa: PLR0917 - a private helper called twice with the same shape
         self,
