@@ -2,8 +2,8 @@
 
 Generates, deterministically from a seed, a 15,000-record dataset, a ~1 GB dataset and ~200 MB of
 gzip invocation logs in bench/data/ (reused while the seed and sizes match), then runs each command
-and each floor in its own child process and prints wall seconds, records/s, MB/s and the child's
-peak RSS (os.wait4, so the figure is per run and includes the interpreter).
+and each floor in its own child process (best of three) and prints wall seconds, records/s, MB/s and
+the child's peak RSS (os.wait4, so the figure is per run and includes the interpreter).
 
 Floors: a bare loop that parses every line with orjson (validate), and one that gunzips each file
 whole and parses every line with orjson (scan). Neither checks anything.
@@ -35,6 +35,7 @@ RECORDS_PER_LOG_FILE = 2000
 BATCH = 5000
 TARGETS = {"validate": 3.0, "logs scan": 2.0}
 MAX_RSS_MB = 150
+REPEATS = 3
 
 PARSE_FLOOR = """
 import sys, orjson
@@ -211,6 +212,14 @@ def ensure(path: Path, parameters: Mapping[str, object], build: Callable[[], Non
 
 
 def measure(label: str, command: list[str], megabytes: float, records_from: str) -> Run:
+    """The fastest of REPEATS runs (the machine is shared; the minimum is the least disturbed), with the
+    largest peak RSS seen."""
+    runs = [measure_once(label, command, megabytes, records_from) for _ in range(REPEATS)]
+    fastest = min(runs, key=lambda run: run.seconds)
+    return Run(label, fastest.seconds, fastest.records, megabytes, max(run.peak_rss_mb for run in runs))
+
+
+def measure_once(label: str, command: list[str], megabytes: float, records_from: str) -> Run:
     """Runs one command in a child process and reaps it with os.wait4, which reports that child's own
     peak RSS (RUSAGE_CHILDREN would give the largest over every child so far)."""
     with tempfile.TemporaryFile() as stdout, tempfile.TemporaryFile() as stderr:
@@ -296,11 +305,15 @@ def main() -> int:
     print(run.row(), flush=True)
     ratios.append(("logs scan", logs.name, run, floor))
 
-    print("\n| command | input | time / floor | target | peak RSS MB (< 150) |")
-    print("|---|---|---:|---:|---:|")
+    print(f"\n| command | input | time / floor | target | peak RSS MB (< {MAX_RSS_MB}) | met |")
+    print("|---|---|---:|---:|---:|---|")
     for command, name, run, floor in ratios:
         ratio = run.seconds / floor.seconds
-        print(f"| {command} | {name} | {ratio:.2f}x | {TARGETS[command]:.0f}x | {run.peak_rss_mb:.0f} |")
+        met = ratio <= TARGETS[command] and run.peak_rss_mb < MAX_RSS_MB
+        print(
+            f"| {command} | {name} | {ratio:.2f}x | {TARGETS[command]:.0f}x | {run.peak_rss_mb:.0f} | "
+            f"{'yes' if met else 'NO'} |"
+        )
     return 0
 
 
