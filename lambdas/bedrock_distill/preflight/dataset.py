@@ -26,6 +26,7 @@ from bedrock_distill.preflight.problems import (
     ProblemLog,
     Severity,
 )
+from bedrock_distill.preflight.repeated_keys import object_from_pairs, repeated_keys
 from bedrock_distill.preflight.sources import (
     OversizeLine,
     S3Gateway,
@@ -489,24 +490,7 @@ class _NonFinite:
         self.literal = literal
 
 
-class _DuplicateKeys(dict[str, Any]):
-    """An object in which at least one key appeared more than once (the last value kept, as orjson does)."""
-
-    def __init__(self, pairs: list[tuple[str, Any]], repeated: list[str]) -> None:
-        super().__init__(pairs)
-        self.repeated = repeated
-
-
 _UNPARSEABLE: Final = object()
-
-
-def _object_from_pairs(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    result = dict(pairs)
-    if len(result) == len(pairs):
-        return result
-    seen: set[str] = set()
-    repeated = [key for key, _ in pairs if key in seen or seen.add(key)]  # type: ignore[func-returns-value]
-    return _DuplicateKeys(pairs, repeated)
 
 
 def _finite_float(literal: str) -> float | _NonFinite:
@@ -524,7 +508,7 @@ def _strict_load(raw: bytes, orjson_error: str, issues: list[Issue]) -> Any:
         return _UNPARSEABLE
     try:
         document = json.loads(
-            text, object_pairs_hook=_object_from_pairs, parse_constant=_NonFinite, parse_float=_finite_float
+            text, object_pairs_hook=object_from_pairs, parse_constant=_NonFinite, parse_float=_finite_float
         )
     except json.JSONDecodeError as error:
         issues.append(_error("$", f"not valid JSON: {error.msg} at column {error.colno}"))
@@ -552,7 +536,7 @@ def _json_level_problems(value: Any, here: str) -> Iterator[tuple[str, str]]:
                 f"lone surrogate U+{ord(surrogate.group()):04X} at character {surrogate.start()} (not valid Unicode)",
             )
     elif isinstance(value, dict):
-        for key in getattr(value, "repeated", ()):
+        for key in repeated_keys(value):
             yield _member(here, key), "duplicate key: parsers keep only the last value, so the others are silently lost"
         for key, item in value.items():
             if _LONE_SURROGATE.search(key):

@@ -23,6 +23,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Final
 
+from bedrock_distill.preflight.repeated_keys import object_from_pairs, repeated_keys
+
 MAP_OPERATORS: Final = ("equals", "notEquals")
 LIST_OPERATORS: Final = ("andAll", "orAll")
 OPERATORS: Final = MAP_OPERATORS + LIST_OPERATORS
@@ -48,32 +50,13 @@ class Violation:
         return {"field": self.field, "reason": self.reason}
 
 
-class _RepeatedKeys(dict[str, Any]):
-    def __init__(self, pairs: list[tuple[str, Any]], repeated: list[str]) -> None:
-        super().__init__(pairs)
-        self.repeated = repeated
-
-
-def _object_from_pairs(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    result = dict(pairs)
-    if len(result) == len(pairs):
-        return result
-    seen: set[str] = set()
-    repeated = []
-    for key, _ in pairs:
-        if key in seen:
-            repeated.append(key)
-        seen.add(key)
-    return _RepeatedKeys(pairs, repeated)
-
-
 def parse_filter(text: str | bytes) -> tuple[Any, list[Violation]]:
     """Parses filter JSON keeping track of repeated keys, then checks it.
 
     Returns the document (None when the text is not JSON) and every violation found.
     """
     try:
-        document = json.loads(text, object_pairs_hook=_object_from_pairs)
+        document = json.loads(text, object_pairs_hook=object_from_pairs)
     except (json.JSONDecodeError, UnicodeDecodeError) as error:
         return None, [Violation("$", f"not valid JSON: {error}")]
     return document, check_filter(document)
@@ -159,7 +142,7 @@ def _check_map(value: object, here: str, violations: list[Violation]) -> None:
 
 
 def _report_repeated(value: dict[str, Any], here: str, violations: list[Violation]) -> None:
-    for key in getattr(value, "repeated", ()):
+    for key in repeated_keys(value):
         path = f"{here}.{key}" if here else key
         violations.append(
             Violation(path, "repeated key: JSON keeps only the last one, so the earlier conditions would be lost")
