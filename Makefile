@@ -12,7 +12,8 @@ INSTALLED := $(VENV)/.installed
 # The Lambda runtime the layer is built for; keep in step with stacks/config.py (LAMBDA_RUNTIME, LAMBDA_ARCHITECTURE).
 LAYER_DIR := build/lambda-layer
 LAYER_BUILT := $(LAYER_DIR)/.built
-LAYER_PLATFORM := manylinux2014_aarch64
+# Lambda's Python 3.14 runs on Amazon Linux 2023 (glibc 2.34): manylinux_2_28 wheels fit, 2014 ones too.
+LAYER_PLATFORMS := --platform manylinux_2_28_aarch64 --platform manylinux2014_aarch64
 LAYER_PYTHON := 3.14
 
 .PHONY: help install layer lint test synth demo bench clean
@@ -37,7 +38,7 @@ $(INSTALLED): $(BIN)/python requirements.txt requirements-dev.txt lambdas/requir
 $(LAYER_BUILT): lambdas/requirements.txt Makefile $(BIN)/python
 	rm -rf $(LAYER_DIR)
 	$(BIN)/python -m pip install --quiet --target $(LAYER_DIR)/python \
-		--platform $(LAYER_PLATFORM) --implementation cp --python-version $(LAYER_PYTHON) \
+		$(LAYER_PLATFORMS) --implementation cp --python-version $(LAYER_PYTHON) \
 		--only-binary=:all: --no-compile -r lambdas/requirements.txt
 	touch $@
 
@@ -58,10 +59,9 @@ synth: install
 	CDK_OUTDIR=cdk.out $(BIN)/python app.py
 	@echo "Synthesized to cdk.out/"
 
-demo: synth
-	$(BIN)/python -c "import json; t = json.load(open('cdk.out/BedrockDistill.template.json')); \
-		[print(f'{r[\"Type\"]:40} {n}') for n, r in t['Resources'].items()]; \
-		[print(f'output {k}: {v[\"Description\"] if \"Description\" in v else \"\"}') for k, v in t.get('Outputs', {}).items()]"
+# Only the venv: the offline demo needs neither the synthesized template nor the Lambda layer.
+demo: $(INSTALLED)
+	$(BIN)/python -m offline.demo
 
 bench: install
 	$(BIN)/python bench/preflight_bench.py

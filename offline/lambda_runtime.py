@@ -48,6 +48,9 @@ class LocalLambdaContext:
 class InjectedError:
     error_type: str
     message: str
+    # True: the handler runs (its side effects happen) and then the invocation fails, as when a function
+    # times out after Bedrock accepted its request.
+    after_running: bool = False
 
 
 @dataclass
@@ -62,12 +65,11 @@ class LocalLambdas:
     def register(self, function_name: str, handler_path: str) -> None:
         self.handlers[function_name] = handler_path
 
-    def fail_next(self, function_name: str, error_type: str, times: int = 1) -> None:
+    def fail_next(self, function_name: str, error_type: str, *, times: int = 1, after_running: bool = False) -> None:
         """The next `times` invocations report `error_type` as if the handler had raised it."""
+        injected = InjectedError(error_type, f"injected {error_type}", after_running)
         with self._lock:
-            self._injected.setdefault(function_name, []).extend(
-                [InjectedError(error_type, f"injected {error_type}")] * times
-            )
+            self._injected.setdefault(function_name, []).extend([injected] * times)
 
     def invoke(self, function_name: str, payload: bytes) -> dict[str, Any]:
         event = json.loads(payload or b"{}")
@@ -75,13 +77,15 @@ class LocalLambdas:
             self.invocations.append((function_name, event))
             pending = self._injected.get(function_name)
             injected = pending.pop(0) if pending else None
-        if injected is not None:
+        if injected is not None and not injected.after_running:
             return _error_response(injected.error_type, injected.message, [])
         handler = _load(self.handlers[function_name])
         try:
             result = handler(event, LocalLambdaContext(function_name=function_name))
-        except Exception as error:
+        except Exception as error:  # the Lambda runtime reports every exception the same way
             return _error_response(type(error).__name__, str(error), traceback.format_exception(error))
+        if injected is not None:
+            return _error_response(injected.error_type, injected.message, [])
         return _response(result)
 
     def invocation_count(self, function_name: str) -> int:

@@ -10,11 +10,27 @@ from aws_cdk import Acknowledgment, Stack, Validations
 from constructs import IConstruct
 
 from stacks.config import INPUT_PREFIX, OUTPUT_PREFIX
+from stacks.pipeline_spec import WORKFLOW_FUNCTIONS
+
+XRAY_REASON = (
+    "Active X-Ray tracing: xray:PutTraceSegments and xray:PutTelemetryRecords support no resource-level permissions."
+)
+SYNCHRONOUS_REASON = (
+    "Invoked synchronously by Step Functions, whose Retry and Catch handle failures; a DLQ only receives "
+    "failed asynchronous invocations."
+)
+# Bedrock names these resources with ids it generates at creation, so a policy can only name the type.
+BEDROCK_RESOURCE_REASONS = {
+    "model-customization-job": "Job ARNs end in an id Bedrock generates at creation",
+    "custom-model": "Custom-model ARNs end in an id Bedrock generates when the job completes",
+    "provisioned-model": "Provisioned-model ARNs end in an id Bedrock generates at creation",
+}
 
 
 def acknowledge_reviewed_findings(stack: Stack) -> None:
     _acknowledge_distillation_role(stack)
     _acknowledge_invocation_logging(stack)
+    _acknowledge_pipeline(stack)
 
 
 def _acknowledge_distillation_role(stack: Stack) -> None:
@@ -77,6 +93,80 @@ def _acknowledge_invocation_logging(stack: Stack) -> None:
         "handler behind it is traced.",
     }.items():
         _acknowledge(framework, rule, reason)
+
+
+def _acknowledge_pipeline(stack: Stack) -> None:
+    pipeline = stack.node.find_child("Pipeline")
+    buckets = stack.node.find_child("Buckets")
+    bucket_ids = {
+        construct_id: stack.get_logical_id(buckets.node.find_child(construct_id).node.default_child)  # type: ignore[arg-type]
+        for construct_id in ("Inputs", "InvocationLogs", "Outputs")
+    }
+    log_prefix = str(stack.node.try_get_context("invocationLogPrefix"))
+    bedrock = "arn:<AWS::Partition>:bedrock:<AWS::Region>:<AWS::AccountId>"
+    state_machine_policy = (
+        pipeline.node.find_child("StateMachine").node.find_child("Role").node.find_child("DefaultPolicy")
+    )
+    _acknowledge(
+        state_machine_policy,
+        "AwsSolutions-IAM5[Resource::*]",
+        "Logging to CloudWatch Logs uses vended log delivery (logs:CreateLogDelivery, ...), and tracing uses "
+        "X-Ray; neither supports resource-level permissions.",
+    )
+    for name in WORKFLOW_FUNCTIONS:
+        function = pipeline.node.find_child(name)
+        policy = function.node.find_child("Role").node.find_child("DefaultPolicy")
+        _acknowledge(policy, "AwsSolutions-IAM5[Resource::*]", XRAY_REASON)
+        _acknowledge(function.node.find_child("Function"), "Serverless-LambdaDLQ", SYNCHRONOUS_REASON)
+        function_id = stack.get_logical_id(function.node.find_child("Function").node.default_child)  # type: ignore[arg-type]
+        _acknowledge(
+            state_machine_policy,
+            f"AwsSolutions-IAM5[Resource::<{function_id}.Arn>:*]",
+            f"The state machine may invoke any version of its own {name} function (function ARN plus ':*').",
+        )
+        for resource in _policy_resources(policy):
+            if resource.startswith(f"{bedrock}:"):
+                kind = resource.removeprefix(f"{bedrock}:").split("/", 1)[0]
+                reason = f"{BEDROCK_RESOURCE_REASONS[kind]}; scoped to this account's and Region's {kind}s."
+            else:
+                bucket_id, prefix = next(
+                    (b, p)
+                    for b, p in (
+                        ("Inputs", INPUT_PREFIX),
+                        ("InvocationLogs", log_prefix),
+                        ("Outputs", OUTPUT_PREFIX),
+                    )
+                    if resource == f"<{bucket_ids[b]}.Arn>/{p}/*"
+                )
+                reason = (
+                    f"Run data lives under the '{prefix}/' prefix of the {bucket_id} bucket with names chosen per "
+                    "run; access is scoped to that prefix."
+                )
+            _acknowledge(policy, f"AwsSolutions-IAM5[Resource::{resource}]", reason)
+
+
+def _policy_resources(policy: IConstruct) -> list[str]:
+    """The wildcard resources of a policy, as cdk-nag spells them in finding ids."""
+    document = Stack.of(policy).resolve(policy.node.default_child.policy_document)  # type: ignore[union-attr]
+    resources: list[str] = []
+    for statement in document["Statement"]:
+        items = statement["Resource"] if isinstance(statement["Resource"], list) else [statement["Resource"]]
+        resources += [_nag_spelling(item) for item in items]
+    return sorted({r for r in resources if r.endswith("/*")})
+
+
+def _nag_spelling(value: object) -> str:
+    if isinstance(value, str):
+        return value
+    if isinstance(value, dict) and "Fn::GetAtt" in value:
+        logical_id, attribute = value["Fn::GetAtt"]
+        return f"<{logical_id}.{attribute}>"
+    if isinstance(value, dict) and "Ref" in value:
+        return f"<{value['Ref']}>"
+    if isinstance(value, dict) and "Fn::Join" in value:
+        separator, parts = value["Fn::Join"]
+        return str(separator).join(_nag_spelling(part) for part in parts)
+    raise ValueError(f"unexpected policy resource {value!r}")
 
 
 def _acknowledge(scope: IConstruct, rule_id: str, reason: str) -> None:

@@ -92,6 +92,8 @@ class DistillConfig(BaseModel):
     job_poll_interval_seconds: Annotated[int, Field(ge=MIN_JOB_POLL_INTERVAL_SECONDS, le=24 * 3600)]
     notification_email: str | None = None
     log_retention_days: int
+    # Your Region's no-commitment PT price per model unit-hour (Bedrock pricing page); 0 = no estimate.
+    provisioned_throughput_hourly_rate_usd: Annotated[float, Field(ge=0)] = 0.0
 
     @field_validator("teacher_model_id")
     @classmethod

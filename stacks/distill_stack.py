@@ -7,6 +7,7 @@ from stacks.components.buckets import DataBuckets
 from stacks.components.distillation_role import DistillationServiceRole
 from stacks.components.encryption import EncryptionKey
 from stacks.components.invocation_logging import InvocationLogging
+from stacks.components.pipeline import DistillationPipeline
 from stacks.components.project_function import LambdaPackaging
 from stacks.config import INPUT_PREFIX, OUTPUT_PREFIX, DistillConfig
 
@@ -33,6 +34,15 @@ class DistillStack(Stack):
         InvocationLogging(
             self, "InvocationLogging", config=config, buckets=buckets, key=encryption.key, packaging=packaging
         )
+        pipeline = DistillationPipeline(
+            self,
+            "Pipeline",
+            config=config,
+            key=encryption.key,
+            buckets=buckets,
+            distillation_role=service_role.role,
+            packaging=packaging,
+        )
 
         CfnOutput(self, "InvocationLogBucketName", value=buckets.invocation_logs.bucket_name)
         CfnOutput(
@@ -43,5 +53,7 @@ class DistillStack(Stack):
         CfnOutput(self, "InputLocation", value=f"s3://{buckets.inputs.bucket_name}/{INPUT_PREFIX}/")
         CfnOutput(self, "OutputLocation", value=f"s3://{buckets.outputs.bucket_name}/{OUTPUT_PREFIX}/")
         CfnOutput(self, "DistillationServiceRoleArn", value=service_role.role.role_arn)
+        CfnOutput(self, "StateMachineArn", value=pipeline.state_machine.state_machine_arn)
+        CfnOutput(self, "OutcomeTopicArn", value=pipeline.topic.topic_arn)
         CfnOutput(self, "TeacherModelId", value=config.teacher_model_id)
         CfnOutput(self, "StudentModelId", value=config.student_model_id)

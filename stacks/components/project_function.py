@@ -61,6 +61,7 @@ class ProjectFunction(Construct):
         key: kms.IKey,
         environment: dict[str, str] | None = None,
         timeout: Duration | None = None,
+        memory_mb: int = LAMBDA_MEMORY_MB,
     ) -> None:
         super().__init__(scope, construct_id)
         self.log_group = logs.LogGroup(
@@ -93,7 +94,7 @@ class ProjectFunction(Construct):
             handler=handler,
             layers=[packaging.dependencies],
             description=description,
-            memory_size=LAMBDA_MEMORY_MB,
+            memory_size=memory_mb,
             timeout=timeout or Duration.seconds(LAMBDA_TIMEOUT_SECONDS),
             tracing=lambda_.Tracing.ACTIVE,
             logging_format=lambda_.LoggingFormat.JSON,

@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from stacks.config import LAMBDA_MEMORY_MB, LAMBDA_TIMEOUT_SECONDS
+from stacks.pipeline_spec import WORKFLOW_FUNCTIONS
 from tests.infra.conftest import REPO_ROOT, CloudAssembly, render
 
 pytestmark = pytest.mark.infra
@@ -55,11 +56,22 @@ def test_compiled_dependencies_match_the_function_runtime_and_architecture(assem
     python_tag = "cpython-" + properties["Runtime"].removeprefix("python").replace(".", "")
     machine = {"arm64": "aarch64", "x86_64": "x86_64"}[properties["Architectures"][0]]
     layer_id, _ = _only(assembly, "AWS::Lambda::LayerVersion", "PackagingRuntimeDependencies")
-    extensions = list((assembly.asset_dir(layer_id) / "python").rglob("*.so"))
+    site_packages = assembly.asset_dir(layer_id) / "python"
+    extensions = list(site_packages.rglob("*.cpython-*.so"))
     # Then every extension module was built for exactly that Python and machine
     assert extensions, "pydantic-core and orjson ship compiled extensions"
     wrong = [e.name for e in extensions if f"{python_tag}-{machine}-linux-gnu" not in e.name]
     assert wrong == []
+    # And every shared object, bundled C libraries included, is an ELF for that machine
+    elf_machine = {"aarch64": 183, "x86_64": 62}[machine]
+    shared_objects = [p for p in site_packages.rglob("*.so*") if p.is_file()]
+    assert [p.name for p in shared_objects if _elf_machine(p) != elf_machine] == []
+
+
+def _elf_machine(path: Path) -> int:
+    header = path.read_bytes()[:20]
+    assert header[:4] == b"\x7fELF", path
+    return int.from_bytes(header[18:20], "little")
 
 
 def test_code_asset_holds_the_handlers_and_not_the_requirements(assembly: CloudAssembly) -> None:
@@ -72,10 +84,18 @@ def test_code_asset_holds_the_handlers_and_not_the_requirements(assembly: CloudA
     assert not list(code.rglob("__pycache__"))
 
 
+def _expected_size(logical_id: str) -> tuple[int, int]:
+    """(memory MB, timeout s): a workflow function's own from the pipeline spec, else the defaults."""
+    for name, spec in WORKFLOW_FUNCTIONS.items():
+        if logical_id.startswith(f"Pipeline{name}Function"):
+            return spec.memory_mb, spec.timeout_seconds
+    return LAMBDA_MEMORY_MB, LAMBDA_TIMEOUT_SECONDS
+
+
 def test_project_functions_get_the_project_defaults(assembly: CloudAssembly) -> None:
     # Given every function built by ProjectFunction (the provider framework's relay is CDK's own)
     ours = {name: r for name, r in assembly.of_type("AWS::Lambda::Function").items() if "Provider" not in name}
-    assert ours
+    assert len(ours) == len(WORKFLOW_FUNCTIONS) + 1, "the workflow's functions and the logging handler"
     layer_id, _ = _only(assembly, "AWS::Lambda::LayerVersion", "PackagingRuntimeDependencies")
     log_groups = assembly.of_type("AWS::Logs::LogGroup")
     for name, function in ours.items():
@@ -83,8 +103,7 @@ def test_project_functions_get_the_project_defaults(assembly: CloudAssembly) -> 
         # Then each has the runtime, architecture, size, tracing and JSON logging of the project
         assert properties["Runtime"] == "python3.14", name
         assert properties["Architectures"] == ["arm64"], name
-        assert properties["MemorySize"] == LAMBDA_MEMORY_MB, name
-        assert properties["Timeout"] == LAMBDA_TIMEOUT_SECONDS, name
+        assert (properties["MemorySize"], properties["Timeout"]) == _expected_size(name), name
         assert properties["TracingConfig"] == {"Mode": "Active"}, name
         assert properties["LoggingConfig"]["LogFormat"] == "JSON", name
         assert properties["Layers"] == [f"${{{layer_id}}}"], name

@@ -21,6 +21,21 @@ WILDCARD_RESOURCE_ALLOWED = {
     "bedrock:GetModelInvocationLoggingConfiguration": "the account's one logging setting has no resource type",
     "bedrock:PutModelInvocationLoggingConfiguration": "the account's one logging setting has no resource type",
     "bedrock:DeleteModelInvocationLoggingConfiguration": "the account's one logging setting has no resource type",
+    "xray:GetSamplingRules": "X-Ray has no resource-level permissions (state machine tracing)",
+    "xray:GetSamplingTargets": "X-Ray has no resource-level permissions (state machine tracing)",
+    **{
+        f"logs:{action}": "Step Functions logs through vended log delivery, which has no resource-level permissions"
+        for action in (
+            "CreateLogDelivery",
+            "GetLogDelivery",
+            "UpdateLogDelivery",
+            "DeleteLogDelivery",
+            "ListLogDeliveries",
+            "PutResourcePolicy",
+            "DescribeResourcePolicies",
+            "DescribeLogGroups",
+        )
+    },
 }
 # In a key policy, "Resource": "*" means the key itself; these are the grants it may carry.
 KEY_POLICY_ACTIONS_ALLOWED = {

@@ -13,20 +13,40 @@ from moto import mock_aws
 from bedrock_emulator import BedrockEmulator, bedrock_emulator
 from offline.pipeline import LocalPipeline
 
+TEACHER = "meta.llama3-1-70b-instruct-v1:0"
+
 
 @pytest.fixture
 def emulator() -> Iterator[BedrockEmulator]:
+    # Each status read moves logical time an hour: a 3-hour job completes after three polls.
     with (
         mock_aws(config={"stepfunctions": {"execute_state_machine": True}}),
-        bedrock_emulator(seconds_per_status_read=3600, job_seconds=6 * 3600, provisioning_seconds=600) as bedrock,
+        bedrock_emulator(seconds_per_status_read=3600, job_seconds=3 * 3600, provisioning_seconds=600) as bedrock,
     ):
         yield bedrock
+        # Every run, whatever its outcome, must end with nothing billing.
+        assert bedrock.live_provisioned_throughputs() == []
 
 
 @pytest.fixture
 def pipeline(emulator: BedrockEmulator) -> Iterator[LocalPipeline]:
-    with LocalPipeline() as deployed:
+    with LocalPipeline(teacher_model_id=TEACHER, hourly_rate_usd=20.0) as deployed:
         yield deployed
+
+
+@pytest.fixture
+def outcomes(pipeline: LocalPipeline) -> str:
+    """An SQS queue subscribed to the outcome topic, as an operator's e-mail would be."""
+    sqs = boto3.client("sqs")
+    queue_url = sqs.create_queue(QueueName="outcomes")["QueueUrl"]
+    queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    boto3.client("sns").subscribe(TopicArn=pipeline.topic_arn, Protocol="sqs", Endpoint=queue_arn)
+    return str(queue_url)
+
+
+def published_outcomes(queue_url: str) -> list[dict[str, Any]]:
+    messages = boto3.client("sqs").receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10).get("Messages", [])
+    return [json.loads(json.loads(m["Body"])["Message"]) for m in messages]
 
 
 def conversation_record(index: int, *, answer: bool = True) -> dict[str, Any]:
@@ -49,3 +69,14 @@ def upload_prompts(bucket: str, key: str, records: list[dict[str, Any]]) -> str:
     body = "".join(json.dumps(record) + "\n" for record in records)
     boto3.client("s3").put_object(Bucket=bucket, Key=key, Body=body.encode())
     return f"s3://{bucket}/{key}"
+
+
+def prompts_input(pipeline: LocalPipeline, records: int = 120) -> dict[str, Any]:
+    uri = upload_prompts(
+        pipeline.names.input_bucket, "datasets/tickets.jsonl", [conversation_record(i) for i in range(records)]
+    )
+    return {"trainingData": {"prompts": uri}, "validationSampleSize": 5}
+
+
+def run_to_end(pipeline: LocalPipeline, execution_input: dict[str, Any], name: str) -> dict[str, Any]:
+    return pipeline.wait(pipeline.start_execution(execution_input, name=name))

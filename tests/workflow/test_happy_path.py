@@ -1,21 +1,116 @@
+"""Runs that succeed: from S3 prompts and from invocation logs, through validation on a PT that is deleted."""
+
 from __future__ import annotations
 
+import json
+from typing import Any
+
+import boto3
 import pytest
 
 from bedrock_emulator import BedrockEmulator
 from offline.pipeline import LocalPipeline
-from tests.workflow.conftest import conversation_record, upload_prompts
+from tests.workflow.conftest import (
+    TEACHER,
+    conversation_record,
+    prompts_input,
+    published_outcomes,
+    run_to_end,
+    upload_prompts,
+)
 
 pytestmark = pytest.mark.workflow
 
 
-def test_distillation_from_s3_prompts_succeeds_and_leaves_no_provisioned_throughput(
+def _s3_json(uri: str) -> Any:
+    bucket, _, key = uri.removeprefix("s3://").partition("/")
+    return json.loads(boto3.client("s3").get_object(Bucket=bucket, Key=key)["Body"].read())
+
+
+def test_distillation_from_s3_prompts_validates_on_a_pt_then_deletes_it(
+    pipeline: LocalPipeline, emulator: BedrockEmulator, outcomes: str
+) -> None:
+    # Given 120 valid prompts with golden answers in the input bucket
+    execution_input = prompts_input(pipeline)
+    # When a run is started with nothing but the training data
+    result = run_to_end(pipeline, execution_input, "from-prompts")
+    # Then it succeeds
+    assert result["status"] == "SUCCEEDED", result
+    output = json.loads(result["output"])
+    # And Bedrock got one distillation job: the configured student, the teacher, the run's tags
+    (job,) = emulator.jobs.values()
+    request = job.request
+    assert request["customizationType"] == "DISTILLATION"
+    assert request["baseModelIdentifier"] == "meta.llama3-1-8b-instruct-v1:0:128k"
+    assert (
+        request["customizationConfig"]["distillationConfig"]["teacherModelConfig"]["teacherModelIdentifier"] == TEACHER
+    )
+    assert request["trainingDataConfig"] == {"s3Uri": execution_input["trainingData"]["prompts"]}
+    assert {"key": "bedrock-distill:execution-arn", "value": result["executionArn"]} in request["jobTags"]
+    # And one PT was bought without commitment, on the custom model, and is gone
+    (throughput,) = emulator.provisioned_throughputs.values()
+    assert throughput.model_arn == output["job"]["outputModelArn"]
+    assert throughput.commitment_duration is None
+    assert output["deletion"]["deleted"] is True
+    # And the validation report holds a result per held-out prompt, with latency and chrF similarity
+    validation = _s3_json(output["serving"]["validation"]["reportUri"])
+    assert validation["summary"]["prompts"] == 5
+    assert all(
+        r["output"] and r["latency_ms"] is not None and r["similarity"] is not None for r in validation["results"]
+    )
+    # And the training metrics were collected from the job's CSVs
+    metrics = _s3_json(output["metrics"]["reportUri"])
+    assert metrics["training_steps"]
+    assert metrics["final_training_loss"] == output["metrics"]["finalTrainingLoss"]
+    # And one outcome was published, with the model, the validation summary and a cost estimate
+    (outcome,) = published_outcomes(outcomes)
+    assert outcome["status"] == "SUCCEEDED"
+    assert outcome["custom_model_arn"] == output["job"]["outputModelArn"]
+    assert outcome["validation"]["prompts"] == 5
+    assert outcome["estimated_provisioned_throughput_cost_usd"] >= 20.0
+
+
+def test_distillation_from_invocation_logs_with_a_metadata_filter(
     pipeline: LocalPipeline, emulator: BedrockEmulator
 ) -> None:
-    prompts = upload_prompts(
-        pipeline.names.input_bucket, "datasets/tickets.jsonl", [conversation_record(i) for i in range(120)]
+    # Given invocation logging to the pipeline's bucket, and teacher answers logged with request metadata
+    bedrock = boto3.client("bedrock")
+    bedrock.put_model_invocation_logging_configuration(
+        loggingConfig={
+            "s3Config": {
+                "bucketName": pipeline.names.invocation_log_bucket,
+                "keyPrefix": pipeline.names.invocation_log_prefix,
+            },
+            "textDataDeliveryEnabled": True,
+        }
     )
-    execution_arn = pipeline.start_execution({"trainingData": {"prompts": prompts}}, name="happy")
-    result = pipeline.wait(execution_arn)
-    assert result["status"] == "SUCCEEDED", pipeline.history(execution_arn)[-5:]
-    assert emulator.live_provisioned_throughputs() == []
+    runtime = boto3.client("bedrock-runtime")
+    for index in range(130):
+        record = conversation_record(index, answer=False)
+        runtime.converse(
+            modelId=TEACHER,
+            messages=record["messages"],
+            requestMetadata={"project": "tickets" if index < 110 else "other"},
+        )
+    validation = upload_prompts(
+        pipeline.names.input_bucket, "datasets/held-out.jsonl", [conversation_record(1000 + i) for i in range(3)]
+    )
+    metadata_filter = {"equals": {"project": "tickets"}}
+    # When a run distils from those logs through the filter
+    result = run_to_end(
+        pipeline,
+        {
+            "trainingData": {"invocationLogs": {"requestMetadataFilters": metadata_filter, "usePromptResponse": True}},
+            "validationPrompts": validation,
+        },
+        "from-logs",
+    )
+    # Then it succeeds, and the job read the logs through exactly that filter, with the teacher's answers
+    assert result["status"] == "SUCCEEDED", result
+    (job,) = emulator.jobs.values()
+    logs_config = job.request["trainingDataConfig"]["invocationLogsConfig"]
+    assert logs_config["requestMetadataFilters"] == metadata_filter
+    assert logs_config["usePromptResponse"] is True
+    assert pipeline.settings is not None
+    assert logs_config["invocationLogSource"]["s3Uri"] == pipeline.settings.invocation_log_source
+    assert job.training_records == 110

@@ -64,6 +64,7 @@ def _outcome(event: NotifyRequest) -> Outcome:
     job = state.job or {}
     deletion = state.deletion or {}
     alive = deletion.get("aliveSeconds")
+    rate = settings().provisioned_throughput_hourly_rate_usd
     units = deletion.get("modelUnits")
     return outcome.model_copy(
         update={
@@ -73,9 +74,7 @@ def _outcome(event: NotifyRequest) -> Outcome:
             "validation": state.serving.validation if state.serving else None,
             "provisioned_throughput_hours": round(alive / 3600, 3) if alive is not None else None,
             "estimated_provisioned_throughput_cost_usd": (
-                estimated_cost(alive, units, settings().provisioned_throughput_hourly_rate_usd)
-                if alive is not None and units
-                else None
+                estimated_cost(alive, units, rate) if alive is not None and units and rate > 0 else None
             ),
         }
     )

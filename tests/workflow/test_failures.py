@@ -1,0 +1,148 @@
+"""Runs that fail: each ends FAILED with its named error, a notification, and no PT left."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from bedrock_emulator import BedrockEmulator
+from offline.pipeline import LocalPipeline
+from stacks.pipeline_spec import WORKFLOW_FUNCTIONS
+from tests.workflow.conftest import conversation_record, prompts_input, published_outcomes, run_to_end, upload_prompts
+
+pytestmark = pytest.mark.workflow
+
+
+def _function(pipeline: LocalPipeline, name: str) -> str:
+    assert name in WORKFLOW_FUNCTIONS
+    return f"{pipeline.names.prefix}-{name}"
+
+
+def test_failed_job_fails_the_run_with_bedrocks_message_and_buys_nothing(
+    pipeline: LocalPipeline, emulator: BedrockEmulator, outcomes: str
+) -> None:
+    emulator.faults.fail_job("Training data had no usable records")
+    result = run_to_end(pipeline, prompts_input(pipeline), "job-failed")
+    assert result["status"] == "FAILED"
+    assert result["error"] == "DistillationJobFailed"
+    assert "Training data had no usable records" in result["cause"]
+    assert emulator.call_count("CreateProvisionedModelThroughput") == 0
+    (outcome,) = published_outcomes(outcomes)
+    assert outcome["status"] == "FAILED"
+    assert outcome["error"] == "DistillationJobFailed"
+    assert outcome["next_step"]
+
+
+def test_stopped_job_ends_the_run_instead_of_polling_forever(
+    pipeline: LocalPipeline, emulator: BedrockEmulator
+) -> None:
+    emulator.faults.stop_job()
+    result = run_to_end(pipeline, prompts_input(pipeline), "job-stopped")
+    assert result["status"] == "FAILED"
+    assert result["error"] == "DistillationJobStopped"
+    assert emulator.call_count("CreateProvisionedModelThroughput") == 0
+
+
+def test_failed_pt_is_deleted_and_the_run_fails(pipeline: LocalPipeline, emulator: BedrockEmulator) -> None:
+    emulator.faults.fail_provisioned_throughput("Insufficient capacity")
+    result = run_to_end(pipeline, prompts_input(pipeline), "pt-failed")
+    assert result["status"] == "FAILED"
+    assert result["error"] == "ProvisionedThroughputFailed"
+    assert "Insufficient capacity" in result["cause"]
+    assert len(emulator.provisioned_throughputs) == 1
+    assert emulator.call_count("DeleteProvisionedModelThroughput") >= 1
+
+
+def test_quota_exceeded_tells_the_user_to_request_model_units(
+    pipeline: LocalPipeline, emulator: BedrockEmulator, outcomes: str
+) -> None:
+    emulator.faults.quota_exceeded()
+    result = run_to_end(pipeline, prompts_input(pipeline), "quota")
+    assert result["status"] == "FAILED"
+    assert result["error"] == "ProvisionedThroughputQuotaExceeded"
+    assert "Service Quotas" in result["cause"]
+    assert emulator.provisioned_throughputs == {}
+    (outcome,) = published_outcomes(outcomes)
+    assert "model units" in outcome["next_step"]
+
+
+def test_invalid_dataset_fails_in_preflight_before_any_job(pipeline: LocalPipeline, emulator: BedrockEmulator) -> None:
+    # Given a dataset with one bad record among too few good ones
+    records = [conversation_record(i) for i in range(50)]
+    records[7]["messages"][0]["role"] = "User"
+    uri = upload_prompts(pipeline.names.input_bucket, "datasets/bad.jsonl", records)
+    # When a run is started on it
+    result = run_to_end(pipeline, {"trainingData": {"prompts": uri}}, "bad-data")
+    # Then it fails in preflight, naming the file, line and field, and nothing was created
+    assert result["status"] == "FAILED"
+    assert result["error"] == "PreflightFailed"
+    assert f"{uri}:8: messages[0].role" in result["cause"]
+    assert "fewer than 100 valid records" in result["cause"]
+    assert emulator.jobs == {}
+
+
+def test_invalid_execution_input_names_the_field(pipeline: LocalPipeline, emulator: BedrockEmulator) -> None:
+    result = run_to_end(pipeline, {"trainingData": {"prompts": "not-a-uri"}, "provisionedModelUnits": 0}, "bad-input")
+    assert result["status"] == "FAILED"
+    assert result["error"] == "InvalidExecutionInput"
+    assert "input.trainingData.prompts" in result["cause"]
+    assert "input.provisionedModelUnits" in result["cause"]
+    assert emulator.jobs == {}
+
+
+def test_a_transient_fault_at_every_task_is_retried_to_success(
+    pipeline: LocalPipeline, emulator: BedrockEmulator
+) -> None:
+    # Given every function throttled once, and Bedrock itself throttling the job creation once
+    for name in WORKFLOW_FUNCTIONS:
+        pipeline.lambdas.fail_next(_function(pipeline, name), "ThrottlingException")
+    emulator.faults.throttle("CreateModelCustomizationJob")
+    # When a run goes through them all
+    result = run_to_end(pipeline, prompts_input(pipeline), "transient")
+    # Then it succeeds, each function having been invoked again after its fault
+    assert result["status"] == "SUCCEEDED", result
+    for name in WORKFLOW_FUNCTIONS:
+        assert pipeline.lambdas.invocation_count(_function(pipeline, name)) >= 2, name
+    assert len(emulator.jobs) == 1
+
+
+@pytest.mark.parametrize(
+    ("function", "after_running"),
+    [
+        # Bedrock accepted the request but the function died before the ARN reached the state
+        ("CreateProvisionedThroughput", True),
+        ("ProvisionedThroughputStatus", False),
+        ("ValidateModel", False),
+    ],
+)
+def test_a_fatal_fault_after_the_pt_request_still_deletes_the_pt(
+    pipeline: LocalPipeline, emulator: BedrockEmulator, function: str, after_running: bool
+) -> None:
+    pipeline.lambdas.fail_next(_function(pipeline, function), "ValidationInferenceFailed", after_running=after_running)
+    result = run_to_end(pipeline, prompts_input(pipeline), f"fatal-{function}")
+    assert result["status"] == "FAILED"
+    assert result["error"] == "ValidationInferenceFailed", "the original error survives the cleanup"
+    assert len(emulator.provisioned_throughputs) == 1, "a PT was bought"
+    # (the fixture asserts it is no longer live)
+
+
+def test_a_retried_create_job_invocation_makes_exactly_one_job(
+    pipeline: LocalPipeline, emulator: BedrockEmulator
+) -> None:
+    # Given a create-job invocation that created the job and then failed transiently
+    pipeline.lambdas.fail_next(_function(pipeline, "CreateJob"), "ThrottlingException", after_running=True)
+    # When the state machine retries it
+    result = run_to_end(pipeline, prompts_input(pipeline), "retried-create")
+    # Then Bedrock saw two requests with one token and holds exactly one job
+    assert result["status"] == "SUCCEEDED", result
+    assert emulator.call_count("CreateModelCustomizationJob") == 2
+    assert len(emulator.jobs) == 1
+    assert json.loads(result["output"])["job"]["jobArn"] == next(iter(emulator.jobs.values())).arn
+
+
+def test_a_delete_conflict_is_retried_until_the_pt_is_gone(pipeline: LocalPipeline, emulator: BedrockEmulator) -> None:
+    emulator.faults.delete_conflict_once()
+    result = run_to_end(pipeline, prompts_input(pipeline), "delete-conflict")
+    assert result["status"] == "SUCCEEDED", result
+    assert emulator.call_count("DeleteProvisionedModelThroughput") == 2
