@@ -35,9 +35,13 @@ class CloudAssembly:
     def asset_dir(self, logical_id: str) -> Path:
         """The staged directory behind a Lambda function's Code or a layer's Content."""
         properties = self.resources[logical_id]["Properties"]
-        object_key = (properties.get("Code") or properties["Content"])["S3Key"]
+        return self.staged_asset((properties.get("Code") or properties["Content"])["S3Key"])
+
+    def staged_asset(self, object_key: str) -> Path:
+        """The file or directory CDK staged for an asset, by the S3 key the template names."""
         manifest = json.loads((self.outdir / f"{STACK_ID}.assets.json").read_text())
-        staged: str = manifest["files"][object_key.removesuffix(".zip")]["source"]["path"]
+        asset_hash = object_key.split(".", 1)[0]
+        staged: str = manifest["files"][asset_hash]["source"]["path"]
         return self.outdir / staged
 
     def of_type(self, resource_type: str) -> dict[str, dict[str, Any]]:
