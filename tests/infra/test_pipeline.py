@@ -50,7 +50,8 @@ BEDROCK_GRANTS = {
 
 def _state_machine(assembly: CloudAssembly) -> dict[str, Any]:
     (machine,) = assembly.of_type("AWS::StepFunctions::StateMachine").values()
-    return machine["Properties"]
+    properties: dict[str, Any] = machine["Properties"]
+    return properties
 
 
 def _function_id(assembly: CloudAssembly, name: str) -> str:
