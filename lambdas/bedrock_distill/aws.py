@@ -1,19 +1,14 @@
 """boto3 clients for the domain gateways, created on first use.
 
-Creating them lazily lets tests activate moto and the Bedrock emulator before any client exists, and
-lets a warm Lambda reuse one client across invocations.
+Creating them lazily lets tests activate moto and the Bedrock emulator before any client exists, lets a
+warm Lambda reuse one client across invocations, and keeps boto3's import cost out of local CLI runs that
+never touch AWS.
 """
 
 from __future__ import annotations
 
 from functools import cached_property
 from typing import Any
-
-import boto3
-from botocore.config import Config
-
-# Standard mode retries throttling and 5xx with backoff; the state machine retries what is left.
-_CLIENT_CONFIG = Config(retries={"mode": "standard", "max_attempts": 3}, user_agent_extra="bedrock-distill")
 
 
 class LazyClient:
@@ -24,4 +19,9 @@ class LazyClient:
 
     @cached_property
     def client(self) -> Any:
-        return boto3.client(self._service_name, config=_CLIENT_CONFIG)
+        import boto3  # noqa: PLC0415 - see the module docstring
+        from botocore.config import Config  # noqa: PLC0415
+
+        # Standard mode retries throttling and 5xx with backoff; the state machine retries what is left.
+        config = Config(retries={"mode": "standard", "max_attempts": 3}, user_agent_extra="bedrock-distill")
+        return boto3.client(self._service_name, config=config)

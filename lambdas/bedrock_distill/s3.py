@@ -1,4 +1,4 @@
-"""S3 locations and the few object operations the workflow needs."""
+"""S3 locations, and the one gateway every part of the project reads and writes S3 through."""
 
 from __future__ import annotations
 
@@ -9,6 +9,12 @@ from typing import Any
 
 from bedrock_distill.aws import LazyClient
 
+CHUNK_BYTES = 1 << 20
+
+
+def is_s3_uri(location: str) -> bool:
+    return location.startswith("s3://")
+
 
 @dataclass(frozen=True)
 class S3Location:
@@ -17,7 +23,7 @@ class S3Location:
 
     @classmethod
     def parse(cls, uri: str) -> S3Location:
-        if not uri.startswith("s3://"):
+        if not is_s3_uri(uri):
             raise ValueError(f"not an s3:// URI: {uri!r}")
         bucket, _, key = uri.removeprefix("s3://").partition("/")
         if not bucket:
@@ -34,39 +40,43 @@ class S3Location:
 
 
 class S3Gateway:
-    def __init__(self, s3: LazyClient | None = None) -> None:
-        self._s3 = s3 or LazyClient("s3")
+    """The S3 client, created on first use so that tests start moto before any client exists, and local
+    CLI runs never import boto3. Errors are botocore's; callers decide what they mean."""
 
-    def read_text(self, location: S3Location) -> str:
-        body = self._s3.client.get_object(Bucket=location.bucket, Key=location.key)["Body"]
-        return str(body.read().decode("utf-8"))
+    def __init__(self, client: Any | None = None) -> None:
+        self._s3 = LazyClient("s3", client)
+
+    @property
+    def client(self) -> Any:
+        return self._s3.client
+
+    def read_chunks(self, location: S3Location, chunk_bytes: int = CHUNK_BYTES) -> Iterator[bytes]:
+        body = self.client.get_object(Bucket=location.bucket, Key=location.key)["Body"]
+        try:
+            yield from body.iter_chunks(chunk_bytes)
+        finally:
+            body.close()
 
     def iter_lines(self, location: S3Location) -> Iterator[bytes]:
-        body = self._s3.client.get_object(Bucket=location.bucket, Key=location.key)["Body"]
-        yield from body.iter_lines(keepends=False)
+        body = self.client.get_object(Bucket=location.bucket, Key=location.key)["Body"]
+        try:
+            yield from body.iter_lines(keepends=False)
+        finally:
+            body.close()
+
+    def read_text(self, location: S3Location) -> str:
+        return b"".join(self.read_chunks(location)).decode("utf-8")
+
+    def list_keys(self, prefix: S3Location) -> Iterator[str]:
+        pages = self.client.get_paginator("list_objects_v2").paginate(Bucket=prefix.bucket, Prefix=prefix.key)
+        for page in pages:
+            for item in page.get("Contents", ()):
+                yield item["Key"]
 
     def put_json(self, location: S3Location, document: Any) -> None:
-        self._s3.client.put_object(
+        self.client.put_object(
             Bucket=location.bucket,
             Key=location.key,
             Body=json.dumps(document, indent=2, sort_keys=True).encode(),
             ContentType="application/json",
         )
-
-    def list_keys(self, prefix: S3Location) -> list[str]:
-        paginator = self._s3.client.get_paginator("list_objects_v2")
-        return [
-            item["Key"]
-            for page in paginator.paginate(Bucket=prefix.bucket, Prefix=prefix.key)
-            for item in page.get("Contents", [])
-        ]
-
-    def exists(self, location: S3Location) -> bool:
-        client = self._s3.client
-        try:
-            client.head_object(Bucket=location.bucket, Key=location.key)
-        except client.exceptions.ClientError as error:
-            if error.response.get("Error", {}).get("Code") in {"404", "NoSuchKey", "NotFound"}:
-                return False
-            raise
-        return True

@@ -13,7 +13,8 @@ from bedrock_distill.preflight.dataset import DatasetReport, validate_dataset
 from bedrock_distill.preflight.filters import Violation, check_filter, compile_filter, filter_matches, parse_filter
 from bedrock_distill.preflight.logscan import Exclusion, ScanReport, scan_logs
 from bedrock_distill.preflight.problems import Problem, Severity
-from bedrock_distill.preflight.sources import S3Gateway, SourceError
+from bedrock_distill.preflight.sources import SourceError
+from bedrock_distill.s3 import S3Gateway
 
 __all__ = [
     "DatasetReport",

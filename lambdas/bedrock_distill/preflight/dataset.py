@@ -29,11 +29,11 @@ from bedrock_distill.preflight.problems import (
 from bedrock_distill.preflight.repeated_keys import object_from_pairs, repeated_keys
 from bedrock_distill.preflight.sources import (
     OversizeLine,
-    S3Gateway,
     iter_lines,
     open_stream,
     paused_garbage_collection,
 )
+from bedrock_distill.s3 import S3Gateway
 
 SCHEMA_VERSION: Final = "bedrock-conversation-2024"
 # The Bedrock user guide's own example spells it this way; Bedrock rejects it.

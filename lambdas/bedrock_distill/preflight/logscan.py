@@ -33,17 +33,15 @@ from bedrock_distill.preflight.problems import (
 )
 from bedrock_distill.preflight.sources import (
     OversizeLine,
-    S3Gateway,
     SourceError,
-    is_s3_uri,
     iter_lines,
     list_locations,
     maybe_gunzip,
     open_stream,
     paused_garbage_collection,
     read_chunks,
-    split_s3_uri,
 )
+from bedrock_distill.s3 import S3Gateway, S3Location, is_s3_uri
 
 # Bedrock moves bodies over ~100 KB to separate objects, so real lines stay far below this; the cap
 # only stops one corrupt, newline-free file from being buffered whole.
@@ -430,7 +428,8 @@ class _RecordClassifier:
         from ``AWSLogs/`` down, so the body is looked up under the same ancestor as the log file."""
         if is_s3_uri(self._source) or not is_s3_uri(pointer):
             return pointer
-        bucket, key = split_s3_uri(pointer)
+        location_of_pointer = S3Location.parse(pointer)
+        bucket, key = location_of_pointer.bucket, location_of_pointer.key
         candidates = []
         marker = "AWSLogs/"
         if marker in key:

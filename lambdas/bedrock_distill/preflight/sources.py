@@ -16,7 +16,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO
 
-CHUNK_BYTES = 1 << 20
+from bedrock_distill.s3 import CHUNK_BYTES, S3Gateway, S3Location, is_s3_uri
+
 # Bounds what one zlib call may inflate, so a gzip bomb cannot allocate more than this per step.
 _MAX_INFLATE_STEP = 4 << 20
 _GZIP_MAGIC = b"\x1f\x8b"
@@ -47,54 +48,29 @@ class OversizeLine:
     length: int
 
 
-def is_s3_uri(location: str) -> bool:
-    return location.startswith("s3://")
+def _s3_location(uri: str) -> S3Location:
+    try:
+        return S3Location.parse(uri)
+    except ValueError as exc:
+        raise SourceError(f"{uri}: not an s3://bucket/key URI") from exc
 
 
-def split_s3_uri(uri: str) -> tuple[str, str]:
-    bucket, _, key = uri.removeprefix("s3://").partition("/")
-    if not bucket:
-        raise SourceError(f"{uri}: not an s3://bucket/key URI")
-    return bucket, key
+def read_s3_chunks(uri: str, s3: S3Gateway, chunk_bytes: int = CHUNK_BYTES) -> Iterator[bytes]:
+    location = _s3_location(uri)
+    with _s3_errors(uri):
+        yield from s3.read_chunks(location, chunk_bytes)
 
 
-class S3Gateway:
-    """The S3 client, created on first use so that tests can start moto before any client exists."""
-
-    def __init__(self, client: Any | None = None) -> None:
-        self._client = client
-
-    @property
-    def client(self) -> Any:
-        if self._client is None:
-            # Imported here: boto3 costs a quarter of a second and ~20 MB, and local runs never need it.
-            import boto3  # noqa: PLC0415
-
-            self._client = boto3.client("s3")
-        return self._client
-
-    def read_chunks(self, uri: str, chunk_bytes: int = CHUNK_BYTES) -> Iterator[bytes]:
-        bucket, key = split_s3_uri(uri)
-        with _s3_errors(uri):
-            body = self.client.get_object(Bucket=bucket, Key=key)["Body"]
-            try:
-                yield from body.iter_chunks(chunk_bytes)
-            finally:
-                body.close()
-
-    def list_uris(self, uri: str) -> Iterator[str]:
-        bucket, prefix = split_s3_uri(uri)
-        if prefix and not prefix.endswith("/"):
-            prefix += "/"
-        with _s3_errors(uri):
-            pages = self.client.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix)
-            found = False
-            for page in pages:
-                for item in page.get("Contents", ()):
-                    found = True
-                    yield f"s3://{bucket}/{item['Key']}"
-            if not found:
-                raise SourceError(f"{uri}: no objects under this prefix")
+def list_s3_uris(uri: str, s3: S3Gateway) -> Iterator[str]:
+    location = _s3_location(uri)
+    prefix = location.key if not location.key or location.key.endswith("/") else f"{location.key}/"
+    found = False
+    with _s3_errors(uri):
+        for key in s3.list_keys(S3Location(location.bucket, prefix)):
+            found = True
+            yield f"s3://{location.bucket}/{key}"
+    if not found:
+        raise SourceError(f"{uri}: no objects under this prefix")
 
 
 @contextmanager
@@ -139,14 +115,14 @@ def read_local_chunks(path: str, chunk_bytes: int = CHUNK_BYTES) -> Iterator[byt
 def read_chunks(location: str, s3: S3Gateway | None = None) -> Iterator[bytes]:
     """The bytes of a local file or an s3:// object, in chunks of about a mebibyte."""
     if is_s3_uri(location):
-        return (s3 or S3Gateway()).read_chunks(location)
+        return read_s3_chunks(location, s3 or S3Gateway())
     return read_local_chunks(location)
 
 
 def list_locations(location: str, s3: S3Gateway | None = None) -> Iterator[str]:
     """Every file under a local directory or every object under an S3 prefix, in a stable order."""
     if is_s3_uri(location):
-        yield from (s3 or S3Gateway()).list_uris(location)
+        yield from list_s3_uris(location, s3 or S3Gateway())
         return
     root = Path(location)
     if root.is_file():

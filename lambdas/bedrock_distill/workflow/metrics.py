@@ -35,7 +35,7 @@ def job_output_prefix(output_s3_uri: str, job_arn: str) -> S3Location:
 
 def collect_metrics(output_s3_uri: str, job_arn: str, s3: S3Gateway) -> JobMetrics:
     prefix = job_output_prefix(output_s3_uri, job_arn)
-    artifacts = s3.list_keys(prefix)
+    artifacts = list(s3.list_keys(prefix))
     steps = [
         TrainingStep.model_validate({key.strip(): _number(value) for key, value in row.items()})
         for row in _rows(s3, prefix.child(TRAINING_METRICS), artifacts)
