@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from functools import cache
+from typing import Any
 
 from aws_lambda_powertools import Logger, Metrics, Tracer
 from pydantic import BaseModel, ConfigDict
@@ -28,3 +29,11 @@ class StateModel(BaseModel):
 
     def to_state(self) -> dict[str, object]:
         return self.model_dump(by_alias=True, mode="json")
+
+
+def to_state(model: BaseModel) -> dict[str, Any]:
+    """A domain model as the state machine carries it: camelCase keys at the top level, JSON values.
+
+    Nested values keep their keys: they are Bedrock's own (already camelCase) or free-form.
+    """
+    return {to_camel(key): value for key, value in model.model_dump(mode="json").items()}

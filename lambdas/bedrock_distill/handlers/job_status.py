@@ -6,9 +6,8 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.parser import event_parser
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from pydantic import Field
 
-from bedrock_distill.handlers.common import StateModel, logger, tracer
+from bedrock_distill.handlers.common import StateModel, logger, to_state, tracer
 from bedrock_distill.workflow.bedrock import BedrockGateway
 from bedrock_distill.workflow.jobs import job_status
 
@@ -19,18 +18,10 @@ class JobStatusRequest(StateModel):
     job_arn: str
 
 
-class JobStatusResponse(StateModel):
-    job_arn: str
-    status: str
-    output_model_arn: str | None = None
-    output_model_name: str | None = None
-    status_details: dict[str, Any] = Field(default_factory=dict)
-
-
 @logger.inject_lambda_context
 @tracer.capture_lambda_handler
 @event_parser(model=JobStatusRequest)
 def handler(event: JobStatusRequest, context: LambdaContext) -> dict[str, Any]:
     status = job_status(event.job_arn, _bedrock)
     logger.info("distillation job status", job_arn=event.job_arn, status=status.status)
-    return JobStatusResponse.model_validate(status.model_dump()).to_state()
+    return to_state(status)

@@ -7,7 +7,7 @@ from typing import Any
 from aws_lambda_powertools.utilities.parser import event_parser
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from bedrock_distill.handlers.common import StateModel, logger, tracer
+from bedrock_distill.handlers.common import StateModel, logger, to_state, tracer
 from bedrock_distill.workflow.bedrock import BedrockGateway
 from bedrock_distill.workflow.provisioned_throughput import provisioned_throughput_status
 
@@ -18,15 +18,10 @@ class ProvisionedThroughputStatusRequest(StateModel):
     provisioned_model_arn: str
 
 
-class ProvisionedThroughputStatusResponse(StateModel):
-    provisioned_model_arn: str
-    status: str
-
-
 @logger.inject_lambda_context
 @tracer.capture_lambda_handler
 @event_parser(model=ProvisionedThroughputStatusRequest)
 def handler(event: ProvisionedThroughputStatusRequest, context: LambdaContext) -> dict[str, Any]:
     throughput = provisioned_throughput_status(event.provisioned_model_arn, _bedrock)
     logger.info("provisioned throughput status", arn=throughput.provisioned_model_arn, status=throughput.status)
-    return ProvisionedThroughputStatusResponse.model_validate(throughput.model_dump()).to_state()
+    return to_state(throughput)

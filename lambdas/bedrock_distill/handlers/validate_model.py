@@ -9,7 +9,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.parser import event_parser
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from bedrock_distill.handlers.common import StateModel, logger, metrics, tracer
+from bedrock_distill.handlers.common import StateModel, logger, metrics, to_state, tracer
 from bedrock_distill.s3 import S3Gateway, S3Location
 from bedrock_distill.workflow.run import Run
 from bedrock_distill.workflow.validation import (
@@ -30,17 +30,6 @@ class ValidateModelRequest(StateModel):
     provisioned_model_arn: str
 
 
-class ValidateModelResponse(StateModel):
-    prompts: int
-    succeeded: int
-    failed: int
-    latency_p50_ms: float | None
-    latency_p95_ms: float | None
-    mean_similarity: float | None
-    similarity_metric: str
-    report_uri: str
-
-
 @logger.inject_lambda_context
 @tracer.capture_lambda_handler
 @metrics.log_metrics
@@ -57,7 +46,7 @@ def handler(event: ValidateModelRequest, context: LambdaContext) -> dict[str, An
     )
     metrics.add_metric(name="ValidationPromptsFailed", unit=MetricUnit.Count, value=summary.failed)
     logger.info("validation finished", **summary.model_dump())
-    return ValidateModelResponse.model_validate(summary.model_dump()).to_state()
+    return to_state(summary)
 
 
 def _held_out_prompts(run: Run) -> list[ValidationPrompt]:
