@@ -206,6 +206,7 @@ def test_execution_timeout_covers_a_seven_day_job_and_is_the_out_of_band_cleanup
     definition: dict[str, Any],
 ) -> None:
     # A timeout (like StopExecution and States.Runtime) is not caught by States.ALL on AWS, although moto's
-    # interpreter catches States.Runtime; the PT sweeper and the execution-status rule clean up after it.
+    # interpreter catches States.Runtime; those paths need cleanup outside the workflow (PT sweeper and
+    # execution-status rule, not built yet), so the timeout must at least outlast the longest legitimate run.
     assert definition["TimeoutSeconds"] == EXECUTION_TIMEOUT_SECONDS
     assert EXECUTION_TIMEOUT_SECONDS > SEVEN_DAYS + PROVISIONING_BUDGET_SECONDS
