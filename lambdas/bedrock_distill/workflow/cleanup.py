@@ -1,0 +1,88 @@
+"""Cleanup outside the workflow: what `Catch` cannot reach (timeouts, StopExecution, States.Runtime).
+
+Both entry points find resources by the tags every run puts on them, so they only ever touch this
+project's PTs and jobs, and both are idempotent: a PT already gone counts as done.
+Not wired into the stack yet (issue 5 adds the execution-status rule and the schedule).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from datetime import datetime, timedelta
+from functools import partial
+from typing import Any
+
+from pydantic import BaseModel
+
+from bedrock_distill.workflow.bedrock import BedrockGateway, call_bedrock
+from bedrock_distill.workflow.provisioned_throughput import delete_provisioned_throughput
+from bedrock_distill.workflow.run import EXECUTION_TAG_KEY, PROJECT_TAG_KEY, PROJECT_TAG_VALUE
+
+RUNNING = "RUNNING"
+
+
+class CleanupReport(BaseModel):
+    deleted_provisioned_throughputs: list[str] = []
+    stopped_jobs: list[str] = []
+    kept_provisioned_throughputs: list[str] = []
+
+
+def _paginate(method: Callable[..., dict[str, Any]], key: str, **request: Any) -> Iterator[dict[str, Any]]:
+    while True:
+        page = call_bedrock(key, partial(method, **request))
+        yield from page.get(key, [])
+        if not page.get("nextToken"):
+            return
+        request = {**request, "nextToken": page["nextToken"]}
+
+
+def _tags(bedrock: BedrockGateway, arn: str) -> dict[str, str]:
+    response = call_bedrock("ListTagsForResource", lambda: bedrock.client.list_tags_for_resource(resourceARN=arn))
+    return {tag["key"]: tag["value"] for tag in response.get("tags", [])}
+
+
+def _project_throughputs(bedrock: BedrockGateway) -> Iterator[tuple[dict[str, Any], dict[str, str]]]:
+    for summary in _paginate(bedrock.client.list_provisioned_model_throughputs, "provisionedModelSummaries"):
+        tags = _tags(bedrock, summary["provisionedModelArn"])
+        if tags.get(PROJECT_TAG_KEY) == PROJECT_TAG_VALUE:
+            yield summary, tags
+
+
+def clean_up_execution(execution_arn: str, bedrock: BedrockGateway) -> CleanupReport:
+    """Delete every PT tagged with this execution, and stop its job if it is still running."""
+    report = CleanupReport()
+    for summary, tags in _project_throughputs(bedrock):
+        if tags.get(EXECUTION_TAG_KEY) == execution_arn:
+            delete_provisioned_throughput(summary["provisionedModelArn"], bedrock)
+            report.deleted_provisioned_throughputs.append(summary["provisionedModelArn"])
+    jobs = _paginate(
+        bedrock.client.list_model_customization_jobs, "modelCustomizationJobSummaries", statusEquals="InProgress"
+    )
+    for job in jobs:
+        if _tags(bedrock, job["jobArn"]).get(EXECUTION_TAG_KEY) == execution_arn:
+            call_bedrock(
+                "StopModelCustomizationJob",
+                partial(bedrock.client.stop_model_customization_job, jobIdentifier=job["jobArn"]),
+            )
+            report.stopped_jobs.append(job["jobArn"])
+    return report
+
+
+def sweep(
+    bedrock: BedrockGateway,
+    execution_status: Callable[[str], str],
+    now: datetime,
+    max_lifetime: timedelta,
+) -> CleanupReport:
+    """Delete this project's PTs whose execution is no longer running or that outlived `max_lifetime`."""
+    report = CleanupReport()
+    for summary, tags in _project_throughputs(bedrock):
+        arn = summary["provisionedModelArn"]
+        execution_arn = tags.get(EXECUTION_TAG_KEY)
+        orphaned = execution_arn is None or execution_status(execution_arn) != RUNNING
+        if orphaned or now - summary["creationTime"] > max_lifetime:
+            delete_provisioned_throughput(arn, bedrock)
+            report.deleted_provisioned_throughputs.append(arn)
+        else:
+            report.kept_provisioned_throughputs.append(arn)
+    return report

@@ -1,0 +1,113 @@
+"""Cleanup outside the workflow, against the Bedrock emulator: only this project's, only what is due."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import timedelta
+from typing import Any
+
+import boto3
+import pytest
+from moto import mock_aws
+
+from bedrock_distill.workflow.bedrock import BedrockGateway
+from bedrock_distill.workflow.cleanup import clean_up_execution, sweep
+from bedrock_distill.workflow.run import EXECUTION_TAG_KEY, PROJECT_TAG_KEY, PROJECT_TAG_VALUE
+from bedrock_emulator import BedrockEmulator, bedrock_emulator
+
+pytestmark = pytest.mark.unit
+
+EXECUTION = "arn:aws:states:us-east-1:123456789012:execution:distillation:run-1"
+OTHER_EXECUTION = "arn:aws:states:us-east-1:123456789012:execution:distillation:run-2"
+MODEL = "meta.llama3-1-8b-instruct-v1:0"
+
+
+@pytest.fixture
+def emulator() -> Iterator[BedrockEmulator]:
+    with mock_aws(), bedrock_emulator(provisioning_seconds=600) as bedrock:
+        yield bedrock
+
+
+def _throughput(name: str, tags: dict[str, str]) -> str:
+    response: dict[str, Any] = boto3.client("bedrock").create_provisioned_model_throughput(
+        modelUnits=1,
+        provisionedModelName=name,
+        modelId=MODEL,
+        tags=[{"key": key, "value": value} for key, value in tags.items()],
+    )
+    return str(response["provisionedModelArn"])
+
+
+def _ours(execution_arn: str) -> dict[str, str]:
+    return {PROJECT_TAG_KEY: PROJECT_TAG_VALUE, EXECUTION_TAG_KEY: execution_arn}
+
+
+def _live(emulator: BedrockEmulator) -> set[str]:
+    return {pt.arn for pt in emulator.live_provisioned_throughputs()}
+
+
+def test_cleaning_up_an_execution_deletes_only_its_pts(emulator: BedrockEmulator) -> None:
+    # Given PTs of this execution, of another execution, and of another project with the same execution tag
+    mine = _throughput("mine", _ours(EXECUTION))
+    others = _throughput("others", _ours(OTHER_EXECUTION))
+    foreign = _throughput("foreign", {PROJECT_TAG_KEY: "someone-else", EXECUTION_TAG_KEY: EXECUTION})
+    # When the execution is cleaned up, twice (the rule may deliver the event again)
+    report = clean_up_execution(EXECUTION, BedrockGateway())
+    again = clean_up_execution(EXECUTION, BedrockGateway())
+    # Then only its own PT is gone, and the second run found nothing left to do
+    assert report.deleted_provisioned_throughputs == [mine]
+    assert again.deleted_provisioned_throughputs == []
+    assert _live(emulator) == {others, foreign}
+
+
+def test_sweep_deletes_pts_of_finished_executions_and_overdue_ones(emulator: BedrockEmulator) -> None:
+    # Given a PT of a running execution, one of a timed-out execution, and one of another project
+    running = _throughput("running", _ours(EXECUTION))
+    orphan = _throughput("orphan", _ours(OTHER_EXECUTION))
+    foreign = _throughput("foreign", {PROJECT_TAG_KEY: "someone-else"})
+    statuses = {EXECUTION: "RUNNING", OTHER_EXECUTION: "TIMED_OUT"}
+    # When the sweeper runs within the maximum lifetime
+    report = sweep(BedrockGateway(), statuses.__getitem__, emulator.clock.now(), timedelta(hours=12))
+    # Then only the orphan is deleted
+    assert report.deleted_provisioned_throughputs == [orphan]
+    assert report.kept_provisioned_throughputs == [running]
+    assert _live(emulator) == {running, foreign}
+    # And once the running execution's PT outlives the maximum lifetime, it goes too
+    later = emulator.clock.now() + timedelta(hours=13)
+    overdue = sweep(BedrockGateway(), statuses.__getitem__, later, timedelta(hours=12))
+    assert overdue.deleted_provisioned_throughputs == [running]
+    assert _live(emulator) == {foreign}
+
+
+def test_cleaning_up_an_execution_stops_its_running_job_only(emulator: BedrockEmulator) -> None:
+    # Given two running distillation jobs, one per execution
+    s3 = boto3.client("s3")
+    s3.create_bucket(Bucket="data")
+    record = (
+        '{"schemaVersion": "bedrock-conversation-2024", "messages": [{"role": "user", "content": [{"text": "hi"}]}]}'
+    )
+    s3.put_object(Bucket="data", Key="prompts.jsonl", Body=("\n".join([record] * 120)).encode())
+    bedrock = boto3.client("bedrock")
+    arns = {}
+    for name, execution in (("job-mine", EXECUTION), ("job-other", OTHER_EXECUTION)):
+        arns[name] = bedrock.create_model_customization_job(
+            jobName=name,
+            customModelName=f"{name}-model",
+            roleArn="arn:aws:iam::123456789012:role/distillation",
+            baseModelIdentifier=f"{MODEL}:128k",
+            customizationType="DISTILLATION",
+            trainingDataConfig={"s3Uri": "s3://data/prompts.jsonl"},
+            outputDataConfig={"s3Uri": "s3://data/out/"},
+            customizationConfig={
+                "distillationConfig": {
+                    "teacherModelConfig": {"teacherModelIdentifier": "meta.llama3-1-70b-instruct-v1:0"}
+                }
+            },
+            jobTags=[{"key": key, "value": value} for key, value in _ours(execution).items()],
+        )["jobArn"]
+    # When one execution is cleaned up
+    report = clean_up_execution(EXECUTION, BedrockGateway())
+    # Then its job is stopping and the other one runs on
+    assert report.stopped_jobs == [arns["job-mine"]]
+    assert emulator.jobs["job-mine"].status in {"Stopping", "Stopped"}
+    assert emulator.jobs["job-other"].status == "InProgress"
