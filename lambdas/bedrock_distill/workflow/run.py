@@ -114,6 +114,22 @@ def _name(prefix: str, execution_name: str, execution_arn: str, *, separator: st
     return f"{prefix}{separator}{readable}{separator}{_digest(execution_arn)[:12]}"
 
 
+class ResourceNames(_CamelModel):
+    """The Bedrock names a run uses, derived from its execution alone: anyone holding the ARN can find them."""
+
+    job_name: str
+    custom_model_name: str
+    provisioned_model_name: str
+
+
+def resource_names(execution_name: str, execution_arn: str) -> ResourceNames:
+    return ResourceNames(
+        job_name=_name("distill", execution_name, execution_arn, separator="-"),
+        custom_model_name=_name("distilled", execution_name, execution_arn, separator="-"),
+        provisioned_model_name=_name("distill-pt", execution_name, execution_arn, separator="-"),
+    )
+
+
 def plan_run(execution_input: ExecutionInput, execution: Execution, settings: PipelineSettings) -> Run:
     """Decide every name, token and default of the run. Raises ValueError on an unsupported model pair."""
     teacher = execution_input.teacher_model_id or settings.default_teacher_model_id
@@ -143,6 +159,7 @@ def plan_run(execution_input: ExecutionInput, execution: Execution, settings: Pi
             logs_config["requestMetadataFilters"] = logs.request_metadata_filters
         training_data_config = {"invocationLogsConfig": logs_config}
 
+    names = resource_names(execution.name, execution.id)
     run_prefix = f"s3://{settings.output_bucket}/{settings.output_prefix}/{execution.name}"
     intervals = execution_input.poll_intervals
     return Run(
@@ -155,10 +172,10 @@ def plan_run(execution_input: ExecutionInput, execution: Execution, settings: Pi
         training_source_uri=source_uri,
         output_s3_uri=f"{run_prefix}/",
         report_s3_uri=f"{run_prefix}/report/",
-        job_name=_name("distill", execution.name, execution.id, separator="-"),
-        custom_model_name=_name("distilled", execution.name, execution.id, separator="-"),
+        job_name=names.job_name,
+        custom_model_name=names.custom_model_name,
         job_client_request_token=_digest(execution.id, "job")[:64],
-        provisioned_model_name=_name("distill-pt", execution.name, execution.id, separator="-"),
+        provisioned_model_name=names.provisioned_model_name,
         provisioned_throughput_client_request_token=_digest(execution.id, "provisioned-throughput")[:64],
         provisioned_model_units=execution_input.provisioned_model_units or settings.default_model_units,
         validation_prompts=execution_input.validation_prompts,
