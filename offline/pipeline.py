@@ -19,8 +19,20 @@ import boto3
 
 from bedrock_distill.handlers import common
 from bedrock_distill.workflow.settings import PipelineSettings
+from offline.events import EventPump, LocalRule
 from offline.lambda_runtime import LocalLambdas, activate, deactivate
-from stacks.pipeline_spec import WORKFLOW_FUNCTIONS, RetryTiming, render_definition, substitutions
+from stacks.pipeline_spec import (
+    EXECUTION_TIMEOUT_SECONDS,
+    SWEEP_INTERVAL_MINUTES,
+    UPLOAD_TRIGGER_PREFIX,
+    RetryTiming,
+    all_functions,
+    execution_end_pattern,
+    job_end_pattern,
+    render_definition,
+    substitutions,
+    upload_pattern,
+)
 
 # moto really sleeps in Wait states and between retries: keep them at the minimum Step Functions accepts.
 FAST_RETRIES = RetryTiming(
@@ -49,6 +61,10 @@ class LocalNames:
     def invocation_log_bucket(self) -> str:
         return f"{self.prefix}-invocation-logs"
 
+    @property
+    def job_waiter_table(self) -> str:
+        return f"{self.prefix}-job-waiters"
+
 
 class LocalPipeline:
     def __init__(
@@ -61,7 +77,13 @@ class LocalPipeline:
         job_poll_seconds: int = 1,
         provisioned_throughput_poll_seconds: int = 1,
         hourly_rate_usd: float = 0.0,
+        execution_timeout_seconds: int = EXECUTION_TIMEOUT_SECONDS,
+        max_provisioned_throughput_seconds: int = 12 * 3600,
+        emulator: Any | None = None,
+        emulator_seconds_per_tick: float = 0.0,
     ) -> None:
+        """`emulator`: the Bedrock emulator, whose job events then reach the pipeline's rules; with
+        `emulator_seconds_per_tick`, the event pump also moves its clock, so jobs finish without polling."""
         self.names = names
         self.lambdas = LocalLambdas()
         self._timing = timing
@@ -70,6 +92,11 @@ class LocalPipeline:
         self._job_poll_seconds = job_poll_seconds
         self._pt_poll_seconds = provisioned_throughput_poll_seconds
         self._hourly_rate = hourly_rate_usd
+        self._execution_timeout_seconds = execution_timeout_seconds
+        self._max_pt_seconds = max_provisioned_throughput_seconds
+        self._emulator = emulator
+        self._emulator_seconds_per_tick = emulator_seconds_per_tick
+        self.pump: EventPump | None = None
         self.state_machine_arn = ""
         self.topic_arn = ""
         self.settings: PipelineSettings | None = None
@@ -83,6 +110,17 @@ class LocalPipeline:
                 s3.create_bucket(Bucket=bucket)
             else:
                 s3.create_bucket(Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": region})
+            s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
+        # As the stack's inputs bucket: uploads reach EventBridge.
+        s3.put_bucket_notification_configuration(
+            Bucket=self.names.input_bucket, NotificationConfiguration={"EventBridgeConfiguration": {}}
+        )
+        boto3.client("dynamodb").create_table(
+            TableName=self.names.job_waiter_table,
+            KeySchema=[{"AttributeName": "jobArn", "KeyType": "HASH"}],
+            AttributeDefinitions=[{"AttributeName": "jobArn", "AttributeType": "S"}],
+            BillingMode="PAY_PER_REQUEST",
+        )
         self.topic_arn = boto3.client("sns").create_topic(Name=f"{self.names.prefix}-outcomes")["TopicArn"]
         iam = boto3.client("iam")
         role_arn = iam.create_role(
@@ -90,6 +128,9 @@ class LocalPipeline:
             AssumeRolePolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": []}),
         )["Role"]["Arn"]
         account = role_arn.split(":")[4]
+        state_machine_name = f"{self.names.prefix}-distillation"
+        # Known before the state machine exists, as in the stack (which names it for the same reason).
+        state_machine_arn = f"arn:aws:states:{region}:{account}:stateMachine:{state_machine_name}"
         self.settings = PipelineSettings(
             output_bucket=self.names.output_bucket,
             output_prefix="jobs",
@@ -104,11 +145,15 @@ class LocalPipeline:
             default_provisioned_throughput_poll_seconds=self._pt_poll_seconds,
             notification_topic_arn=self.topic_arn,
             provisioned_throughput_hourly_rate_usd=self._hourly_rate,
+            state_machine_arn=state_machine_arn,
+            job_waiter_table=self.names.job_waiter_table,
+            upload_trigger_prefix=UPLOAD_TRIGGER_PREFIX,
+            max_provisioned_throughput_seconds=self._max_pt_seconds,
         )
         environment = self.settings.to_environment()
         function_arns = {}
         lambda_client = boto3.client("lambda")
-        for name, spec in WORKFLOW_FUNCTIONS.items():
+        for name, spec in all_functions().items():
             function_name = f"{self.names.prefix}-{name}"
             function_arns[name] = lambda_client.create_function(
                 FunctionName=function_name,
@@ -125,14 +170,52 @@ class LocalPipeline:
         self._saved_environment = {key: os.environ.get(key) for key in environment}
         os.environ.update(environment)
         common.settings.cache_clear()
-        definition = render_definition(substitutions(function_arns, self._timing))
+        definition = render_definition(substitutions(function_arns, self._timing, self._execution_timeout_seconds))
         self.state_machine_arn = boto3.client("stepfunctions").create_state_machine(
-            name=f"{self.names.prefix}-distillation", definition=json.dumps(definition), roleArn=role_arn
+            name=state_machine_name, definition=json.dumps(definition), roleArn=role_arn
         )["stateMachineArn"]
+        assert self.state_machine_arn == state_machine_arn, self.state_machine_arn
         activate(self.lambdas)
+        self.pump = self._event_pump(region)
         return self
 
+    def _event_pump(self, region: str) -> EventPump:
+        emulator = self._emulator
+        on_tick = None
+        if emulator is not None:
+            from bedrock_emulator.events import eventbridge_sink  # noqa: PLC0415 - only with an emulator
+
+            emulator.subscribe(eventbridge_sink(region))
+            if self._emulator_seconds_per_tick:
+                seconds = self._emulator_seconds_per_tick
+
+                def on_tick() -> None:
+                    emulator.advance(seconds)
+
+        pump = EventPump(self.lambdas, self.state_machine_arn, on_tick=on_tick)
+        prefix = self.names.prefix
+        pump.add_rule(
+            LocalRule("uploads", f"{prefix}-StartFromUpload", upload_pattern(self.names.input_bucket)),
+            prefix,
+        )
+        pump.add_rule(LocalRule("job-events", f"{prefix}-RelayJobEvent", job_end_pattern()), prefix)
+        pump.add_rule(
+            LocalRule("execution-ends", f"{prefix}-CleanUpExecution", execution_end_pattern(self.state_machine_arn)),
+            prefix,
+        )
+        pump.add_rule(
+            LocalRule(
+                "sweep",
+                f"{prefix}-SweepProvisionedThroughputs",
+                schedule=f"rate({SWEEP_INTERVAL_MINUTES} minutes)",
+            ),
+            prefix,
+        )
+        return pump.start()
+
     def teardown(self) -> None:
+        if self.pump is not None:
+            self.pump.stop()
         deactivate()
         for key, value in self._saved_environment.items():
             if value is None:

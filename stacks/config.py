@@ -32,8 +32,9 @@ INPUT_PREFIX: Final = "datasets"
 OUTPUT_PREFIX: Final = "jobs"
 ACCESS_LOG_RETENTION_DAYS: Final = 365
 
-# A 7-day job polled every N seconds costs ~10 history events per poll; 25,000 events allow N >= ~242 s.
-MIN_JOB_POLL_INTERVAL_SECONDS: Final = 300
+# A 7-day job waited for in rounds of N seconds costs ~13 history events a round (callback task, status read,
+# choice); 25,000 events allow N >= ~380 s when every event is lost.
+MIN_JOB_POLL_INTERVAL_SECONDS: Final = 600
 # CloudWatch Logs accepts only these retention periods (jsii enum values are names, not days).
 _RETENTION_BY_DAYS: Final = {
     1: logs.RetentionDays.ONE_DAY,

@@ -31,6 +31,16 @@ class FunctionSpec:
     memory_mb: int = 512
 
 
+@dataclass(frozen=True)
+class EventFunctionSpec:
+    """A function outside the state machine, invoked by an EventBridge rule (or schedule) it is named after."""
+
+    handler: str
+    description: str
+    timeout_seconds: int = 60
+    memory_mb: int = 512
+
+
 WORKFLOW_FUNCTIONS: Final[dict[str, FunctionSpec]] = {
     "Preflight": FunctionSpec(
         "PreflightFunctionArn",
@@ -44,6 +54,11 @@ WORKFLOW_FUNCTIONS: Final[dict[str, FunctionSpec]] = {
     ),
     "JobStatus": FunctionSpec(
         "JobStatusFunctionArn", "bedrock_distill.handlers.job_status.handler", "Reads the distillation job's status"
+    ),
+    "RegisterJobWaiter": FunctionSpec(
+        "RegisterJobWaiterFunctionArn",
+        "bedrock_distill.handlers.register_job_waiter.handler",
+        "Files the job-wait task token for the job's state-change event",
     ),
     "CollectMetrics": FunctionSpec(
         "CollectMetricsFunctionArn",
@@ -79,6 +94,73 @@ WORKFLOW_FUNCTIONS: Final[dict[str, FunctionSpec]] = {
 }
 
 
+# Uploading a `.jsonl` here starts a run. A sub-prefix of the input prefix (`stacks/config.py`), so held-out
+# prompts and datasets uploaded for `distill start` elsewhere under it do not start runs of their own.
+UPLOAD_TRIGGER_PREFIX: Final = "datasets/incoming"
+
+# Bedrock's job events and Step Functions' execution events carry the status in these fields.
+JOB_END_STATUSES: Final = ["Completed", "Failed", "Stopping", "Stopped"]
+EXECUTION_END_STATUSES: Final = ["FAILED", "TIMED_OUT", "ABORTED"]
+SWEEP_INTERVAL_MINUTES: Final = 60
+# EventBridge's retry policy for the rules' targets; what still fails lands in the target's DLQ.
+EVENT_RETRY_ATTEMPTS: Final = 8
+EVENT_MAX_AGE_SECONDS: Final = 6 * 3600
+
+EVENT_FUNCTIONS: Final[dict[str, EventFunctionSpec]] = {
+    "StartFromUpload": EventFunctionSpec(
+        "bedrock_distill.handlers.start_from_upload.handler",
+        "Starts one execution per dataset version uploaded under the input prefix",
+    ),
+    "RelayJobEvent": EventFunctionSpec(
+        "bedrock_distill.handlers.relay_job_event.handler",
+        "Releases the execution waiting on a customization job when the job ends",
+    ),
+    "CleanUpExecution": EventFunctionSpec(
+        "bedrock_distill.handlers.clean_up_execution.handler",
+        "Deletes the PTs and stops the job of an execution that failed, timed out or was aborted",
+        timeout_seconds=300,
+    ),
+    "SweepProvisionedThroughputs": EventFunctionSpec(
+        "bedrock_distill.handlers.sweep_provisioned_throughputs.handler",
+        "Deletes this project's PTs whose execution ended or that outlived their maximum lifetime",
+        timeout_seconds=300,
+    ),
+}
+
+
+def all_functions() -> dict[str, FunctionSpec | EventFunctionSpec]:
+    return {**WORKFLOW_FUNCTIONS, **EVENT_FUNCTIONS}
+
+
+def upload_pattern(bucket_name: str) -> dict[str, Any]:
+    """S3 "Object Created" under the trigger prefix; the function itself keeps only `.jsonl` datasets
+    (EventBridge matches one condition per field, and the prefix is the one that cuts traffic)."""
+    return {
+        "source": ["aws.s3"],
+        "detail-type": ["Object Created"],
+        "detail": {
+            "bucket": {"name": [bucket_name]},
+            "object": {"key": [{"prefix": f"{UPLOAD_TRIGGER_PREFIX}/"}]},
+        },
+    }
+
+
+def job_end_pattern() -> dict[str, Any]:
+    return {
+        "source": ["aws.bedrock"],
+        "detail-type": ["Model Customization Job State Change"],
+        "detail": {"jobStatus": JOB_END_STATUSES},
+    }
+
+
+def execution_end_pattern(state_machine_arn: str) -> dict[str, Any]:
+    return {
+        "source": ["aws.states"],
+        "detail-type": ["Step Functions Execution Status Change"],
+        "detail": {"stateMachineArn": [state_machine_arn], "status": EXECUTION_END_STATUSES},
+    }
+
+
 @dataclass(frozen=True)
 class RetryTiming:
     """Retry intervals; the offline pipeline shortens them because moto really sleeps."""
@@ -89,7 +171,11 @@ class RetryTiming:
     delete_max_delay_seconds: int = 120
 
 
-def substitutions(function_arns: Mapping[str, str], timing: RetryTiming = RetryTiming()) -> dict[str, Any]:
+def substitutions(
+    function_arns: Mapping[str, str],
+    timing: RetryTiming = RetryTiming(),
+    execution_timeout_seconds: int = EXECUTION_TIMEOUT_SECONDS,
+) -> dict[str, Any]:
     """Every `${...}` in the definition, by name. `function_arns` is keyed like WORKFLOW_FUNCTIONS."""
     values: dict[str, Any] = {spec.substitution: function_arns[name] for name, spec in WORKFLOW_FUNCTIONS.items()}
     values.update(
@@ -98,7 +184,7 @@ def substitutions(function_arns: Mapping[str, str], timing: RetryTiming = RetryT
             "TransientRetryMaxDelaySeconds": timing.transient_max_delay_seconds,
             "DeleteRetryIntervalSeconds": timing.delete_interval_seconds,
             "DeleteRetryMaxDelaySeconds": timing.delete_max_delay_seconds,
-            "ExecutionTimeoutSeconds": EXECUTION_TIMEOUT_SECONDS,
+            "ExecutionTimeoutSeconds": execution_timeout_seconds,
         }
     )
     return values

@@ -54,7 +54,7 @@ def test_command_line_strings_are_coerced(context: dict[str, Any]) -> None:
         ("invocationLogPrefix", "a//b", "segments"),
         ("invocationLogExpirationDays", 0, "greater than or equal to 1"),
         ("maxProvisionedThroughputHours", 0, "greater than or equal to 1"),
-        ("jobPollIntervalSeconds", 60, "greater than or equal to 300"),
+        ("jobPollIntervalSeconds", 60, "greater than or equal to 600"),
         ("notificationEmail", "not-an-address", "not an e-mail address"),
         ("logRetentionDays", 31, "CloudWatch Logs accepts only"),
     ],

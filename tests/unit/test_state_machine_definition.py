@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from bedrock_distill.workflow import errors
+from stacks.config import MIN_JOB_POLL_INTERVAL_SECONDS
 from stacks.pipeline_spec import (
     DEFINITION_FILE,
     EXECUTION_TIMEOUT_SECONDS,
@@ -19,14 +20,16 @@ from stacks.pipeline_spec import (
     render_definition,
     substitutions,
 )
+from stacks.workflow_budget import SEVEN_DAYS, job_wait_cycle, job_wait_transitions
 
 pytestmark = pytest.mark.unit
 
 CDK_JSON = Path(__file__).resolve().parents[2] / "cdk.json"
 HISTORY_LIMIT = 25_000
-SEVEN_DAYS = 7 * 24 * 3600
 # History events each state adds (Step Functions developer guide, history event types).
 EVENTS_PER_STATE = {"Task": 5, "Wait": 2, "Choice": 2, "Pass": 2, "Succeed": 2, "Fail": 1}
+# A `.waitForTaskToken` task adds TaskSubmitted and ends in TaskSucceeded or TaskTimedOut.
+EVENTS_PER_CALLBACK_TASK = 6
 # A failed attempt that is retried adds LambdaFunctionScheduled/Started/Failed.
 EVENTS_PER_RETRY = 3
 # The longest a PT has been seen to take to provision; the PT loop is budgeted for this much again.
@@ -147,16 +150,33 @@ def test_no_path_from_the_pt_request_ends_without_a_deletion(definition: dict[st
 
 def test_job_statuses_other_than_in_progress_cannot_loop(definition: dict[str, Any]) -> None:
     choice = definition["States"]["JobCompleted?"]
-    loops = [c for c in choice["Choices"] if c["Next"] == "WaitForJob"]
-    assert loops == [{"Variable": "$.job.status", "StringEquals": "InProgress", "Next": "WaitForJob"}]
+    loops = [c for c in choice["Choices"] if c["Next"] == "WaitForJobEvent"]
+    assert loops == [{"Variable": "$.job.status", "StringEquals": "InProgress", "Next": "WaitForJobEvent"}]
     # Failed, Stopped and Stopping never reach the Choice: the status task raises their named errors.
     assert {"DistillationJobFailed", "DistillationJobStopped"} <= {
         cls.__name__ for cls in errors.FatalError.__subclasses__()
     }
 
 
+def test_the_job_wait_is_a_callback_whose_timeout_falls_back_to_one_status_read(definition: dict[str, Any]) -> None:
+    wait = definition["States"]["WaitForJobEvent"]
+    # Given the callback task: the token goes to the function that files it under the job's ARN
+    assert wait["Resource"] == "arn:aws:states:::lambda:invoke.waitForTaskToken"
+    assert wait["Parameters"]["FunctionName"].endswith(":function:RegisterJobWaiter")
+    assert wait["Parameters"]["Payload"]["taskToken.$"] == "$$.Task.Token"
+    assert wait["Parameters"]["Payload"]["jobArn.$"] == "$.job.jobArn"
+    # Then a lost event costs one status read per fallback interval, never the execution
+    assert wait["TimeoutSecondsPath"] == "$.run.jobPollSeconds"
+    (timeout_catch, *others) = wait["Catch"]
+    assert timeout_catch == {"ErrorEquals": ["States.Timeout"], "ResultPath": None, "Next": "GetJobStatus"}
+    assert others[-1]["ErrorEquals"] == ["States.ALL"]
+    assert others[-1]["Next"] == "NotifyFailure"
+    # And whatever the callback says, the status is read from Bedrock before deciding
+    assert wait["ResultPath"] is None
+    assert wait["Next"] == "GetJobStatus"
+
+
 def test_poll_intervals_come_from_the_run(definition: dict[str, Any]) -> None:
-    assert definition["States"]["WaitForJob"]["SecondsPath"] == "$.run.jobPollSeconds"
     (branch,) = definition["States"]["ServeAndValidate"]["Branches"]
     assert branch["States"]["WaitForProvisionedThroughput"]["SecondsPath"] == "$.run.provisionedThroughputPollSeconds"
 
@@ -167,9 +187,14 @@ def _worst_case_history(definition: dict[str, Any], job_poll_seconds: int) -> in
     inner = branch["States"]
 
     def events(names: list[str], scope: dict[str, Any]) -> int:
-        return sum(EVENTS_PER_STATE[scope[name]["Type"]] for name in names)
+        return sum(
+            EVENTS_PER_CALLBACK_TASK
+            if scope[name].get("Resource", "").endswith(".waitForTaskToken")
+            else EVENTS_PER_STATE[scope[name]["Type"]]
+            for name in names
+        )
 
-    job_loop = events(["WaitForJob", "GetJobStatus", "JobCompleted?"], states)
+    job_loop = events(list(job_wait_cycle(definition)), states)
     pt_loop = events(
         ["WaitForProvisionedThroughput", "GetProvisionedThroughputStatus", "ProvisionedThroughputReady?"], inner
     )
@@ -192,21 +217,35 @@ def _worst_case_history(definition: dict[str, Any], job_poll_seconds: int) -> in
 
 
 def test_a_seven_day_job_at_the_default_interval_fits_the_history_limit(definition: dict[str, Any]) -> None:
-    # Given the default poll interval the app ships with
+    # Given the default fallback interval the app ships with, and every job event lost
     default_interval = json.loads(CDK_JSON.read_text())["context"]["jobPollIntervalSeconds"]
     # When we count the worst-case history of a 7-day job, every retry used once
     events = _worst_case_history(definition, default_interval)
-    # Then it stays under Step Functions' 25,000-event limit
+    # Then it stays under Step Functions' 25,000-event limit, even at the smallest interval the config allows
     assert events < HISTORY_LIMIT, events
+    assert _worst_case_history(definition, MIN_JOB_POLL_INTERVAL_SECONDS) < HISTORY_LIMIT
     # And the bound is real: polling every minute would not fit
     assert _worst_case_history(definition, 60) > HISTORY_LIMIT
+
+
+def test_waiting_seven_days_costs_a_handful_of_transitions_instead_of_thousands(definition: dict[str, Any]) -> None:
+    # Given the default fallback interval, and the 300-second poll the workflow used before job events
+    default_interval = json.loads(CDK_JSON.read_text())["context"]["jobPollIntervalSeconds"]
+    # When a 7-day job is waited for
+    with_events = job_wait_transitions(definition, SEVEN_DAYS, default_interval)
+    polling = job_wait_transitions(definition, SEVEN_DAYS, 300)
+    # Then the callback costs one status read per fallback interval: 14 rounds of 3 states at 12 hours
+    assert (default_interval, with_events) == (12 * 3600, 42)
+    assert polling == 2016 * 3
+    # And the cycle the count assumes is the definition's own
+    assert job_wait_cycle(definition) == ("WaitForJobEvent", "GetJobStatus", "JobCompleted?")
 
 
 def test_execution_timeout_covers_a_seven_day_job_and_is_the_out_of_band_cleanups_job(
     definition: dict[str, Any],
 ) -> None:
     # A timeout (like StopExecution and States.Runtime) is not caught by States.ALL on AWS, although moto's
-    # interpreter catches States.Runtime; those paths need cleanup outside the workflow (PT sweeper and
-    # execution-status rule, not built yet), so the timeout must at least outlast the longest legitimate run.
+    # interpreter catches States.Runtime; those ends are cleaned up outside the workflow (the execution-status
+    # rule and the PT sweeper), so the timeout must at least outlast the longest legitimate run.
     assert definition["TimeoutSeconds"] == EXECUTION_TIMEOUT_SECONDS
     assert EXECUTION_TIMEOUT_SECONDS > SEVEN_DAYS + PROVISIONING_BUDGET_SECONDS

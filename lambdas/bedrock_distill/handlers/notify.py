@@ -10,7 +10,11 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import BaseModel, Field
 
 from bedrock_distill.handlers.common import StateModel, logger, settings, tracer
+from bedrock_distill.workflow.errors import WorkflowError
+from bedrock_distill.workflow.executions import StepFunctionsGateway
 from bedrock_distill.workflow.notify import NotificationGateway, Outcome, estimated_cost, failure_outcome
+
+_executions = StepFunctionsGateway()
 
 
 class StateError(BaseModel):
@@ -59,6 +63,7 @@ def _outcome(event: NotifyRequest) -> Outcome:
     state = event.state
     if state.failure is not None:
         outcome = failure_outcome(event.execution_arn, state.failure.error, _readable_cause(state.failure.cause))
+        outcome = outcome.model_copy(update={"failing_state": _failing_state(event.execution_arn)})
     else:
         outcome = Outcome(status=event.status, execution_arn=event.execution_arn)
     job = state.job or {}
@@ -78,6 +83,15 @@ def _outcome(event: NotifyRequest) -> Outcome:
             ),
         }
     )
+
+
+def _failing_state(execution_arn: str) -> str | None:
+    """Best effort: a message without the state name beats no message."""
+    try:
+        return _executions.failing_state(execution_arn)
+    except WorkflowError as error:
+        logger.warning("could not read the execution's history", error=str(error))
+        return None
 
 
 def _readable_cause(cause: str) -> str:

@@ -6,10 +6,12 @@ from typing import Any
 
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
+from botocore.exceptions import ClientError
 from pydantic import ValidationError
 
 from bedrock_distill.handlers.common import logger, metrics, settings, tracer
-from bedrock_distill.s3 import S3Gateway
+from bedrock_distill.s3 import S3Gateway, S3Location
+from bedrock_distill.workflow.dataset_settings import load_dataset_settings
 from bedrock_distill.workflow.errors import InvalidExecutionInput
 from bedrock_distill.workflow.preflight import run_preflight
 from bedrock_distill.workflow.run import Execution, ExecutionInput, plan_run
@@ -24,6 +26,8 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     execution = Execution.model_validate(event["execution"])
     try:
         execution_input = ExecutionInput.model_validate(event.get("input"))
+        if execution_input.dataset_settings is not None:
+            execution_input = _with_dataset_settings(execution_input, execution_input.dataset_settings)
         run = plan_run(execution_input, execution, settings())
     except ValidationError as error:
         raise InvalidExecutionInput(_describe(error)) from None
@@ -33,6 +37,14 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     metrics.add_metric(name="TrainingRecords", unit=MetricUnit.Count, value=summary.training_records)
     logger.info("preflight passed", job_name=run.job_name, training_records=summary.training_records)
     return run.model_copy(update={"preflight_report_uri": summary.report_uri}).model_dump(by_alias=True, mode="json")
+
+
+def _with_dataset_settings(execution_input: ExecutionInput, uri: str) -> ExecutionInput:
+    try:
+        text = _s3.read_text(S3Location.parse(uri))
+    except (ClientError, UnicodeDecodeError) as error:
+        raise InvalidExecutionInput(f"{uri}: cannot read the dataset settings: {error}") from None
+    return load_dataset_settings(text, uri).apply_to(execution_input)
 
 
 def _describe(error: ValidationError) -> str:

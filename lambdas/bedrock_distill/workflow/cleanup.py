@@ -2,7 +2,8 @@
 
 Both entry points find resources by the tags every run puts on them, so they only ever touch this
 project's PTs and jobs, and both are idempotent: a PT already gone counts as done.
-Not wired into the stack yet (issue 5 adds the execution-status rule and the schedule).
+`handlers/clean_up_execution.py` runs the first on Step Functions' "Execution Status Change" events;
+`handlers/sweep_provisioned_throughputs.py` runs the sweep on a schedule.
 """
 
 from __future__ import annotations
@@ -25,6 +26,9 @@ class CleanupReport(BaseModel):
     deleted_provisioned_throughputs: list[str] = []
     stopped_jobs: list[str] = []
     kept_provisioned_throughputs: list[str] = []
+    # PTs found alive longer than the maximum lifetime (deleted too): each one is a leak to look into.
+    overdue_provisioned_throughputs: list[str] = []
+    oldest_age_seconds: float = 0.0
 
 
 def _paginate(method: Callable[..., dict[str, Any]], key: str, **request: Any) -> Iterator[dict[str, Any]]:
@@ -79,8 +83,13 @@ def sweep(
     for summary, tags in _project_throughputs(bedrock):
         arn = summary["provisionedModelArn"]
         execution_arn = tags.get(EXECUTION_TAG_KEY)
+        age = now - summary["creationTime"]
+        report.oldest_age_seconds = max(report.oldest_age_seconds, age.total_seconds())
+        overdue = age > max_lifetime
+        if overdue:
+            report.overdue_provisioned_throughputs.append(arn)
         orphaned = execution_arn is None or execution_status(execution_arn) != RUNNING
-        if orphaned or now - summary["creationTime"] > max_lifetime:
+        if orphaned or overdue:
             delete_provisioned_throughput(arn, bedrock)
             report.deleted_provisioned_throughputs.append(arn)
         else:

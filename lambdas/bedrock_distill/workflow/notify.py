@@ -20,6 +20,15 @@ NEXT_STEPS = {
     "ValidationInferenceFailed": "Validation inference failed on every prompt; check the model and prompts.",
 }
 DEFAULT_NEXT_STEP = "See the execution's history in the Step Functions console for the failing state."
+# Ends that the workflow's own Catch cannot see; the out-of-band cleanup reports them.
+NEXT_STEPS_BY_STATUS = {
+    "TIMED_OUT": "The execution hit its timeout; its PTs were deleted and its job stopped. Check why the job ran "
+    "so long (Bedrock allows 7 days), then start a new execution.",
+    "ABORTED": "The execution was stopped; its PTs were deleted and its job stopped. Start a new execution when ready.",
+    "FAILED": "The execution failed outside its own error handling (e.g. States.Runtime); its PTs were deleted "
+    "and its job stopped. See the failing state in the execution's history.",
+}
+SWEPT = "SWEPT"
 
 
 class Outcome(BaseModel):
@@ -31,9 +40,12 @@ class Outcome(BaseModel):
     validation: dict[str, Any] | None = None
     provisioned_throughput_hours: float | None = None
     estimated_provisioned_throughput_cost_usd: float | None = None
+    failing_state: str | None = None
     error: str | None = None
     cause: str | None = None
     next_step: str | None = None
+    # What the out-of-band cleanup deleted or stopped, when it had to.
+    cleanup: dict[str, Any] | None = None
 
 
 def estimated_cost(alive_seconds: float, model_units: int, hourly_rate_usd: float) -> float:

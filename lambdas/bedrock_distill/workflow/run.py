@@ -63,6 +63,8 @@ class ExecutionInput(_CamelModel):
     max_response_length_for_inference: Annotated[int, Field(ge=1, le=32_000)] = 1000
     provisioned_model_units: Annotated[int | None, Field(ge=1)] = None
     poll_intervals: PollIntervals = PollIntervals()
+    # A per-dataset settings file (see workflow/dataset_settings.py); Preflight reads and applies it.
+    dataset_settings: Annotated[str | None, Field(pattern=_S3_URI)] = None
 
 
 class Execution(_CamelModel):

@@ -20,6 +20,10 @@ ENVIRONMENT_VARIABLES = {
     "default_provisioned_throughput_poll_seconds": "PROVISIONED_THROUGHPUT_POLL_INTERVAL_SECONDS",
     "notification_topic_arn": "NOTIFICATION_TOPIC_ARN",
     "provisioned_throughput_hourly_rate_usd": "PROVISIONED_THROUGHPUT_HOURLY_RATE_USD",
+    "state_machine_arn": "STATE_MACHINE_ARN",
+    "job_waiter_table": "JOB_WAITER_TABLE",
+    "upload_trigger_prefix": "UPLOAD_TRIGGER_PREFIX",
+    "max_provisioned_throughput_seconds": "MAX_PROVISIONED_THROUGHPUT_SECONDS",
 }
 
 
@@ -37,6 +41,11 @@ class PipelineSettings(BaseModel):
     default_provisioned_throughput_poll_seconds: Annotated[int, Field(ge=1)]
     notification_topic_arn: str = ""
     provisioned_throughput_hourly_rate_usd: Annotated[float, Field(ge=0)] = 0.0
+    # For the functions outside the workflow: the upload trigger, the job-event relay, the cleanups.
+    state_machine_arn: str = ""
+    job_waiter_table: str = ""
+    upload_trigger_prefix: str = "datasets/incoming"
+    max_provisioned_throughput_seconds: Annotated[int, Field(ge=1)] = 12 * 3600
 
     @classmethod
     def from_environment(cls, environment: Mapping[str, str]) -> PipelineSettings:

@@ -1,0 +1,64 @@
+"""Scheduled: delete this project's PTs whose execution is no longer RUNNING or that outlived their lifetime.
+
+The last line of defence when an execution-status event was lost or its handler failed every retry.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from bedrock_distill.handlers.common import logger, metrics, settings, to_state, tracer
+from bedrock_distill.observability import (
+    OLDEST_PROVISIONED_THROUGHPUT_AGE_SECONDS,
+    OVERDUE_PROVISIONED_THROUGHPUTS,
+    PROVISIONED_THROUGHPUTS_DELETED_OUT_OF_BAND,
+)
+from bedrock_distill.workflow.bedrock import BedrockGateway
+from bedrock_distill.workflow.cleanup import sweep
+from bedrock_distill.workflow.executions import StepFunctionsGateway
+from bedrock_distill.workflow.notify import SWEPT, NotificationGateway, Outcome
+
+_bedrock = BedrockGateway()
+_executions = StepFunctionsGateway()
+
+
+@logger.inject_lambda_context
+@tracer.capture_lambda_handler
+@metrics.log_metrics
+def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    report = sweep(
+        _bedrock,
+        _executions.status,
+        now=datetime.now(UTC),
+        max_lifetime=timedelta(seconds=settings().max_provisioned_throughput_seconds),
+    )
+    # Published on every run, zeros included, so the alarms always have data.
+    metrics.add_metric(
+        name=OVERDUE_PROVISIONED_THROUGHPUTS, unit=MetricUnit.Count, value=len(report.overdue_provisioned_throughputs)
+    )
+    metrics.add_metric(
+        name=OLDEST_PROVISIONED_THROUGHPUT_AGE_SECONDS, unit=MetricUnit.Seconds, value=report.oldest_age_seconds
+    )
+    metrics.add_metric(
+        name=PROVISIONED_THROUGHPUTS_DELETED_OUT_OF_BAND,
+        unit=MetricUnit.Count,
+        value=len(report.deleted_provisioned_throughputs),
+    )
+    if report.deleted_provisioned_throughputs:
+        NotificationGateway(settings().notification_topic_arn).publish(
+            Outcome(
+                status=SWEPT,
+                execution_arn=settings().state_machine_arn,
+                next_step="A Provisioned Throughput outlived its execution or its lifetime and was deleted by the "
+                "sweeper; check why its execution did not delete it (see the cleanup list).",
+                cleanup=report.model_dump(
+                    include={"deleted_provisioned_throughputs", "overdue_provisioned_throughputs"}
+                ),
+            )
+        )
+    logger.info("sweep done", **report.model_dump())
+    return to_state(report)

@@ -1,0 +1,78 @@
+"""Per-dataset settings: an optional JSON file uploaded beside a dataset (`prompts.json` for `prompts.jsonl`).
+
+Every problem is reported as `FILE:LINE: FIELD: reason`, like the dataset validator's, so a person can
+open the file at the line and fix it.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Annotated, Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic.alias_generators import to_camel
+
+from bedrock_distill.preflight import check_filter
+from bedrock_distill.workflow.errors import InvalidExecutionInput
+from bedrock_distill.workflow.run import ExecutionInput, InvocationLogsSource, TrainingData
+
+
+class DatasetSettings(BaseModel):
+    """What a sidecar may set. With `filter`, the run distils from the invocation logs the filter selects,
+    and the uploaded prompts become its held-out validation prompts."""
+
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="forbid", frozen=True)
+
+    student_model_id: str | None = None
+    teacher_model_id: str | None = None
+    filter: dict[str, Any] | None = None
+    provisioned_model_units: Annotated[int | None, Field(ge=1)] = None
+
+    def apply_to(self, execution_input: ExecutionInput) -> ExecutionInput:
+        update: dict[str, Any] = {
+            name: value
+            for name, value in {
+                "student_model_id": self.student_model_id,
+                "teacher_model_id": self.teacher_model_id,
+                "provisioned_model_units": self.provisioned_model_units,
+            }.items()
+            if value is not None
+        }
+        if self.filter is not None:
+            update["training_data"] = TrainingData(
+                invocation_logs=InvocationLogsSource(request_metadata_filters=self.filter)
+            )
+            update["validation_prompts"] = execution_input.validation_prompts or execution_input.training_data.prompts
+        return execution_input.model_copy(update=update)
+
+
+def load_dataset_settings(text: str, uri: str) -> DatasetSettings:
+    """Parse and check a settings file; InvalidExecutionInput names the file, line, field and reason."""
+    try:
+        document = json.loads(text)
+    except json.JSONDecodeError as error:
+        raise InvalidExecutionInput(
+            f"{uri}:{error.lineno}: (file): not valid JSON: {error.msg} at column {error.colno}"
+        ) from None
+    try:
+        settings = DatasetSettings.model_validate(document)
+    except ValidationError as error:
+        problems = []
+        for problem in error.errors():
+            path = ".".join(str(part) for part in problem["loc"]) or "(file)"
+            line = _line_of(text, str(problem["loc"][0])) if problem["loc"] else 1
+            problems.append(f"{uri}:{line}: {path}: {problem['msg']}")
+        raise InvalidExecutionInput("\n".join(problems)) from None
+    if settings.filter is not None and (violations := check_filter(settings.filter)):
+        line = _line_of(text, "filter")
+        raise InvalidExecutionInput(
+            "\n".join(f"{uri}:{line}: filter.{violation.field}: {violation.reason}" for violation in violations)
+        )
+    return settings
+
+
+def _line_of(text: str, key: str) -> int:
+    """The line where `key` first appears as a JSON key; 1 when it cannot be found."""
+    match = re.search(rf'"{re.escape(key)}"\s*:', text)
+    return text.count("\n", 0, match.start()) + 1 if match else 1

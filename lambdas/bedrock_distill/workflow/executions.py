@@ -1,0 +1,89 @@
+"""Step Functions as the out-of-band functions use it: start runs, read how they went, release waiting tasks."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from bedrock_distill.aws import LazyClient
+from bedrock_distill.workflow.errors import error_code, translate_client_error
+
+MISSING = "MISSING"
+# A task token that no longer waits: its task timed out, or its execution ended.
+STALE_TOKEN_ERRORS = {"TaskTimedOut", "TaskDoesNotExist", "InvalidToken"}
+_FAILURE_EVENT_SUFFIXES = ("Failed", "TimedOut")
+_NOTIFY_STATES = {"NotifySuccess", "NotifyFailure"}
+
+
+class StepFunctionsGateway:
+    def __init__(self, client: LazyClient | None = None) -> None:
+        self._client = client or LazyClient("stepfunctions")
+
+    @property
+    def client(self) -> Any:
+        return self._client.client
+
+    def start_execution(self, state_machine_arn: str, name: str, execution_input: dict[str, Any]) -> str | None:
+        """The new execution's ARN, or None when an execution of that name already exists."""
+        try:
+            response = self.client.start_execution(
+                stateMachineArn=state_machine_arn, name=name, input=json.dumps(execution_input)
+            )
+        except ClientError as error:
+            if error_code(error) == "ExecutionAlreadyExists":
+                return None
+            raise translate_client_error(error, "StartExecution") from error
+        return str(response["executionArn"])
+
+    def status(self, execution_arn: str) -> str:
+        """RUNNING, SUCCEEDED, ...; MISSING once Step Functions no longer knows it (90 days after it ended)."""
+        try:
+            return str(self.client.describe_execution(executionArn=execution_arn)["status"])
+        except ClientError as error:
+            if error_code(error) == "ExecutionDoesNotExist":
+                return MISSING
+            raise translate_client_error(error, "DescribeExecution") from error
+
+    def release(self, task_token: str, output: dict[str, Any]) -> bool:
+        """Complete a waiting task; False when nothing waits on that token any more."""
+        try:
+            self.client.send_task_success(taskToken=task_token, output=json.dumps(output))
+        except ClientError as error:
+            if error_code(error) in STALE_TOKEN_ERRORS:
+                return False
+            raise translate_client_error(error, "SendTaskSuccess") from error
+        return True
+
+    def _history_newest_first(self, execution_arn: str) -> Iterator[dict[str, Any]]:
+        request: dict[str, Any] = {"executionArn": execution_arn, "reverseOrder": True, "maxResults": 200}
+        while True:
+            try:
+                page = self.client.get_execution_history(**request)
+            except ClientError as error:
+                raise translate_client_error(error, "GetExecutionHistory") from error
+            yield from page["events"]
+            if not page.get("nextToken"):
+                return
+            request["nextToken"] = page["nextToken"]
+
+    def failing_state(self, execution_arn: str) -> str | None:
+        """The state whose task or branch failed last: the first state entered before the newest failure."""
+        failed = False
+        for event in self._history_newest_first(execution_arn):
+            kind = str(event["type"])
+            if not failed:
+                failed = kind.endswith(_FAILURE_EVENT_SUFFIXES) and not kind.startswith("Execution")
+                continue
+            if kind.endswith("StateEntered"):
+                return str(event["stateEnteredEventDetails"]["name"])
+        return None
+
+    def notified(self, execution_arn: str) -> bool:
+        """Whether the execution reached one of its own notification states."""
+        return any(
+            str(event["type"]).endswith("StateEntered") and event["stateEnteredEventDetails"]["name"] in _NOTIFY_STATES
+            for event in self._history_newest_first(execution_arn)
+        )

@@ -1,0 +1,102 @@
+"""The callback that lets a 7-day job cost a handful of state transitions instead of thousands.
+
+The state `WaitForJobEvent` hands its task token to `register_job_waiter`, which files it under the job's
+ARN. Bedrock's "Model Customization Job State Change" event then reaches `release_job_waiter`, which sends
+the token back. Exactly one of the two releases a token: taking it from the table is atomic. A job that
+finished before the token was filed (its event already gone) is released at registration, and a lost event
+is covered by the state's timeout, after which the workflow polls the job once and waits again.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+from botocore.exceptions import ClientError
+from pydantic import BaseModel
+
+from bedrock_distill.aws import LazyClient
+from bedrock_distill.workflow.bedrock import BedrockGateway
+from bedrock_distill.workflow.errors import translate_client_error
+from bedrock_distill.workflow.executions import StepFunctionsGateway
+
+STILL_RUNNING = "InProgress"
+# A filed token outlives its task by at most this much: the table's TTL removes what nobody took.
+TOKEN_RETENTION = timedelta(days=8)
+
+
+class Waiter(BaseModel):
+    job_arn: str
+    task_token: str
+    execution_arn: str
+
+
+class JobWaiterTable:
+    """DynamoDB table keyed by `jobArn`; `expiresAt` is its TTL attribute."""
+
+    def __init__(self, table_name: str, client: LazyClient | None = None) -> None:
+        self._table_name = table_name
+        self._client = client or LazyClient("dynamodb")
+
+    def put(self, waiter: Waiter, expires_at: datetime) -> None:
+        self._call(
+            "PutItem",
+            self._client.client.put_item,
+            Item={
+                "jobArn": {"S": waiter.job_arn},
+                "taskToken": {"S": waiter.task_token},
+                "executionArn": {"S": waiter.execution_arn},
+                "expiresAt": {"N": str(int(expires_at.timestamp()))},
+            },
+        )
+
+    def take(self, job_arn: str) -> Waiter | None:
+        """Remove and return the job's waiter; None if there is none (or someone else took it first)."""
+        response = self._call(
+            "DeleteItem", self._client.client.delete_item, Key={"jobArn": {"S": job_arn}}, ReturnValues="ALL_OLD"
+        )
+        item = response.get("Attributes")
+        if not item:
+            return None
+        return Waiter(
+            job_arn=item["jobArn"]["S"], task_token=item["taskToken"]["S"], execution_arn=item["executionArn"]["S"]
+        )
+
+    def _call(self, operation: str, method: Any, **request: Any) -> dict[str, Any]:
+        try:
+            response: dict[str, Any] = method(TableName=self._table_name, **request)
+        except ClientError as error:
+            raise translate_client_error(error, operation) from error
+        return response
+
+
+class Release(BaseModel):
+    job_arn: str
+    job_status: str
+    released: bool
+
+
+def release_job_waiter(
+    job_arn: str, job_status: str, table: JobWaiterTable, executions: StepFunctionsGateway, *, released_by: str
+) -> Release:
+    """Wake the execution waiting on this job, if any. A status that is still running wakes nobody."""
+    if job_status == STILL_RUNNING:
+        return Release(job_arn=job_arn, job_status=job_status, released=False)
+    waiter = table.take(job_arn)
+    released = waiter is not None and executions.release(
+        waiter.task_token, {"jobArn": job_arn, "status": job_status, "releasedBy": released_by}
+    )
+    return Release(job_arn=job_arn, job_status=job_status, released=released)
+
+
+def register_job_waiter(
+    waiter: Waiter,
+    table: JobWaiterTable,
+    bedrock: BedrockGateway,
+    executions: StepFunctionsGateway,
+    now: datetime,
+) -> Release:
+    """File the token, then look once: a job that already finished would otherwise wait for the fallback."""
+    table.put(waiter, expires_at=now + TOKEN_RETENTION)
+    job_status = str(bedrock.get_model_customization_job(waiter.job_arn)["status"])
+    return release_job_waiter(waiter.job_arn, job_status, table, executions, released_by="registration")

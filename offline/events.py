@@ -1,0 +1,182 @@
+"""EventBridge for the offline pipeline: the stack's rules in moto, delivered to the in-process handlers.
+
+moto's EventBridge matches events against real rules and patterns (the same pattern functions the CDK
+rules use, from `stacks/pipeline_spec.py`), but delivers only to SQS, not to Lambda. So each rule here
+targets an SQS queue standing in for Lambda's asynchronous-invocation queue, and `EventPump` drains the
+queues into the handlers with the rules' retry-then-dead-letter behaviour. moto's Step Functions emits
+no "Execution Status Change" events, so the pump emits them for the state machine it watches, as AWS would.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import boto3
+
+from offline.lambda_runtime import LocalLambdas
+
+TERMINAL_STATUSES = {"SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED"}
+
+
+@dataclass(frozen=True)
+class LocalRule:
+    name: str
+    function_name: str
+    pattern: dict[str, Any] | None = None
+    schedule: str | None = None
+
+
+@dataclass
+class Delivery:
+    rule: str
+    function_name: str
+    event: dict[str, Any]
+    attempts: int
+    succeeded: bool
+    result: Any
+
+
+@dataclass
+class EventPump:
+    """Drains each rule's queue into its function; emits execution status changes; advances logical time."""
+
+    lambdas: LocalLambdas
+    state_machine_arn: str
+    attempts: int = 2
+    interval_seconds: float = 0.05
+    # Called on every tick (e.g. the Bedrock emulator's `advance`), so event-driven waits make progress.
+    on_tick: Callable[[], None] | None = None
+    deliveries: list[Delivery] = field(default_factory=list)
+    _queues: dict[str, tuple[str, str, str]] = field(default_factory=dict)  # rule -> (function, queue, dlq)
+    _statuses: dict[str, str] = field(default_factory=dict)
+    _stop: threading.Event = field(default_factory=threading.Event)
+    _thread: threading.Thread | None = None
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def add_rule(self, rule: LocalRule, prefix: str) -> None:
+        events = boto3.client("events")
+        sqs = boto3.client("sqs")
+        queue_url = sqs.create_queue(QueueName=f"{prefix}-{rule.name}-target")["QueueUrl"]
+        dlq_url = sqs.create_queue(QueueName=f"{prefix}-{rule.name}-dlq")["QueueUrl"]
+        queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+        if rule.pattern is not None:
+            events.put_rule(Name=f"{prefix}-{rule.name}", EventPattern=json.dumps(rule.pattern))
+            events.put_targets(Rule=f"{prefix}-{rule.name}", Targets=[{"Id": "function", "Arn": queue_arn}])
+        else:
+            # moto lets a patternless rule match every event; a schedule fires only through `fire`.
+            events.put_rule(Name=f"{prefix}-{rule.name}", ScheduleExpression=rule.schedule or "rate(1 hour)")
+        self._queues[rule.name] = (rule.function_name, queue_url, dlq_url)
+
+    def start(self) -> EventPump:
+        self._thread = threading.Thread(target=self._run, name="event-pump", daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=10)
+
+    def pump_once(self) -> None:
+        """One tick: time moves, finished executions announce themselves, queued events reach handlers."""
+        with self._lock:
+            if self.on_tick is not None:
+                self.on_tick()
+            self._emit_execution_status_changes()
+            for rule in self._queues:
+                self._drain(rule)
+
+    def fire(self, rule: str, event: dict[str, Any] | None = None) -> Delivery:
+        """Deliver one event to a rule's function now, as a schedule firing would."""
+        function_name, _, dlq_url = self._queues[rule]
+        with self._lock:
+            return self._deliver(rule, function_name, dlq_url, event or _scheduled_event())
+
+    def dead_letters(self, rule: str) -> list[dict[str, Any]]:
+        _, _, dlq_url = self._queues[rule]
+        messages = boto3.client("sqs").receive_message(QueueUrl=dlq_url, MaxNumberOfMessages=10).get("Messages", [])
+        return [json.loads(message["Body"]) for message in messages]
+
+    def deliveries_to(self, rule: str) -> list[Delivery]:
+        return [delivery for delivery in self.deliveries if delivery.rule == rule]
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.interval_seconds):
+            self.pump_once()
+
+    def _drain(self, rule: str) -> None:
+        function_name, queue_url, dlq_url = self._queues[rule]
+        sqs = boto3.client("sqs")
+        while messages := sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10).get("Messages", []):
+            for message in messages:
+                self._deliver(rule, function_name, dlq_url, json.loads(message["Body"]))
+                sqs.delete_message(QueueUrl=queue_url, ReceiptHandle=message["ReceiptHandle"])
+
+    def _deliver(self, rule: str, function_name: str, dlq_url: str, event: dict[str, Any]) -> Delivery:
+        payload = json.dumps(event).encode()
+        result: Any = None
+        for attempt in range(1, self.attempts + 1):
+            response = self.lambdas.invoke(function_name, payload)
+            result = json.loads(response["Payload"].read())
+            if "FunctionError" not in response:
+                delivery = Delivery(rule, function_name, event, attempt, succeeded=True, result=result)
+                break
+        else:
+            boto3.client("sqs").send_message(QueueUrl=dlq_url, MessageBody=json.dumps(event))
+            delivery = Delivery(rule, function_name, event, self.attempts, succeeded=False, result=result)
+        self.deliveries.append(delivery)
+        return delivery
+
+    def _emit_execution_status_changes(self) -> None:
+        client = boto3.client("stepfunctions")
+        executions = client.list_executions(stateMachineArn=self.state_machine_arn, maxResults=100)["executions"]
+        for summary in executions:
+            arn, status = summary["executionArn"], summary["status"]
+            if self._statuses.get(arn) == status:
+                continue
+            self._statuses[arn] = status
+            if status in TERMINAL_STATUSES:
+                self._put_status_change(client.describe_execution(executionArn=arn))
+
+    def _put_status_change(self, execution: dict[str, Any]) -> None:
+        detail = {
+            "executionArn": execution["executionArn"],
+            "stateMachineArn": execution["stateMachineArn"],
+            "name": execution["name"],
+            "status": execution["status"],
+            "startDate": int(execution["startDate"].timestamp() * 1000),
+            "stopDate": int(execution.get("stopDate", datetime.now(UTC)).timestamp() * 1000),
+            "input": execution.get("input"),
+            "output": execution.get("output"),
+            "error": execution.get("error"),
+            "cause": execution.get("cause"),
+        }
+        boto3.client("events").put_events(
+            Entries=[
+                {
+                    "Source": "aws.states",
+                    "DetailType": "Step Functions Execution Status Change",
+                    "Detail": json.dumps(detail),
+                    "Resources": [execution["executionArn"]],
+                }
+            ]
+        )
+
+
+def _scheduled_event() -> dict[str, Any]:
+    return {
+        "version": "0",
+        "id": "00000000-0000-0000-0000-000000000000",
+        "detail-type": "Scheduled Event",
+        "source": "aws.events",
+        "account": "123456789012",
+        "time": datetime.now(UTC).isoformat(),
+        "region": "us-east-1",
+        "resources": [],
+        "detail": {},
+    }
