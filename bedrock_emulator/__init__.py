@@ -5,6 +5,10 @@ in-process while moto serves the rest of AWS.
         ...  # code under test calls boto3.client("bedrock") as in production
         bedrock.clock.elapsed_seconds
 
+Job status changes are emitted as Bedrock's EventBridge events: `bedrock_emulator(event_sinks=[...])` or
+`bedrock.subscribe(sink)`; `eventbridge_sink()` puts them on moto's default bus. `bedrock.advance(seconds)`
+moves the clock and emits what happened meanwhile.
+
 Import this package before the code under test creates its clients, as with moto.
 """
 
@@ -16,11 +20,14 @@ from typing import Any
 
 from bedrock_emulator.clock import LogicalClock
 from bedrock_emulator.errors import UnsupportedOperationError
+from bedrock_emulator.events import Event, EventSink, eventbridge_sink
 from bedrock_emulator.faults import Faults
 from bedrock_emulator.service import BedrockEmulator, Job, ProvisionedThroughput, RecordedCall
 
 __all__ = [
     "BedrockEmulator",
+    "Event",
+    "EventSink",
     "Faults",
     "Job",
     "LogicalClock",
@@ -28,6 +35,7 @@ __all__ = [
     "RecordedCall",
     "UnsupportedOperationError",
     "bedrock_emulator",
+    "eventbridge_sink",
 ]
 
 

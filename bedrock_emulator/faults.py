@@ -2,7 +2,8 @@
 
 Errors are raised before validation and state changes, as a throttled or failed request leaves no trace
 in the service. Resource outcomes (a job that fails or stops, a Provisioned Throughput that fails) are
-taken by the next resource created that matches.
+taken by the next resource created that matches. Lost events are the next job state-change events that
+match, dropped instead of delivered, as EventBridge delivery from Bedrock is best-effort.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from bedrock_emulator.errors import BedrockError
 from bedrock_emulator.models import find_operation, modeled_error_codes
 
 _Value = TypeVar("_Value")
+JOB_STATUSES = frozenset({"InProgress", "Completed", "Failed", "Stopping", "Stopped"})
 
 
 @dataclass
@@ -33,6 +35,16 @@ class _ErrorRule:
         return self.times is not None and self.calls >= self.first + self.times - 1
 
 
+@dataclass
+class _LostEvents:
+    status: str | None
+    job_name: str | None
+    times: int | None
+
+    def matches(self, status: str, job_name: str) -> bool:
+        return self.status in (None, status) and self.job_name in (None, job_name)
+
+
 @dataclass(frozen=True)
 class JobOutcome:
     """How a job ends when its training would have completed: `status` is "Failed" or "Stopped"."""
@@ -47,6 +59,7 @@ class Faults:
         self._rules: list[_ErrorRule] = []
         self._job_outcomes: list[tuple[str | None, JobOutcome]] = []
         self._provisioned_throughput_failures: list[tuple[str | None, str]] = []
+        self._lost_events: list[_LostEvents] = []
 
     def raise_on(
         self,
@@ -115,12 +128,26 @@ class Faults:
         with self._lock:
             self._provisioned_throughput_failures.append((provisioned_model_name, message))
 
+    def lose_job_events(self, times: int | None = 1, status: str | None = None, *, job_name: str | None = None) -> None:
+        """Drop the next `times` job state-change events (`times=None`: every one until `clear()`) whose
+        `detail.jobStatus` is `status` (any by default), of the job named `job_name` (any by default).
+
+        The job itself moves on as usual: only the event is lost, so a waiter needs its poll fallback.
+        """
+        if times is not None and times < 1:
+            raise ValueError("times counts events from 1; None loses every matching event")
+        if status is not None and status not in JOB_STATUSES:
+            raise ValueError(f"{status!r} is not a job status; one of {sorted(JOB_STATUSES)}")
+        with self._lock:
+            self._lost_events.append(_LostEvents(status, job_name, times))
+
     def clear(self) -> None:
         """Forget every fault not yet triggered."""
         with self._lock:
             self._rules.clear()
             self._job_outcomes.clear()
             self._provisioned_throughput_failures.clear()
+            self._lost_events.clear()
 
     def error_for(self, operation: str) -> BedrockError | None:
         """Counts this call against every rule for `operation`; the error to raise, if one fires."""
@@ -136,6 +163,18 @@ class Faults:
     def take_job_outcome(self, job_name: str) -> JobOutcome | None:
         with self._lock:
             return _take(self._job_outcomes, job_name)
+
+    def event_lost(self, status: str, job_name: str) -> bool:
+        """Counts this event against the first matching lost-events rule; whether it is to be dropped."""
+        with self._lock:
+            for rule in self._lost_events:
+                if rule.matches(status, job_name):
+                    if rule.times is not None:
+                        rule.times -= 1
+                        if rule.times == 0:
+                            self._lost_events.remove(rule)
+                    return True
+        return False
 
     def take_provisioned_throughput_failure(self, provisioned_model_name: str) -> str | None:
         with self._lock:

@@ -2,7 +2,12 @@
 logging and Converse, all moving on a logical clock.
 
 Time-driven transitions are applied lazily: every call first settles each job and Provisioned Throughput
-to the clock's now, so a test that advances the clock sees the same states a poller would have.
+to the clock's now, so a test that advances the clock sees the same states a poller would have. `advance`
+and `settle` apply them without a call, so nothing depends on someone polling.
+
+Every job status change emits one "Model Customization Job State Change" event (see `events`), in order,
+to every subscribed sink. Events are collected under the lock and delivered after it is released, so a sink
+may call boto3 (moto, or Bedrock itself) from inside delivery.
 """
 
 from __future__ import annotations
@@ -11,6 +16,7 @@ import copy
 import threading
 import time
 import uuid
+from collections import deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -27,6 +33,7 @@ from bedrock_emulator import interceptor
 from bedrock_emulator.clock import LogicalClock
 from bedrock_emulator.converse import answer, estimate_tokens, prompt_text
 from bedrock_emulator.errors import BedrockError, UnsupportedOperationError
+from bedrock_emulator.events import Event, EventSink, job_state_change_event
 from bedrock_emulator.faults import Faults
 from bedrock_emulator.invocation_logs import check_destination, write_record
 from bedrock_emulator.models import modeled_error_codes
@@ -111,6 +118,8 @@ class _State:
     logging: dict[str, Params] = field(default_factory=dict)
     tags: dict[str, dict[str, str]] = field(default_factory=dict)
     calls: list[RecordedCall] = field(default_factory=list)
+    emitted_events: list[Event] = field(default_factory=list)
+    dropped_events: list[Event] = field(default_factory=list)
 
 
 class BedrockEmulator:
@@ -125,6 +134,8 @@ class BedrockEmulator:
     - `seconds_per_status_read`: each Get/List of jobs or Provisioned Throughputs advances the clock by
       this much first, so a polling workflow reaches the end without the test touching the clock.
     - `converse_latency_seconds`: a real sleep per Converse, outside the lock, for concurrency benchmarks.
+    - `event_sinks`: receive every job state-change event (more with `subscribe`), e.g.
+      `events.eventbridge_sink()` to put them on moto's default EventBridge bus.
 
     Inspection results (`jobs`, `provisioned_throughputs`, ...) are live objects: read them, never change them.
     """
@@ -139,6 +150,7 @@ class BedrockEmulator:
         seconds_per_status_read: float = 0.0,
         converse_latency_seconds: float = 0.0,
         clock: LogicalClock | None = None,
+        event_sinks: Iterable[EventSink] = (),
     ) -> None:
         self.account_id = account_id
         self.clock = clock or LogicalClock()
@@ -152,6 +164,9 @@ class BedrockEmulator:
         self._lock = threading.RLock()
         self._state = _State()
         self._s3_clients: dict[str, Any] = {}
+        self._sinks: list[EventSink] = list(event_sinks)
+        self._outbox: deque[Event] = deque()
+        self._delivering = False
         self._operations: dict[str, Callable[[Params, str], Response]] = {
             "CreateModelCustomizationJob": self._create_job,
             "GetModelCustomizationJob": self._get_job,
@@ -189,6 +204,38 @@ class BedrockEmulator:
     ) -> None:
         self.stop()
 
+    # Time and events -------------------------------------------------------------------------------
+
+    def advance(self, seconds: float) -> datetime:
+        """Move the clock forward and apply every transition due by then, emitting their events before it
+        returns (unless another thread is delivering: it then delivers them). Returns the logical now."""
+        now = self.clock.advance(seconds)
+        self.settle()
+        return now
+
+    def settle(self) -> None:
+        """Apply every transition due at the clock's now and emit their events, without moving the clock."""
+        with self._lock:
+            self._settle()
+        self._deliver()
+
+    def subscribe(self, sink: EventSink) -> None:
+        """`sink` receives every job state-change event emitted from now on (a copy each), in order."""
+        with self._lock:
+            self._sinks.append(sink)
+
+    @property
+    def emitted_events(self) -> list[Event]:
+        """Every event delivered to the sinks, in order (delivered even when no sink is subscribed)."""
+        with self._lock:
+            return list(self._state.emitted_events)
+
+    @property
+    def dropped_events(self) -> list[Event]:
+        """Every event `faults.lose_job_events` dropped, in order: the job moved on, nobody was told."""
+        with self._lock:
+            return list(self._state.dropped_events)
+
     # Inspection -------------------------------------------------------------------------------------
 
     @property
@@ -196,21 +243,27 @@ class BedrockEmulator:
         """Every job by name, settled to the clock's now."""
         with self._lock:
             self._settle()
-            return dict(self._state.jobs)
+            jobs = dict(self._state.jobs)
+        self._deliver()
+        return jobs
 
     @property
     def custom_models(self) -> dict[str, Response]:
         """Every registered custom model by ARN, as GetCustomModel describes it."""
         with self._lock:
             self._settle()
-            return copy.deepcopy(self._state.custom_models)
+            models = copy.deepcopy(self._state.custom_models)
+        self._deliver()
+        return models
 
     @property
     def provisioned_throughputs(self) -> dict[str, ProvisionedThroughput]:
         """Every Provisioned Throughput ever created by ARN, deleted ones included."""
         with self._lock:
             self._settle()
-            return dict(self._state.provisioned_throughputs)
+            throughputs = dict(self._state.provisioned_throughputs)
+        self._deliver()
+        return throughputs
 
     def live_provisioned_throughputs(self) -> list[ProvisionedThroughput]:
         """The Provisioned Throughputs not deleted: each one would still be billing."""
@@ -252,16 +305,20 @@ class BedrockEmulator:
         if operation.name == "Converse" and self._converse_latency_seconds:
             # Outside the lock, so concurrent callers wait in parallel as they would on the service.
             time.sleep(self._converse_latency_seconds)
-        with self._lock:
-            if operation.name in _STATUS_READS:
-                self.clock.advance(self._seconds_per_status_read)
-            self._settle()
-            try:
-                return handler(params, region)
-            except BedrockError as error:
-                if error.code not in modeled_error_codes(operation):
-                    raise AssertionError(f"emulator bug: {operation.name} cannot raise {error.code}") from error
-                raise
+        try:
+            with self._lock:
+                if operation.name in _STATUS_READS:
+                    self.clock.advance(self._seconds_per_status_read)
+                self._settle()
+                try:
+                    return handler(params, region)
+                except BedrockError as error:
+                    if error.code not in modeled_error_codes(operation):
+                        raise AssertionError(f"emulator bug: {operation.name} cannot raise {error.code}") from error
+                    raise
+        finally:
+            # Outside the lock: a sink may call back into boto3, moto or this emulator.
+            self._deliver()
 
     def _s3(self, region: str) -> Any:
         if region not in self._s3_clients:
@@ -270,8 +327,14 @@ class BedrockEmulator:
 
     def _settle(self) -> None:
         now = self.clock.now()
+        queued = len(self._outbox)
         for job in self._state.jobs.values():
             self._advance_job(job, now)
+        if len(self._outbox) - queued > 1:
+            # One settle can cover several jobs' transitions: emit them in time order (a stable sort keeps
+            # each job's own order).
+            settled = [self._outbox.pop() for _ in range(len(self._outbox) - queued)][::-1]
+            self._outbox.extend(sorted(settled, key=lambda event: str(event["time"])))
         for pt in self._state.provisioned_throughputs.values():
             if pt.status == "Creating" and now >= pt.ready_at:
                 pt.status = "Failed" if pt.planned_failure else "InService"
@@ -320,6 +383,7 @@ class BedrockEmulator:
         )
         self._state.jobs[name] = job
         self._state.tags[job.arn] = _tag_map(params.get("jobTags", []))
+        self._emit(job, now)
         return {"jobArn": job.arn}
 
     def _find_job(self, identifier: str) -> Job:
@@ -379,9 +443,48 @@ class BedrockEmulator:
         job.output_model_arn = model_arn
         self._finish(job, "Completed", job.ends_at)
 
-    @staticmethod
-    def _finish(job: Job, status: str, at: datetime, message: str | None = None) -> None:
+    def _finish(self, job: Job, status: str, at: datetime, message: str | None = None) -> None:
         job.status, job.end_time, job.last_modified, job.failure_message = status, at, at, message
+        self._emit(job, at)
+
+    def _emit(self, job: Job, at: datetime) -> None:
+        """Queue the event for `job`'s change to its current status at `at`; call under the lock."""
+        event = job_state_change_event(
+            job,
+            account_id=self.account_id,
+            base_model_arn=_base_model_arn(job.request["baseModelIdentifier"], job.region),
+            at=at,
+        )
+        if self.faults.event_lost(job.status, job.name):
+            self._state.dropped_events.append(event)
+        else:
+            self._outbox.append(event)
+
+    def _deliver(self) -> None:
+        """Hand every queued event to every sink, in order; call without holding the lock.
+
+        One thread delivers at a time. A call made while another delivery is under way (from a sink, or
+        another thread) leaves its events to that delivery, which runs until the queue is empty.
+        """
+        with self._lock:
+            if self._delivering or not self._outbox:
+                return
+            self._delivering = True
+        try:
+            while True:
+                with self._lock:
+                    if not self._outbox:
+                        self._delivering = False
+                        return
+                    event = self._outbox.popleft()
+                    self._state.emitted_events.append(event)
+                    sinks = list(self._sinks)
+                for sink in sinks:
+                    sink(copy.deepcopy(event))
+        except BaseException:
+            with self._lock:
+                self._delivering = False
+            raise
 
     def _status_details(self, job: Job) -> Response:
         moment = job.end_time or self.clock.now()
@@ -462,6 +565,7 @@ class BedrockEmulator:
             )
         job.status = "Stopping"
         job.stop_requested_at = job.last_modified = self.clock.now()
+        self._emit(job, job.last_modified)
         return {}
 
     def _find_custom_model(self, identifier: str) -> Response | None:
