@@ -2,7 +2,12 @@
 
 Each command is one small ``_add_<command>`` function that declares its arguments and the function
 that runs it; ``main`` only parses and dispatches. Exit codes everywhere: 0 valid, 1 invalid,
-2 usage or I/O error (argparse exits 2 on its own usage errors).
+2 usage or I/O error (argparse exits 2 on its own usage errors); the operator commands add 130 for
+an interrupted run.
+
+``validate``, ``filter check`` and ``logs scan`` work on data alone. ``start``, ``status``, ``list``,
+``report`` and ``generate-logs`` work on a deployed stack; their logic is ``bedrock_distill.operator``,
+imported only when one of them runs, so the data commands start fast and never import boto3.
 """
 
 from __future__ import annotations
@@ -28,6 +33,7 @@ from bedrock_distill.preflight.sources import read_chunks
 EXIT_VALID: Final = 0
 EXIT_INVALID: Final = 1
 EXIT_USAGE_OR_IO: Final = 2
+DEFAULT_STACK_NAME: Final = "BedrockDistill"  # bedrock_distill.operator.stack.DEFAULT_STACK_NAME
 
 Subcommands = Any  # argparse's _SubParsersAction is private
 Runner = Callable[[argparse.Namespace], int]
@@ -52,6 +58,13 @@ def _build_parser() -> argparse.ArgumentParser:
     _add_validate(commands)
     _add_filter(commands)
     _add_logs(commands)
+    aws = _aws_options()
+    stack = _stack_options()
+    _add_start(commands, [aws, stack])
+    _add_status(commands, [aws, stack])
+    _add_list(commands, [aws, stack])
+    _add_report(commands, [aws, stack])
+    _add_generate_logs(commands, [aws])
     return parser
 
 
@@ -202,6 +215,170 @@ def _print_scan_summary(report: ScanReport) -> None:
     if report.problems_truncated:
         print(f"  ({report.errors + report.warnings - len(report.problems):,} more problems not shown)")
     _print_verdict(report.verdict, report.verdict_reasons)
+
+
+# --- Operator commands: a deployed stack ----------------------------------------------------------------
+
+
+def _operator(name: str) -> Runner:
+    def runner(args: argparse.Namespace) -> int:
+        from bedrock_distill.operator import commands  # noqa: PLC0415 - see the module docstring
+
+        command: Callable[[Any], int] = getattr(commands, name)
+        return commands.run(command, args)
+
+    return runner
+
+
+def _aws_options() -> argparse.ArgumentParser:
+    parent = argparse.ArgumentParser(add_help=False)
+    group = parent.add_argument_group("AWS options (as for the AWS CLI)")
+    group.add_argument(
+        "--endpoint-url", metavar="URL", help="send every AWS request to this URL (e.g. LocalStack) instead"
+    )
+    group.add_argument("--profile", metavar="NAME", help="a named profile from the shared AWS config files")
+    group.add_argument("--region", metavar="REGION", help="the AWS Region (default: the profile's or AWS_REGION)")
+    return parent
+
+
+def _stack_options() -> argparse.ArgumentParser:
+    parent = argparse.ArgumentParser(add_help=False)
+    parent.add_argument(
+        "--stack-name",
+        metavar="NAME",
+        default=DEFAULT_STACK_NAME,
+        help=f"the deployed CloudFormation stack whose outputs locate the pipeline (default: {DEFAULT_STACK_NAME})",
+    )
+    return parent
+
+
+def _add_start(commands: Subcommands, parents: list[argparse.ArgumentParser]) -> None:
+    command = commands.add_parser(
+        "start",
+        parents=parents,
+        help="check the data here, then start a distillation run",
+        description="Check the training data with the preflight code, upload local files under the stack's "
+        "InputLocation, start an execution and print its ARN and console link. Nothing is uploaded or started "
+        "while a check fails (exit 1).",
+    )
+    source = command.add_mutually_exclusive_group(required=True)
+    source.add_argument("--prompts", metavar="FILE_OR_S3_URI", help="bedrock-conversation-2024 JSONL prompts")
+    source.add_argument(
+        "--logs",
+        nargs="?",
+        const="",
+        metavar="S3_URI",
+        help="distil from invocation logs (default: the stack's InvocationLogSource)",
+    )
+    command.add_argument("--filter", metavar="FILE_OR_JSON", help="requestMetadataFilters (required with --logs)")
+    command.add_argument("--teacher", metavar="MODEL_ID", help="the teacher (default: the stack's TeacherModelId)")
+    command.add_argument("--student", metavar="MODEL_ID", help="the student (default: the stack's StudentModelId)")
+    command.add_argument(
+        "--validation-prompts",
+        metavar="FILE_OR_S3_URI",
+        help="held-out bedrock-conversation-2024 prompts for validation (required with --logs)",
+    )
+    command.add_argument("--use-prompt-response", action="store_true", help="with --logs: use the logged responses")
+    command.add_argument("--name", metavar="NAME", help="the execution name (default: distill-<UTC time>-<random>)")
+    command.add_argument("--model-units", type=int, metavar="N", help="Provisioned Throughput model units")
+    command.add_argument("--validation-sample-size", type=int, metavar="N", help="validation prompts to run (1-500)")
+    command.add_argument(
+        "--skip-log-scan", action="store_true", help="with --logs: check the filter only, not the logs themselves"
+    )
+    command.add_argument("--dry-run", action="store_true", help="check and print the input; upload and start nothing")
+    command.set_defaults(run=_operator("start"))
+
+
+def _add_status(commands: Subcommands, parents: list[argparse.ArgumentParser]) -> None:
+    command = commands.add_parser(
+        "status",
+        parents=parents,
+        help="a run's state, job and Provisioned Throughput status, elapsed time",
+        description="Show a run's execution state, distillation job status, Provisioned Throughput status and "
+        "elapsed time. Exit 1 when the execution failed, timed out or was aborted.",
+    )
+    command.add_argument("execution", nargs="?", metavar="EXECUTION", help="name or ARN (default: the newest)")
+    command.add_argument("--watch", action="store_true", help="refresh until the execution ends")
+    command.add_argument(
+        "--interval", type=float, default=10.0, metavar="SECONDS", help="--watch refresh interval (default: 10)"
+    )
+    command.add_argument("--json", action="store_true", help="print one JSON object instead of text")
+    command.set_defaults(run=_operator("status"))
+
+
+def _add_list(commands: Subcommands, parents: list[argparse.ArgumentParser]) -> None:
+    command = commands.add_parser(
+        "list",
+        parents=parents,
+        help="recent runs with their outcome",
+        description="List the pipeline's recent executions, newest first, with their outcome.",
+    )
+    command.add_argument("--max", type=int, default=10, metavar="N", help="how many (default: 10)")
+    command.add_argument(
+        "--status",
+        choices=["RUNNING", "SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED", "PENDING_REDRIVE"],
+        help="only executions in this status",
+    )
+    command.add_argument("--json", action="store_true", help="print one JSON array instead of a table")
+    command.set_defaults(run=_operator("list_runs"))
+
+
+def _add_report(commands: Subcommands, parents: list[argparse.ArgumentParser]) -> None:
+    command = commands.add_parser(
+        "report",
+        parents=parents,
+        help="a run's report: metrics, loss curve PNG, validation results",
+        description="Gather a run's job, training metrics, validation results and preflight report; write "
+        "report.json and training-loss.png into --out and print a summary. Exit 1 when the execution failed.",
+    )
+    command.add_argument("execution", metavar="EXECUTION", help="name or ARN")
+    command.add_argument("--out", metavar="DIR", help="where to write (default: ./distill-report-<execution name>/)")
+    command.add_argument("--json", action="store_true", help="print one JSON object instead of the summary")
+    command.set_defaults(run=_operator("report"))
+
+
+def _add_generate_logs(commands: Subcommands, parents: list[argparse.ArgumentParser]) -> None:
+    command = commands.add_parser(
+        "generate-logs",
+        parents=parents,
+        help="send prompts to the teacher with requestMetadata so invocation logs accumulate",
+        description="Send every prompt through Converse on the teacher with --metadata as requestMetadata, at "
+        "most --concurrency at a time, backing off on throttling. Each prompt sent is recorded in a progress "
+        "file: a rerun skips them, so an interrupted run resumes without sending any prompt twice.",
+    )
+    command.add_argument(
+        "--prompts",
+        required=True,
+        metavar="FILE",
+        help="one prompt per line (text), or bedrock-conversation-2024 JSONL (.jsonl/.json, or --format jsonl)",
+    )
+    command.add_argument("--teacher", required=True, metavar="MODEL_ID", help="the teacher model id to call")
+    command.add_argument(
+        "--metadata",
+        required=True,
+        action="append",
+        metavar="KEY=VALUE",
+        help="requestMetadata for every call, repeatable (what `start --filter` later selects by)",
+    )
+    command.add_argument("--concurrency", type=int, default=4, metavar="N", help="calls in flight at most (default: 4)")
+    command.add_argument(
+        "--format", choices=["auto", "jsonl", "text"], default="auto", help="prompt file format (default: by suffix)"
+    )
+    command.add_argument("--system", metavar="TEXT", help="a system prompt for prompts that have none")
+    command.add_argument(
+        "--max-tokens", type=int, default=1000, metavar="N", help="inferenceConfig.maxTokens (default: 1000)"
+    )
+    command.add_argument("--temperature", type=float, metavar="T", help="inferenceConfig.temperature")
+    command.add_argument(
+        "--max-attempts",
+        type=int,
+        default=8,
+        metavar="N",
+        help="throttled or failed calls of one prompt before the run stops (default: 8)",
+    )
+    command.add_argument("--progress-file", metavar="PATH", help="default: <prompts file>.progress")
+    command.add_argument("--no-progress", action="store_true", help="no progress bar")
+    command.set_defaults(run=_operator("generate"))
 
 
 # --- Output helpers ------------------------------------------------------------------------------------

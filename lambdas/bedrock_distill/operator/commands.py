@@ -1,0 +1,270 @@
+"""The operator subcommands as the CLI runs them: parsed arguments in, output and an exit code out.
+
+Exit codes: 0 ok (for status/report: the execution is running or succeeded), 1 problems found (invalid
+data, or an execution that failed, timed out or was aborted), 2 usage, configuration, I/O or AWS
+error, 130 interrupted (Ctrl-C).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+from typing import Final
+
+from rich.console import Console
+
+from bedrock_distill.operator.bedrock import BedrockReader
+from bedrock_distill.operator.console import (
+    GenerateProgress,
+    StatusView,
+    print_generate_result,
+    print_json,
+    print_report,
+    print_runs,
+    print_started,
+    print_status,
+    say,
+)
+from bedrock_distill.operator.errors import OperatorError
+from bedrock_distill.operator.executions import ExecutionsGateway
+from bedrock_distill.operator.generate import (
+    ADAPTIVE_RETRIES,
+    GenerateSettings,
+    ProgressFile,
+    TeacherGateway,
+    check_metadata,
+    check_prompts,
+    default_progress_path,
+    generate_logs,
+    parse_metadata,
+    prompt_format,
+    prompt_keys,
+    read_prompts,
+)
+from bedrock_distill.operator.listing import recent_runs
+from bedrock_distill.operator.report import gather_report, write_report
+from bedrock_distill.operator.session import AwsOptions, AwsSession
+from bedrock_distill.operator.stack import Stack, StackGateway
+from bedrock_distill.operator.start import Findings, StartOptions, carry_out, plan_start
+from bedrock_distill.operator.status import Clock, RunStatus, SystemClock, run_status, watch
+
+EXIT_OK: Final = 0
+EXIT_PROBLEMS: Final = 1
+EXIT_USAGE_OR_IO: Final = 2
+EXIT_INTERRUPTED: Final = 130
+
+# Replaced in tests, so that --watch and elapsed times run on a fake clock.
+CLOCK: Clock = SystemClock()
+
+Command = Callable[["Context"], int]
+
+
+@dataclass
+class Context:
+    args: argparse.Namespace
+    clock: Clock
+    console: Console = field(default_factory=lambda: Console(highlight=False))
+    errors: Console = field(default_factory=lambda: Console(stderr=True, highlight=False))
+
+    @cached_property
+    def aws(self) -> AwsSession:
+        return AwsSession(AwsOptions(self.args.profile, self.args.region, self.args.endpoint_url))
+
+    @cached_property
+    def stack(self) -> Stack:
+        return StackGateway(self.aws.lazy("cloudformation")).find(self.args.stack_name)
+
+    @cached_property
+    def executions(self) -> ExecutionsGateway:
+        return ExecutionsGateway(self.aws.lazy("stepfunctions"))
+
+    @cached_property
+    def bedrock(self) -> BedrockReader:
+        return BedrockReader(self.aws.lazy("bedrock"))
+
+    def problem(self, line: str) -> None:
+        say(self.console, line)
+
+
+def run(command: Command, args: argparse.Namespace) -> int:
+    context = Context(args, CLOCK)
+    try:
+        return command(context)
+    except OperatorError as error:
+        print(f"distill: {error}", file=sys.stderr)
+        return EXIT_USAGE_OR_IO
+    except KeyboardInterrupt:
+        print("distill: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+
+
+# start ----------------------------------------------------------------------------------------------------
+
+
+def start(context: Context) -> int:
+    args = context.args
+    options = StartOptions(
+        prompts=args.prompts,
+        logs=args.logs,
+        filter=args.filter,
+        teacher=args.teacher,
+        student=args.student,
+        validation_prompts=args.validation_prompts,
+        name=args.name,
+        use_prompt_response=args.use_prompt_response,
+        model_units=args.model_units,
+        validation_sample_size=args.validation_sample_size,
+        scan_logs=not args.skip_log_scan,
+    )
+    findings = Findings(on_problem=context.problem, on_note=lambda line: say(context.console, line))
+    plan = plan_start(options, context.stack, context.aws.s3, context.clock.now(), findings)
+    if findings.problems:
+        say(context.console, f"not started: {findings.problems} problem(s) above; nothing was uploaded", "red")
+        return EXIT_PROBLEMS
+    if args.dry_run:
+        say(context.console, f"valid; would start {plan.name} with this input (--dry-run: nothing uploaded):")
+        print_json(context.console, plan.input_document())
+        return EXIT_OK
+    started = carry_out(plan, context.stack, context.aws.s3, context.executions)
+    print_started(context.console, started)
+    return EXIT_OK
+
+
+# status ---------------------------------------------------------------------------------------------------
+
+
+def status(context: Context) -> int:
+    args = context.args
+    arn = context.executions.resolve(context.stack.state_machine_arn, args.execution)
+
+    def fetch() -> RunStatus:
+        return run_status(context.executions, context.bedrock, arn, context.clock.now())
+
+    if args.watch:
+        with StatusView(context.console) as view:
+            final = watch(fetch, view.show, context.clock, args.interval)
+        if not context.console.is_terminal:
+            print_status(context.console, final)
+    else:
+        final = fetch()
+        if args.json:
+            print_json(context.console, final.to_dict())
+        else:
+            print_status(context.console, final)
+    return EXIT_PROBLEMS if final.finished and not final.succeeded else EXIT_OK
+
+
+# list -----------------------------------------------------------------------------------------------------
+
+
+def list_runs(context: Context) -> int:
+    args = context.args
+    runs = recent_runs(context.executions, context.stack.state_machine_arn, args.max, args.status)
+    now = context.clock.now()
+    if args.json:
+        print_json(context.console, [run.to_dict(now) for run in runs])
+    else:
+        print_runs(context.console, runs, now)
+    return EXIT_OK
+
+
+# report ---------------------------------------------------------------------------------------------------
+
+
+def report(context: Context) -> int:
+    args = context.args
+    arn = context.executions.resolve(context.stack.state_machine_arn, args.execution)
+    execution = context.executions.describe(arn)
+    gathered = gather_report(execution, context.stack, context.executions, context.bedrock, context.aws.s3)
+    out_dir = Path(args.out or f"distill-report-{execution.name}")
+    write_report(gathered, out_dir)
+    if args.json:
+        print_json(context.console, gathered.to_dict() | {"files": [str(path) for path in gathered.files]})
+    else:
+        print_report(context.console, gathered)
+    return EXIT_PROBLEMS if execution.finished and not gathered.succeeded else EXIT_OK
+
+
+# generate-logs --------------------------------------------------------------------------------------------
+
+
+def generate(context: Context) -> int:
+    args = context.args
+    metadata = parse_metadata(args.metadata)
+    problems = check_metadata(metadata)
+    if args.concurrency < 1:
+        problems.append("--concurrency must be at least 1")
+    for line in problems:
+        print(f"distill: {line}", file=sys.stderr)
+    if problems:
+        return EXIT_USAGE_OR_IO
+    fmt = prompt_format(args.prompts, args.format)
+    errors = check_prompts(args.prompts, fmt, lambda problem: context.problem(problem.render()))
+    if errors:
+        say(context.console, f"not sent: {errors} invalid record(s) in {args.prompts}", "red")
+        return EXIT_PROBLEMS
+
+    settings = GenerateSettings(
+        teacher_model_id=args.teacher,
+        request_metadata=metadata,
+        concurrency=args.concurrency,
+        max_tokens=args.max_tokens,
+        temperature=args.temperature,
+        max_attempts=args.max_attempts,
+    )
+    progress_path = Path(args.progress_file) if args.progress_file else default_progress_path(args.prompts)
+    # Read the whole file once before anything is written: a bad line stops the run before any call.
+    keys = prompt_keys(read_prompts(args.prompts, fmt, args.system))
+    progress = ProgressFile(progress_path, settings.teacher_model_id, metadata)
+    done = progress.open() & keys
+    try:
+        _warn_if_not_logging(context)
+        gateway = TeacherGateway(
+            context.aws.lazy(
+                "bedrock-runtime", retries=ADAPTIVE_RETRIES, max_pool_connections=max(10, args.concurrency)
+            )
+        )
+        with GenerateProgress(context.errors, len(keys), len(done), enabled=not args.no_progress) as bar:
+            result = generate_logs(
+                read_prompts(args.prompts, fmt, args.system),
+                total=len(keys),
+                done=done,
+                gateway=gateway,
+                settings=settings,
+                progress=progress,
+                sink=bar,
+            )
+    except KeyboardInterrupt:
+        print(
+            f"distill: aborted with calls in flight; those prompts may be sent again on resume ({progress_path})",
+            file=sys.stderr,
+        )
+        return EXIT_INTERRUPTED
+    finally:
+        progress.close()
+    print_generate_result(context.console, result, settings, str(progress_path))
+    if result.interrupted:
+        return EXIT_INTERRUPTED
+    if result.failure:
+        return EXIT_USAGE_OR_IO
+    return EXIT_OK
+
+
+def _warn_if_not_logging(context: Context) -> None:
+    """Calls made while invocation logging is off leave nothing to distil from: say so before sending."""
+    try:
+        configuration = context.bedrock.invocation_logging()
+    except OperatorError as error:
+        say(context.errors, f"warning: could not read the invocation logging configuration ({error})", "yellow")
+        return
+    if not configuration or "s3Config" not in configuration or not configuration.get("textDataDeliveryEnabled"):
+        say(
+            context.errors,
+            f"warning: model invocation logging to S3 is not enabled in {context.aws.region}: these calls will "
+            "not be logged, so no job can distil from them (deploying the stack enables it)",
+            "yellow",
+        )

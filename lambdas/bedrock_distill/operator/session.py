@@ -1,0 +1,91 @@
+"""One boto3 session per command, configured the way the AWS CLI is, and its clients created on first use.
+
+``--profile`` and ``--region`` go to ``boto3.session.Session(profile_name=..., region_name=...)``, so
+environment variables and the shared config files apply exactly as for the AWS CLI when they are not
+given. ``--endpoint-url`` goes to every client the command creates: one endpoint for every service, as
+LocalStack and similar emulators serve them.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+from functools import cached_property
+from typing import Any
+
+from bedrock_distill.aws import LazyClient
+from bedrock_distill.operator.errors import OperatorError, aws_errors
+from bedrock_distill.s3 import S3Gateway
+
+USER_AGENT_EXTRA = "bedrock-distill-cli"
+STANDARD_RETRIES: dict[str, Any] = {"mode": "standard", "max_attempts": 3}
+
+
+@dataclass(frozen=True)
+class AwsOptions:
+    profile: str | None = None
+    region: str | None = None
+    endpoint_url: str | None = None
+
+
+class AwsSession:
+    """The command's AWS session. Nothing is imported or created until a client is first asked for."""
+
+    def __init__(self, options: AwsOptions | None = None) -> None:
+        self.options = options or AwsOptions()
+        self._clients: dict[tuple[str, str], Any] = {}
+        self._lock = threading.Lock()
+
+    @cached_property
+    def boto_session(self) -> Any:
+        import boto3  # noqa: PLC0415 - local commands that never reach AWS never pay for boto3
+
+        with aws_errors("AWS session"):
+            return boto3.session.Session(profile_name=self.options.profile, region_name=self.options.region)
+
+    def client(
+        self, service_name: str, *, retries: dict[str, Any] | None = None, max_pool_connections: int = 10
+    ) -> Any:
+        """A client of this session; the same one for the same service and settings. Thread-safe."""
+        from botocore.config import Config  # noqa: PLC0415
+
+        key = (service_name, repr((retries, max_pool_connections)))
+        with self._lock:
+            if key not in self._clients:
+                config = Config(
+                    retries=retries or STANDARD_RETRIES,
+                    max_pool_connections=max_pool_connections,
+                    user_agent_extra=USER_AGENT_EXTRA,
+                )
+                with aws_errors(f"{service_name} client"):
+                    self._clients[key] = self.boto_session.client(
+                        service_name, endpoint_url=self.options.endpoint_url, config=config
+                    )
+            return self._clients[key]
+
+    def lazy(self, service_name: str, **settings: Any) -> LazyClient:
+        """A LazyClient for the project's gateways, creating this session's client on first use."""
+        return SessionClient(self, service_name, settings)
+
+    @cached_property
+    def s3(self) -> S3Gateway:
+        return S3Gateway(self.client("s3"))
+
+    @property
+    def region(self) -> str:
+        """The session's Region: --region, else AWS_REGION / AWS_DEFAULT_REGION, else the profile's."""
+        region = self.boto_session.region_name
+        if not region:
+            raise OperatorError("no AWS Region: pass --region, set AWS_REGION or give the profile a region")
+        return str(region)
+
+
+class SessionClient(LazyClient):
+    def __init__(self, session: AwsSession, service_name: str, settings: dict[str, Any]) -> None:
+        super().__init__(service_name)
+        self._session = session
+        self._settings = settings
+
+    @cached_property
+    def client(self) -> Any:
+        return self._session.client(self._service_name, **self._settings)

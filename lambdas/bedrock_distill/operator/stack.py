@@ -1,0 +1,95 @@
+"""The deployed stack, found by name: its outputs say where everything the commands need lives."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, Final
+
+from bedrock_distill.aws import LazyClient
+from bedrock_distill.operator.errors import OperatorError, aws_errors
+from bedrock_distill.workflow.errors import error_code
+
+DEFAULT_STACK_NAME: Final = "BedrockDistill"
+
+STATE_MACHINE_ARN: Final = "StateMachineArn"
+INPUT_LOCATION: Final = "InputLocation"
+OUTPUT_LOCATION: Final = "OutputLocation"
+OUTCOME_TOPIC_ARN: Final = "OutcomeTopicArn"
+INVOCATION_LOG_SOURCE: Final = "InvocationLogSource"
+TEACHER_MODEL_ID: Final = "TeacherModelId"
+STUDENT_MODEL_ID: Final = "StudentModelId"
+DISTILLATION_SERVICE_ROLE_ARN: Final = "DistillationServiceRoleArn"
+
+
+@dataclass(frozen=True)
+class Stack:
+    name: str
+    region: str
+    status: str
+    outputs: Mapping[str, str]
+
+    def output(self, key: str) -> str:
+        """The output's value; a missing one means an older or broken deployment, named so it can be fixed."""
+        value = self.outputs.get(key)
+        if not value:
+            present = ", ".join(sorted(self.outputs)) or "none"
+            raise OperatorError(
+                f"stack {self.name} in {self.region} has no output {key} (its outputs: {present}); "
+                "redeploy the current version with `cdk deploy`"
+            )
+        return value
+
+    @property
+    def state_machine_arn(self) -> str:
+        return self.output(STATE_MACHINE_ARN)
+
+    @property
+    def input_location(self) -> str:
+        return _as_prefix(self.output(INPUT_LOCATION))
+
+    @property
+    def output_location(self) -> str:
+        return _as_prefix(self.output(OUTPUT_LOCATION))
+
+    @property
+    def invocation_log_source(self) -> str:
+        return self.output(INVOCATION_LOG_SOURCE)
+
+    @property
+    def teacher_model_id(self) -> str:
+        return self.output(TEACHER_MODEL_ID)
+
+    @property
+    def student_model_id(self) -> str:
+        return self.output(STUDENT_MODEL_ID)
+
+    def run_prefix(self, execution_name: str) -> str:
+        """Where a run writes: the job's output, and its reports under ``report/``."""
+        return f"{self.output_location}{execution_name}/"
+
+
+class StackGateway:
+    def __init__(self, cloudformation: LazyClient) -> None:
+        self._cloudformation = cloudformation
+
+    def find(self, stack_name: str) -> Stack:
+        client = self._cloudformation.client
+        region = str(client.meta.region_name)
+        with aws_errors(f"stack {stack_name} in {region}"):
+            try:
+                response: dict[str, Any] = client.describe_stacks(StackName=stack_name)
+            except Exception as error:
+                if error_code(error) == "ValidationError" and "does not exist" in str(error):
+                    raise OperatorError(
+                        f"stack {stack_name} not found in {region}: deploy it (`cdk deploy`), "
+                        "or pass --stack-name / --region / --profile"
+                    ) from error
+                raise
+        (description,) = response["Stacks"]
+        outputs = {item["OutputKey"]: item.get("OutputValue", "") for item in description.get("Outputs", [])}
+        return Stack(name=stack_name, region=region, status=description.get("StackStatus", ""), outputs=outputs)
+
+
+def _as_prefix(uri: str) -> str:
+    return uri if uri.endswith("/") else f"{uri}/"
