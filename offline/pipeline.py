@@ -23,7 +23,7 @@ from offline.events import EventPump, LocalRule
 from offline.lambda_runtime import LocalLambdas, activate, deactivate
 from stacks.pipeline_spec import (
     EXECUTION_TIMEOUT_SECONDS,
-    SWEEP_INTERVAL_MINUTES,
+    SWEEP_SCHEDULE,
     UPLOAD_TRIGGER_PREFIX,
     RetryTiming,
     all_functions,
@@ -207,7 +207,7 @@ class LocalPipeline:
             LocalRule(
                 "sweep",
                 f"{prefix}-SweepProvisionedThroughputs",
-                schedule=f"rate({SWEEP_INTERVAL_MINUTES} minutes)",
+                schedule=SWEEP_SCHEDULE,
             ),
             prefix,
         )

@@ -10,7 +10,7 @@ from aws_cdk import Acknowledgment, Stack, Validations
 from constructs import IConstruct
 
 from stacks.config import INPUT_PREFIX, OUTPUT_PREFIX
-from stacks.pipeline_spec import WORKFLOW_FUNCTIONS
+from stacks.pipeline_spec import EVENT_FUNCTIONS, STATE_MACHINE_NAME_SUFFIX, UPLOAD_TRIGGER_PREFIX, WORKFLOW_FUNCTIONS
 
 XRAY_REASON = (
     "Active X-Ray tracing: xray:PutTraceSegments and xray:PutTelemetryRecords support no resource-level permissions."
@@ -18,6 +18,15 @@ XRAY_REASON = (
 SYNCHRONOUS_REASON = (
     "Invoked synchronously by Step Functions, whose Retry and Catch handle failures; a DLQ only receives "
     "failed asynchronous invocations."
+)
+LIST_REASON = (
+    "bedrock:ListProvisionedModelThroughputs and bedrock:ListModelCustomizationJobs support no resource type; "
+    "the cleanup keeps only what carries this project's tags. Also X-Ray (active tracing), which supports no "
+    "resource type either."
+)
+DEAD_LETTER_REASON = (
+    "This queue is itself the dead-letter queue of an EventBridge target and its function; a DLQ for it would "
+    "only move the same undeliverable events again. The DLQ alarm reports anything that lands here."
 )
 # Bedrock names these resources with ids it generates at creation, so a policy can only name the type.
 BEDROCK_RESOURCE_REASONS = {
@@ -113,31 +122,45 @@ def _acknowledge_pipeline(stack: Stack) -> None:
         "Logging to CloudWatch Logs uses vended log delivery (logs:CreateLogDelivery, ...), and tracing uses "
         "X-Ray; neither supports resource-level permissions.",
     )
-    for name in WORKFLOW_FUNCTIONS:
-        function = pipeline.node.find_child(name)
+    executions = (
+        f"arn:<AWS::Partition>:states:<AWS::Region>:<AWS::AccountId>:execution:"
+        f"{stack.stack_name}-{STATE_MACHINE_NAME_SUFFIX}:*"
+    )
+    prefixes = (("Inputs", INPUT_PREFIX), ("Inputs", UPLOAD_TRIGGER_PREFIX), ("InvocationLogs", log_prefix))
+    prefixes += (("Outputs", OUTPUT_PREFIX),)
+    triggers = stack.node.find_child("Triggers")
+    functions = [(name, pipeline.node.find_child(name)) for name in WORKFLOW_FUNCTIONS]
+    functions += [(name, triggers.node.find_child(name)) for name in EVENT_FUNCTIONS]
+    for name, function in functions:
         policy = function.node.find_child("Role").node.find_child("DefaultPolicy")
-        _acknowledge(policy, "AwsSolutions-IAM5[Resource::*]", XRAY_REASON)
-        _acknowledge(function.node.find_child("Function"), "Serverless-LambdaDLQ", SYNCHRONOUS_REASON)
-        function_id = stack.get_logical_id(function.node.find_child("Function").node.default_child)  # type: ignore[arg-type]
-        _acknowledge(
-            state_machine_policy,
-            f"AwsSolutions-IAM5[Resource::<{function_id}.Arn>:*]",
-            f"The state machine may invoke any version of its own {name} function (function ARN plus ':*').",
-        )
+        lists = name in {"CleanUpExecution", "SweepProvisionedThroughputs"}
+        _acknowledge(policy, "AwsSolutions-IAM5[Resource::*]", LIST_REASON if lists else XRAY_REASON)
+        if name in WORKFLOW_FUNCTIONS:
+            _acknowledge(function.node.find_child("Function"), "Serverless-LambdaDLQ", SYNCHRONOUS_REASON)
+            function_id = stack.get_logical_id(function.node.find_child("Function").node.default_child)  # type: ignore[arg-type]
+            _acknowledge(
+                state_machine_policy,
+                f"AwsSolutions-IAM5[Resource::<{function_id}.Arn>:*]",
+                f"The state machine may invoke any version of its own {name} function (function ARN plus ':*').",
+            )
+        else:
+            _acknowledge(
+                triggers.node.find_child(f"{name}DeadLetters"), "Serverless-SQSRedrivePolicy", DEAD_LETTER_REASON
+            )
         for resource in _policy_resources(policy):
+            if resource == executions:
+                _acknowledge(
+                    policy,
+                    f"AwsSolutions-IAM5[Resource::{resource}]",
+                    "Execution names are chosen per run (by the user or the upload trigger); scoped to the "
+                    "executions of this stack's one state machine.",
+                )
+                continue
             if resource.startswith(f"{bedrock}:"):
                 kind = resource.removeprefix(f"{bedrock}:").split("/", 1)[0]
                 reason = f"{BEDROCK_RESOURCE_REASONS[kind]}; scoped to this account's and Region's {kind}s."
             else:
-                bucket_id, prefix = next(
-                    (b, p)
-                    for b, p in (
-                        ("Inputs", INPUT_PREFIX),
-                        ("InvocationLogs", log_prefix),
-                        ("Outputs", OUTPUT_PREFIX),
-                    )
-                    if resource == f"<{bucket_ids[b]}.Arn>/{p}/*"
-                )
+                bucket_id, prefix = next((b, p) for b, p in prefixes if resource == f"<{bucket_ids[b]}.Arn>/{p}/*")
                 reason = (
                     f"Run data lives under the '{prefix}/' prefix of the {bucket_id} bucket with names chosen per "
                     "run; access is scoped to that prefix."
@@ -152,7 +175,7 @@ def _policy_resources(policy: IConstruct) -> list[str]:
     for statement in document["Statement"]:
         items = statement["Resource"] if isinstance(statement["Resource"], list) else [statement["Resource"]]
         resources += [_nag_spelling(item) for item in items]
-    return sorted({r for r in resources if r.endswith("/*")})
+    return sorted({r for r in resources if r.endswith(("/*", ":*"))})
 
 
 def _nag_spelling(value: object) -> str:

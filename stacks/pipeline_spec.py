@@ -101,7 +101,7 @@ UPLOAD_TRIGGER_PREFIX: Final = "datasets/incoming"
 # Bedrock's job events and Step Functions' execution events carry the status in these fields.
 JOB_END_STATUSES: Final = ["Completed", "Failed", "Stopping", "Stopped"]
 EXECUTION_END_STATUSES: Final = ["FAILED", "TIMED_OUT", "ABORTED"]
-SWEEP_INTERVAL_MINUTES: Final = 60
+SWEEP_SCHEDULE: Final = "rate(1 hour)"
 # EventBridge's retry policy for the rules' targets; what still fails lands in the target's DLQ.
 EVENT_RETRY_ATTEMPTS: Final = 8
 EVENT_MAX_AGE_SECONDS: Final = 6 * 3600

@@ -60,7 +60,13 @@ class DataBuckets(Construct):
                 conditions=bedrock_source_conditions("*"),
             )
         )
+        # Uploads reach EventBridge, where the upload rule starts runs (stacks/components/event_triggers.py).
         self.inputs = self._hardened_bucket("Inputs", key)
+        # CloudFormation's own setting, not `event_bridge_enabled=True`, which deploys a notification Lambda.
+        inputs_resource: s3.CfnBucket = self.inputs.node.default_child  # type: ignore[assignment]
+        inputs_resource.notification_configuration = s3.CfnBucket.NotificationConfigurationProperty(
+            event_bridge_configuration=s3.CfnBucket.EventBridgeConfigurationProperty(event_bridge_enabled=True)
+        )
         self.outputs = self._hardened_bucket("Outputs", key)
 
     @property
@@ -69,7 +75,10 @@ class DataBuckets(Construct):
         return f"{self.invocation_log_prefix}/AWSLogs/{Aws.ACCOUNT_ID}/BedrockModelInvocationLogs"
 
     def _hardened_bucket(
-        self, construct_id: str, key: kms.IKey, lifecycle_rules: list[s3.LifecycleRule] | None = None
+        self,
+        construct_id: str,
+        key: kms.IKey,
+        lifecycle_rules: list[s3.LifecycleRule] | None = None,
     ) -> s3.Bucket:
         return s3.Bucket(
             self,

@@ -1,10 +1,10 @@
 from __future__ import annotations
 
-from aws_cdk import Aws, Duration, RemovalPolicy
+from aws_cdk import Aws, Duration, RemovalPolicy, Stack
+from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_logs as logs
-from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sns_subscriptions as subscriptions
 from aws_cdk import aws_stepfunctions as sfn
@@ -13,12 +13,15 @@ from constructs import Construct
 from bedrock_distill.catalog import parse_model_id
 from bedrock_distill.workflow.settings import PipelineSettings
 from stacks.components.buckets import DataBuckets
+from stacks.components.grants import publish_to, read_objects, use_key_through, write_objects
 from stacks.components.project_function import LambdaPackaging, ProjectFunction
 from stacks.config import INPUT_PREFIX, OUTPUT_PREFIX, DistillConfig
 from stacks.pipeline_spec import (
     DEFINITION_FILE,
     EXECUTION_TIMEOUT_SECONDS,
     PROVISIONED_THROUGHPUT_POLL_SECONDS,
+    STATE_MACHINE_NAME_SUFFIX,
+    UPLOAD_TRIGGER_PREFIX,
     WORKFLOW_FUNCTIONS,
     substitutions,
 )
@@ -45,6 +48,28 @@ class DistillationPipeline(Construct):
         )
         if config.notification_email:
             self.topic.add_subscription(subscriptions.EmailSubscription(config.notification_email))
+        # Named, so functions the state machine refers to can be granted access to it without a cycle.
+        self.state_machine_name = f"{Stack.of(self).stack_name}-{STATE_MACHINE_NAME_SUFFIX}"
+        self.state_machine_arn = (
+            f"arn:{Aws.PARTITION}:states:{Aws.REGION}:{Aws.ACCOUNT_ID}:stateMachine:{self.state_machine_name}"
+        )
+        self.executions_arn = (
+            f"arn:{Aws.PARTITION}:states:{Aws.REGION}:{Aws.ACCOUNT_ID}:execution:{self.state_machine_name}:*"
+        )
+        # Task tokens of executions waiting for their job's state-change event, by job ARN.
+        self.job_waiters = dynamodb.Table(
+            self,
+            "JobWaiters",
+            partition_key=dynamodb.Attribute(name="jobArn", type=dynamodb.AttributeType.STRING),
+            billing_mode=dynamodb.BillingMode.PAY_PER_REQUEST,
+            encryption=dynamodb.TableEncryption.CUSTOMER_MANAGED,
+            encryption_key=key,
+            point_in_time_recovery_specification=dynamodb.PointInTimeRecoverySpecification(
+                point_in_time_recovery_enabled=True
+            ),
+            time_to_live_attribute="expiresAt",
+            removal_policy=RemovalPolicy.DESTROY,
+        )
 
         settings = PipelineSettings(
             output_bucket=buckets.outputs.bucket_name,
@@ -60,7 +85,12 @@ class DistillationPipeline(Construct):
             default_provisioned_throughput_poll_seconds=PROVISIONED_THROUGHPUT_POLL_SECONDS,
             notification_topic_arn=self.topic.topic_arn,
             provisioned_throughput_hourly_rate_usd=config.provisioned_throughput_hourly_rate_usd,
+            state_machine_arn=self.state_machine_arn,
+            job_waiter_table=self.job_waiters.table_name,
+            upload_trigger_prefix=UPLOAD_TRIGGER_PREFIX,
+            max_provisioned_throughput_seconds=config.max_provisioned_throughput_hours * 3600,
         )
+        self.settings = settings
         self.functions = {
             name: ProjectFunction(
                 self,
@@ -89,6 +119,7 @@ class DistillationPipeline(Construct):
         self.state_machine = sfn.StateMachine(
             self,
             "StateMachine",
+            state_machine_name=self.state_machine_name,
             state_machine_type=sfn.StateMachineType.STANDARD,
             definition_body=sfn.DefinitionBody.from_file(str(DEFINITION_FILE)),
             definition_substitutions={name: str(value) for name, value in substitutions(function_arns).items()},
@@ -108,9 +139,9 @@ class DistillationPipeline(Construct):
         student = parse_model_id(config.student_model_id).model_id
         f = {name: function.role for name, function in self.functions.items()}
 
-        _read_objects(f["Preflight"], buckets.inputs, INPUT_PREFIX)
-        _read_objects(f["Preflight"], buckets.invocation_logs, config.invocation_log_prefix)
-        _write_objects(f["Preflight"], buckets.outputs, OUTPUT_PREFIX)
+        read_objects(f["Preflight"], buckets.inputs, INPUT_PREFIX)
+        read_objects(f["Preflight"], buckets.invocation_logs, config.invocation_log_prefix)
+        write_objects(f["Preflight"], buckets.outputs, OUTPUT_PREFIX)
 
         f["CreateJob"].add_to_policy(
             iam.PolicyStatement(
@@ -137,8 +168,8 @@ class DistillationPipeline(Construct):
             )
         )
 
-        _read_objects(f["CollectMetrics"], buckets.outputs, OUTPUT_PREFIX)
-        _write_objects(f["CollectMetrics"], buckets.outputs, OUTPUT_PREFIX)
+        read_objects(f["CollectMetrics"], buckets.outputs, OUTPUT_PREFIX)
+        write_objects(f["CollectMetrics"], buckets.outputs, OUTPUT_PREFIX)
 
         f["CreateProvisionedThroughput"].add_to_policy(
             iam.PolicyStatement(
@@ -166,48 +197,33 @@ class DistillationPipeline(Construct):
                 sid="InvokeProvisionedThroughput", actions=["bedrock:InvokeModel"], resources=[provisioned_models]
             )
         )
-        _read_objects(f["ValidateModel"], buckets.inputs, INPUT_PREFIX)
-        _write_objects(f["ValidateModel"], buckets.outputs, OUTPUT_PREFIX)
+        read_objects(f["ValidateModel"], buckets.inputs, INPUT_PREFIX)
+        write_objects(f["ValidateModel"], buckets.outputs, OUTPUT_PREFIX)
 
-        f["Notify"].add_to_policy(
-            iam.PolicyStatement(sid="PublishOutcomes", actions=["sns:Publish"], resources=[self.topic.topic_arn])
-        )
+        publish_to(f["Notify"], self.topic.topic_arn, key)
         f["Notify"].add_to_policy(
             iam.PolicyStatement(
-                sid="EncryptOutcomesThroughSns",
-                actions=["kms:Decrypt", "kms:GenerateDataKey"],
-                resources=[key.key_arn],
-                conditions={"StringEquals": {"kms:ViaService": f"sns.{Aws.REGION}.amazonaws.com"}},
+                sid="ReadOwnExecutionHistory", actions=["states:GetExecutionHistory"], resources=[self.executions_arn]
+            )
+        )
+
+        f["RegisterJobWaiter"].add_to_policy(
+            iam.PolicyStatement(
+                sid="FileTaskTokens",
+                actions=["dynamodb:PutItem", "dynamodb:DeleteItem"],
+                resources=[self.job_waiters.table_arn],
+            )
+        )
+        use_key_through(f["RegisterJobWaiter"], key, "dynamodb", ["kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey"])
+        f["RegisterJobWaiter"].add_to_policy(
+            iam.PolicyStatement(
+                sid="ReadDistillationJobs", actions=["bedrock:GetModelCustomizationJob"], resources=[jobs]
+            )
+        )
+        f["RegisterJobWaiter"].add_to_policy(
+            iam.PolicyStatement(
+                sid="ReleaseWaitingTask", actions=["states:SendTaskSuccess"], resources=[self.state_machine_arn]
             )
         )
         for role in (f["Preflight"], f["CollectMetrics"], f["ValidateModel"]):
-            _use_key_through_s3(role, key)
-
-
-def _read_objects(role: iam.IRole, bucket: s3.IBucket, prefix: str) -> None:
-    role.add_to_principal_policy(
-        iam.PolicyStatement(actions=["s3:GetObject"], resources=[bucket.arn_for_objects(f"{prefix}/*")])
-    )
-    role.add_to_principal_policy(
-        iam.PolicyStatement(
-            actions=["s3:ListBucket"],
-            resources=[bucket.bucket_arn],
-            conditions={"StringLike": {"s3:prefix": [prefix, f"{prefix}/*"]}},
-        )
-    )
-
-
-def _write_objects(role: iam.IRole, bucket: s3.IBucket, prefix: str) -> None:
-    role.add_to_principal_policy(
-        iam.PolicyStatement(actions=["s3:PutObject"], resources=[bucket.arn_for_objects(f"{prefix}/*")])
-    )
-
-
-def _use_key_through_s3(role: iam.IRole, key: kms.IKey) -> None:
-    role.add_to_principal_policy(
-        iam.PolicyStatement(
-            actions=["kms:Decrypt", "kms:GenerateDataKey"],
-            resources=[key.key_arn],
-            conditions={"StringEquals": {"kms:ViaService": f"s3.{Aws.REGION}.amazonaws.com"}},
-        )
-    )
+            use_key_through(role, key, "s3")

@@ -5,6 +5,7 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
+from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from stacks.config import (
@@ -62,6 +63,7 @@ class ProjectFunction(Construct):
         environment: dict[str, str] | None = None,
         timeout: Duration | None = None,
         memory_mb: int = LAMBDA_MEMORY_MB,
+        dead_letter_queue: sqs.IQueue | None = None,
     ) -> None:
         super().__init__(scope, construct_id)
         self.log_group = logs.LogGroup(
@@ -100,6 +102,7 @@ class ProjectFunction(Construct):
             logging_format=lambda_.LoggingFormat.JSON,
             log_group=self.log_group,
             role=self.role,
+            dead_letter_queue=dead_letter_queue,
             environment={
                 "POWERTOOLS_SERVICE_NAME": PROJECT_NAME,
                 "POWERTOOLS_METRICS_NAMESPACE": PROJECT_NAME,

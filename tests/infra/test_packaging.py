@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from stacks.config import LAMBDA_MEMORY_MB, LAMBDA_TIMEOUT_SECONDS
-from stacks.pipeline_spec import WORKFLOW_FUNCTIONS
+from stacks.pipeline_spec import all_functions
 from tests.infra.conftest import REPO_ROOT, CloudAssembly, render
 
 pytestmark = pytest.mark.infra
@@ -86,8 +86,8 @@ def test_code_asset_holds_the_handlers_and_not_the_requirements(assembly: CloudA
 
 def _expected_size(logical_id: str) -> tuple[int, int]:
     """(memory MB, timeout s): a workflow function's own from the pipeline spec, else the defaults."""
-    for name, spec in WORKFLOW_FUNCTIONS.items():
-        if logical_id.startswith(f"Pipeline{name}Function"):
+    for name, spec in all_functions().items():
+        if logical_id.startswith((f"Pipeline{name}Function", f"Triggers{name}Function")):
             return spec.memory_mb, spec.timeout_seconds
     return LAMBDA_MEMORY_MB, LAMBDA_TIMEOUT_SECONDS
 
@@ -95,7 +95,7 @@ def _expected_size(logical_id: str) -> tuple[int, int]:
 def test_project_functions_get_the_project_defaults(assembly: CloudAssembly) -> None:
     # Given every function built by ProjectFunction (the provider framework's relay is CDK's own)
     ours = {name: r for name, r in assembly.of_type("AWS::Lambda::Function").items() if "Provider" not in name}
-    assert len(ours) == len(WORKFLOW_FUNCTIONS) + 1, "the workflow's functions and the logging handler"
+    assert len(ours) == len(all_functions()) + 1, "the pipeline's functions and the logging handler"
     layer_id, _ = _only(assembly, "AWS::Lambda::LayerVersion", "PackagingRuntimeDependencies")
     log_groups = assembly.of_type("AWS::Logs::LogGroup")
     for name, function in ours.items():

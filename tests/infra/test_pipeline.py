@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from bedrock_distill.workflow.settings import ENVIRONMENT_VARIABLES
-from stacks.pipeline_spec import DEFINITION_FILE, WORKFLOW_FUNCTIONS, placeholders
+from stacks.pipeline_spec import DEFINITION_FILE, WORKFLOW_FUNCTIONS, all_functions, placeholders
 from tests.infra.conftest import CloudAssembly, as_list, render
 
 pytestmark = pytest.mark.infra
@@ -45,6 +45,24 @@ BEDROCK_GRANTS = {
     },
     "ValidateModel": {("bedrock:InvokeModel", f"{BEDROCK}:provisioned-model/*")},
     "Notify": set(),
+    "RegisterJobWaiter": {("bedrock:GetModelCustomizationJob", f"{BEDROCK}:model-customization-job/*")},
+    "StartFromUpload": set(),
+    "RelayJobEvent": set(),
+    "CleanUpExecution": {
+        ("bedrock:ListProvisionedModelThroughputs", "*"),
+        ("bedrock:ListModelCustomizationJobs", "*"),
+        ("bedrock:ListTagsForResource", f"{BEDROCK}:provisioned-model/*"),
+        ("bedrock:GetProvisionedModelThroughput", f"{BEDROCK}:provisioned-model/*"),
+        ("bedrock:DeleteProvisionedModelThroughput", f"{BEDROCK}:provisioned-model/*"),
+        ("bedrock:ListTagsForResource", f"{BEDROCK}:model-customization-job/*"),
+        ("bedrock:StopModelCustomizationJob", f"{BEDROCK}:model-customization-job/*"),
+    },
+    "SweepProvisionedThroughputs": {
+        ("bedrock:ListProvisionedModelThroughputs", "*"),
+        ("bedrock:ListTagsForResource", f"{BEDROCK}:provisioned-model/*"),
+        ("bedrock:GetProvisionedModelThroughput", f"{BEDROCK}:provisioned-model/*"),
+        ("bedrock:DeleteProvisionedModelThroughput", f"{BEDROCK}:provisioned-model/*"),
+    },
 }
 
 
@@ -62,7 +80,7 @@ def _function_id(assembly: CloudAssembly, name: str) -> str:
 def _role_statements(assembly: CloudAssembly, name: str) -> list[dict[str, Any]]:
     statements: list[dict[str, Any]] = []
     for logical_id, policy in assembly.of_type("AWS::IAM::Policy").items():
-        if logical_id.startswith(f"Pipeline{name}Role"):
+        if logical_id.startswith((f"Pipeline{name}Role", f"Triggers{name}Role")):
             statements += render(as_list(policy["Properties"]["PolicyDocument"]["Statement"]))
     return statements
 
@@ -123,14 +141,14 @@ def test_every_workflow_function_knows_exactly_the_pipeline_settings(assembly: C
         assert set(variables) - powertools == set(ENVIRONMENT_VARIABLES.values()), name
 
 
-@pytest.mark.parametrize("name", sorted(WORKFLOW_FUNCTIONS))
+@pytest.mark.parametrize("name", sorted(all_functions()))
 def test_each_function_may_call_only_the_bedrock_actions_of_its_state(assembly: CloudAssembly, name: str) -> None:
     assert _grants(_role_statements(assembly, name), "bedrock") == BEDROCK_GRANTS[name]
 
 
 def test_only_create_job_passes_the_distillation_role_and_only_to_bedrock(assembly: CloudAssembly) -> None:
     (role_id,) = [n for n in assembly.of_type("AWS::IAM::Role") if n.startswith("DistillationServiceRole")]
-    for name in WORKFLOW_FUNCTIONS:
+    for name in all_functions():
         passes = [s for s in _role_statements(assembly, name) if "iam:PassRole" in as_list(s["Action"])]
         if name != "CreateJob":
             assert passes == [], name
@@ -140,12 +158,13 @@ def test_only_create_job_passes_the_distillation_role_and_only_to_bedrock(assemb
         assert statement["Condition"] == {"StringEquals": {"iam:PassedToService": "bedrock.amazonaws.com"}}
 
 
-def test_only_notify_publishes_and_only_to_the_encrypted_outcome_topic(assembly: CloudAssembly) -> None:
+def test_only_the_reporting_functions_publish_and_only_to_the_encrypted_outcome_topic(assembly: CloudAssembly) -> None:
     (topic_id, topic) = next(iter(assembly.of_type("AWS::SNS::Topic").items()))
     assert render(topic["Properties"]["KmsMasterKeyId"]).endswith(".Arn}")
-    for name in WORKFLOW_FUNCTIONS:
+    reporters = {"Notify", "CleanUpExecution", "SweepProvisionedThroughputs"}
+    for name in all_functions():
         published = _grants(_role_statements(assembly, name), "sns")
-        assert published == ({("sns:Publish", f"${{{topic_id}}}")} if name == "Notify" else set()), name
+        assert published == ({("sns:Publish", f"${{{topic_id}}}")} if name in reporters else set()), name
     (topic_policy,) = assembly.of_type("AWS::SNS::TopicPolicy").values()
     statements = render(as_list(topic_policy["Properties"]["PolicyDocument"]["Statement"]))
     assert any(

@@ -22,6 +22,8 @@ WILDCARD_RESOURCE_ALLOWED = {
     "bedrock:PutModelInvocationLoggingConfiguration": "the account's one logging setting has no resource type",
     "bedrock:DeleteModelInvocationLoggingConfiguration": "the account's one logging setting has no resource type",
     "xray:GetSamplingRules": "X-Ray has no resource-level permissions (state machine tracing)",
+    "bedrock:ListProvisionedModelThroughputs": "List actions have no resource type; the cleanup filters by tags",
+    "bedrock:ListModelCustomizationJobs": "List actions have no resource type; the cleanup filters by tags",
     "xray:GetSamplingTargets": "X-Ray has no resource-level permissions (state machine tracing)",
     **{
         f"logs:{action}": "Step Functions logs through vended log delivery, which has no resource-level permissions"
@@ -46,6 +48,7 @@ KEY_POLICY_ACTIONS_ALLOWED = {
     "kms:GenerateDataKey*": "CloudWatch Logs encrypts log events",
     "kms:Describe*": "CloudWatch Logs checks the key",
     "kms:GenerateDataKey": "Bedrock's invocation-log delivery writes SSE-KMS objects",
+    "kms:Decrypt": "CloudWatch alarms publish to the encrypted outcome topic (with kms:GenerateDataKey*)",
 }
 
 

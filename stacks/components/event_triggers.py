@@ -1,0 +1,185 @@
+from __future__ import annotations
+
+from aws_cdk import Duration
+from aws_cdk import aws_events as events
+from aws_cdk import aws_events_targets as targets
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_sqs as sqs
+from constructs import Construct
+
+from stacks.components.buckets import DataBuckets
+from stacks.components.grants import bedrock_arn, publish_to, read_objects, use_key_through
+from stacks.components.pipeline import DistillationPipeline
+from stacks.components.project_function import LambdaPackaging, ProjectFunction
+from stacks.config import DistillConfig
+from stacks.pipeline_spec import (
+    EVENT_FUNCTIONS,
+    EVENT_MAX_AGE_SECONDS,
+    EVENT_RETRY_ATTEMPTS,
+    SWEEP_SCHEDULE,
+    UPLOAD_TRIGGER_PREFIX,
+    execution_end_pattern,
+    job_end_pattern,
+    upload_pattern,
+)
+
+DEAD_LETTER_RETENTION = Duration.days(14)
+
+
+def _pattern(document: dict[str, object]) -> events.EventPattern:
+    return events.EventPattern(
+        source=document["source"],  # type: ignore[arg-type]
+        detail_type=document["detail-type"],  # type: ignore[arg-type]
+        detail=document.get("detail"),  # type: ignore[arg-type]
+    )
+
+
+class EventTriggers(Construct):
+    """What runs the pipeline from outside: uploads start executions, job events release them, and the
+    execution-end rule and the sweeper delete what an execution left behind. Each function has a dead-letter
+    queue for the events it could not handle after EventBridge's and Lambda's retries."""
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        config: DistillConfig,
+        key: kms.IKey,
+        buckets: DataBuckets,
+        pipeline: DistillationPipeline,
+        packaging: LambdaPackaging,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        self.dead_letter_queues: dict[str, sqs.Queue] = {}
+        self.functions: dict[str, ProjectFunction] = {}
+        for name, spec in EVENT_FUNCTIONS.items():
+            # SQS-managed encryption: EventBridge and Lambda can write to it without a grant on our key.
+            queue = sqs.Queue(
+                self,
+                f"{name}DeadLetters",
+                encryption=sqs.QueueEncryption.SQS_MANAGED,
+                enforce_ssl=True,
+                retention_period=DEAD_LETTER_RETENTION,
+            )
+            self.dead_letter_queues[name] = queue
+            self.functions[name] = ProjectFunction(
+                self,
+                name,
+                handler=spec.handler,
+                description=spec.description,
+                packaging=packaging,
+                config=config,
+                key=key,
+                environment=pipeline.settings.to_environment(),
+                timeout=Duration.seconds(spec.timeout_seconds),
+                memory_mb=spec.memory_mb,
+                dead_letter_queue=queue,
+            )
+        self._rules(buckets, pipeline)
+        self._grant(key, buckets, pipeline)
+
+    def _target(self, name: str) -> targets.LambdaFunction:
+        return targets.LambdaFunction(
+            self.functions[name].function,
+            dead_letter_queue=self.dead_letter_queues[name],
+            retry_attempts=EVENT_RETRY_ATTEMPTS,
+            max_event_age=Duration.seconds(EVENT_MAX_AGE_SECONDS),
+        )
+
+    def _rules(self, buckets: DataBuckets, pipeline: DistillationPipeline) -> None:
+        events.Rule(
+            self,
+            "Uploads",
+            description=f"A dataset uploaded under {UPLOAD_TRIGGER_PREFIX}/ starts a run",
+            event_pattern=_pattern(upload_pattern(buckets.inputs.bucket_name)),
+            targets=[self._target("StartFromUpload")],
+        )
+        events.Rule(
+            self,
+            "JobEvents",
+            description="A distillation job ended: release the execution waiting on it",
+            event_pattern=_pattern(job_end_pattern()),
+            targets=[self._target("RelayJobEvent")],
+        )
+        events.Rule(
+            self,
+            "ExecutionEnds",
+            description="An execution failed, timed out or was aborted: delete its PTs, stop its job",
+            event_pattern=_pattern(execution_end_pattern(pipeline.state_machine.state_machine_arn)),
+            targets=[self._target("CleanUpExecution")],
+        )
+        events.Rule(
+            self,
+            "Sweep",
+            description="Delete this project's PTs whose execution ended or that outlived their lifetime",
+            schedule=events.Schedule.expression(SWEEP_SCHEDULE),
+            targets=[self._target("SweepProvisionedThroughputs")],
+        )
+
+    def _grant(self, key: kms.IKey, buckets: DataBuckets, pipeline: DistillationPipeline) -> None:
+        f = {name: function.role for name, function in self.functions.items()}
+        jobs = bedrock_arn("model-customization-job/*")
+        provisioned_models = bedrock_arn("provisioned-model/*")
+
+        read_objects(f["StartFromUpload"], buckets.inputs, UPLOAD_TRIGGER_PREFIX)
+        f["StartFromUpload"].add_to_policy(
+            iam.PolicyStatement(
+                sid="StartRuns", actions=["states:StartExecution"], resources=[pipeline.state_machine_arn]
+            )
+        )
+
+        f["RelayJobEvent"].add_to_policy(
+            iam.PolicyStatement(
+                sid="TakeTaskTokens", actions=["dynamodb:DeleteItem"], resources=[pipeline.job_waiters.table_arn]
+            )
+        )
+        use_key_through(f["RelayJobEvent"], key, "dynamodb", ["kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey"])
+        f["RelayJobEvent"].add_to_policy(
+            iam.PolicyStatement(
+                sid="ReleaseWaitingTask", actions=["states:SendTaskSuccess"], resources=[pipeline.state_machine_arn]
+            )
+        )
+
+        for name in ("CleanUpExecution", "SweepProvisionedThroughputs"):
+            role = f[name]
+            role.add_to_policy(
+                iam.PolicyStatement(
+                    sid="ListProvisionedThroughputs",
+                    actions=["bedrock:ListProvisionedModelThroughputs"],
+                    resources=["*"],
+                )
+            )
+            role.add_to_policy(
+                iam.PolicyStatement(
+                    sid="DeleteTaggedProvisionedThroughputs",
+                    actions=[
+                        "bedrock:ListTagsForResource",
+                        "bedrock:GetProvisionedModelThroughput",
+                        "bedrock:DeleteProvisionedModelThroughput",
+                    ],
+                    resources=[provisioned_models],
+                )
+            )
+            publish_to(role, pipeline.topic.topic_arn, key)
+        f["CleanUpExecution"].add_to_policy(
+            iam.PolicyStatement(sid="ListJobs", actions=["bedrock:ListModelCustomizationJobs"], resources=["*"])
+        )
+        f["CleanUpExecution"].add_to_policy(
+            iam.PolicyStatement(
+                sid="StopTaggedJobs",
+                actions=["bedrock:ListTagsForResource", "bedrock:StopModelCustomizationJob"],
+                resources=[jobs],
+            )
+        )
+        f["CleanUpExecution"].add_to_policy(
+            iam.PolicyStatement(
+                sid="ReadExecutionHistory", actions=["states:GetExecutionHistory"], resources=[pipeline.executions_arn]
+            )
+        )
+        f["SweepProvisionedThroughputs"].add_to_policy(
+            iam.PolicyStatement(
+                sid="ReadExecutionStatus", actions=["states:DescribeExecution"], resources=[pipeline.executions_arn]
+            )
+        )

@@ -1,0 +1,49 @@
+"""The narrow grants the project's function roles share: S3 by prefix, the key only through a service."""
+
+from __future__ import annotations
+
+from aws_cdk import Aws
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_s3 as s3
+
+
+def read_objects(role: iam.IRole, bucket: s3.IBucket, prefix: str) -> None:
+    role.add_to_principal_policy(
+        iam.PolicyStatement(actions=["s3:GetObject"], resources=[bucket.arn_for_objects(f"{prefix}/*")])
+    )
+    # Without ListBucket, S3 answers a missing key with 403 instead of 404.
+    role.add_to_principal_policy(
+        iam.PolicyStatement(
+            actions=["s3:ListBucket"],
+            resources=[bucket.bucket_arn],
+            conditions={"StringLike": {"s3:prefix": [prefix, f"{prefix}/*"]}},
+        )
+    )
+
+
+def write_objects(role: iam.IRole, bucket: s3.IBucket, prefix: str) -> None:
+    role.add_to_principal_policy(
+        iam.PolicyStatement(actions=["s3:PutObject"], resources=[bucket.arn_for_objects(f"{prefix}/*")])
+    )
+
+
+def use_key_through(role: iam.IRole, key: kms.IKey, service: str, actions: list[str] | None = None) -> None:
+    role.add_to_principal_policy(
+        iam.PolicyStatement(
+            actions=actions or ["kms:Decrypt", "kms:GenerateDataKey"],
+            resources=[key.key_arn],
+            conditions={"StringEquals": {"kms:ViaService": f"{service}.{Aws.REGION}.amazonaws.com"}},
+        )
+    )
+
+
+def publish_to(role: iam.IRole, topic_arn: str, key: kms.IKey) -> None:
+    role.add_to_principal_policy(
+        iam.PolicyStatement(sid="PublishOutcomes", actions=["sns:Publish"], resources=[topic_arn])
+    )
+    use_key_through(role, key, "sns")
+
+
+def bedrock_arn(resource: str) -> str:
+    return f"arn:{Aws.PARTITION}:bedrock:{Aws.REGION}:{Aws.ACCOUNT_ID}:{resource}"
