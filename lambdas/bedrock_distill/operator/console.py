@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from types import TracebackType
 from typing import Any, Final
 
@@ -59,7 +59,7 @@ def duration(elapsed: timedelta) -> str:
 
 
 def timestamp(moment: datetime | None) -> str:
-    return moment.strftime("%Y-%m-%d %H:%M:%S %Z").strip() if moment else "-"
+    return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC") if moment else "-"
 
 
 def print_json(console: Console, document: Any) -> None:
@@ -172,22 +172,27 @@ class StatusView:
 
 
 def print_runs(console: Console, runs: Sequence[Listed], now: datetime) -> None:
+    """A table on a terminal; aligned lines that never wrap elsewhere, so each run stays one greppable line."""
     if not runs:
         say(console, "no executions yet: start one with `distill start`")
         return
-    table = Table(show_edge=False, pad_edge=False, box=None, header_style="bold")
-    for column in ("name", "status", "started", "duration", "outcome"):
-        table.add_column(column, overflow="fold")
-    for run in runs:
-        execution = run.execution
-        table.add_row(
-            execution.name,
-            Text(execution.status, style=STATUS_STYLES.get(execution.status, "")),
-            timestamp(execution.start),
-            duration(execution.elapsed(now)),
-            run.outcome,
-        )
-    console.print(table, soft_wrap=True)
+    header = ("name", "status", "started", "duration", "outcome")
+    rows = [
+        (run.execution.name, run.execution.status, timestamp(run.execution.start),
+         duration(run.execution.elapsed(now)), run.outcome)
+        for run in runs
+    ]  # fmt: skip
+    if console.is_terminal:
+        table = Table(show_edge=False, pad_edge=False, box=None, header_style="bold")
+        for column in header:
+            table.add_column(column, overflow="fold")
+        for row in rows:
+            table.add_row(*row[:1], Text(row[1], style=STATUS_STYLES.get(row[1], "")), *row[2:])
+        console.print(table)
+        return
+    widths = [max(len(row[index]) for row in [header, *rows]) for index in range(len(header) - 1)]
+    for row in [header, *rows]:
+        say(console, "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=False)) + "  " + row[-1])
 
 
 # report ---------------------------------------------------------------------------------------------------

@@ -7,6 +7,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Final, Protocol
 
+from pydantic.alias_generators import to_camel
+
 from bedrock_distill.operator.bedrock import BedrockReader
 from bedrock_distill.operator.executions import Execution, ExecutionsGateway
 from bedrock_distill.workflow.run import resource_names
@@ -95,11 +97,15 @@ class RunStatus:
             "startDate": execution.start.isoformat(),
             "stopDate": execution.stop.isoformat() if execution.stop else None,
             "elapsedSeconds": round(self.elapsed.total_seconds(), 3),
-            "job": vars(self.job),
-            "provisionedThroughput": vars(self.provisioned_throughput),
+            "job": _camel(vars(self.job)),
+            "provisionedThroughput": _camel(vars(self.provisioned_throughput)),
             "error": self.error,
             "cause": self.cause,
         }
+
+
+def _camel(fields: dict[str, Any]) -> dict[str, Any]:
+    return {to_camel(key): value for key, value in fields.items()}
 
 
 def run_status(executions: ExecutionsGateway, bedrock: BedrockReader, arn: str, now: datetime) -> RunStatus:

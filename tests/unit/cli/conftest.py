@@ -18,6 +18,7 @@ from moto import mock_aws
 from moto.stepfunctions.models import stepfunctions_backends
 
 from bedrock_distill.operator import commands
+from bedrock_distill.workflow.run import resource_names
 from bedrock_emulator import BedrockEmulator, bedrock_emulator
 
 REGION = "us-east-1"
@@ -214,3 +215,40 @@ def log_invocations(count: int, metadata: dict[str, str], *, model_id: str = TEA
             messages=[{"role": "user", "content": [{"text": f"Classify ticket {index} {metadata}."}]}],
             requestMetadata=metadata,
         )
+
+
+# The run's Bedrock resources, by the names the pipeline derives from the execution ------------------------
+
+
+def create_run_job(arn: str, name: str) -> str:
+    """The distillation job the pipeline's CreateJob state would have created for this execution."""
+    names = resource_names(name, arn)
+    body = b"".join(orjson.dumps(conversation(index, answer=False)) + b"\n" for index in range(100))
+    boto3.client("s3").put_object(Bucket=INPUT_BUCKET, Key=f"datasets/{name}.jsonl", Body=body)
+    response = boto3.client("bedrock").create_model_customization_job(
+        jobName=names.job_name,
+        customModelName=names.custom_model_name,
+        roleArn=f"arn:aws:iam::{ACCOUNT}:role/distillation",
+        baseModelIdentifier=STUDENT,
+        customizationType="DISTILLATION",
+        trainingDataConfig={"s3Uri": f"s3://{INPUT_BUCKET}/datasets/{name}.jsonl"},
+        outputDataConfig={"s3Uri": f"s3://{OUTPUT_BUCKET}/jobs/{name}/"},
+        customizationConfig={
+            "distillationConfig": {
+                "teacherModelConfig": {"teacherModelIdentifier": TEACHER, "maxResponseLengthForInference": 1000}
+            }
+        },
+    )
+    return str(response["jobArn"])
+
+
+def create_run_throughput(arn: str, name: str, model_id: str = STUDENT) -> str:
+    response = boto3.client("bedrock").create_provisioned_model_throughput(
+        modelUnits=1, provisionedModelName=resource_names(name, arn).provisioned_model_name, modelId=model_id
+    )
+    return str(response["provisionedModelArn"])
+
+
+def start_date(arn: str) -> datetime:
+    moment: datetime = boto3.client("stepfunctions").describe_execution(executionArn=arn)["startDate"]
+    return moment
