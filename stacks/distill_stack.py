@@ -6,10 +6,13 @@ from constructs import Construct
 from stacks.components.buckets import DataBuckets
 from stacks.components.distillation_role import DistillationServiceRole
 from stacks.components.encryption import EncryptionKey
+from stacks.components.event_triggers import EventTriggers
 from stacks.components.invocation_logging import InvocationLogging
+from stacks.components.monitoring import PipelineMonitoring
 from stacks.components.pipeline import DistillationPipeline
 from stacks.components.project_function import LambdaPackaging
 from stacks.config import INPUT_PREFIX, OUTPUT_PREFIX, DistillConfig
+from stacks.pipeline_spec import UPLOAD_TRIGGER_PREFIX
 
 
 class DistillStack(Stack):
@@ -31,7 +34,7 @@ class DistillStack(Stack):
             outputs=buckets.outputs,
         )
         packaging = LambdaPackaging(self, "Packaging")
-        InvocationLogging(
+        invocation_logging = InvocationLogging(
             self, "InvocationLogging", config=config, buckets=buckets, key=encryption.key, packaging=packaging
         )
         pipeline = DistillationPipeline(
@@ -43,6 +46,30 @@ class DistillStack(Stack):
             distillation_role=service_role.role,
             packaging=packaging,
         )
+        triggers = EventTriggers(
+            self,
+            "Triggers",
+            config=config,
+            key=encryption.key,
+            buckets=buckets,
+            pipeline=pipeline,
+            packaging=packaging,
+        )
+        # Every function but CDK's custom-resource framework relay, whose failures fail the deployment itself.
+        monitoring = PipelineMonitoring(
+            self,
+            "Monitoring",
+            config=config,
+            state_machine=pipeline.state_machine,
+            functions={
+                **{name: function.function for name, function in pipeline.functions.items()},
+                **{name: function.function for name, function in triggers.functions.items()},
+                "InvocationLogging": invocation_logging.handler.function,
+            },
+            topic=pipeline.topic,
+            key=encryption.key,
+            dead_letter_queues=triggers.dead_letter_queues,
+        )
 
         CfnOutput(self, "InvocationLogBucketName", value=buckets.invocation_logs.bucket_name)
         CfnOutput(
@@ -51,9 +78,11 @@ class DistillStack(Stack):
             value=f"s3://{buckets.invocation_logs.bucket_name}/{config.invocation_log_prefix}/AWSLogs",
         )
         CfnOutput(self, "InputLocation", value=f"s3://{buckets.inputs.bucket_name}/{INPUT_PREFIX}/")
+        CfnOutput(self, "UploadLocation", value=f"s3://{buckets.inputs.bucket_name}/{UPLOAD_TRIGGER_PREFIX}/")
         CfnOutput(self, "OutputLocation", value=f"s3://{buckets.outputs.bucket_name}/{OUTPUT_PREFIX}/")
         CfnOutput(self, "DistillationServiceRoleArn", value=service_role.role.role_arn)
         CfnOutput(self, "StateMachineArn", value=pipeline.state_machine.state_machine_arn)
         CfnOutput(self, "OutcomeTopicArn", value=pipeline.topic.topic_arn)
         CfnOutput(self, "TeacherModelId", value=config.teacher_model_id)
         CfnOutput(self, "StudentModelId", value=config.student_model_id)
+        CfnOutput(self, "DashboardUrl", value=monitoring.dashboard_url)

@@ -1,0 +1,335 @@
+"""Alarms and the dashboard: what each alarm watches, that it reaches the encrypted topic, what the dashboard shows."""
+
+from __future__ import annotations
+
+import json
+from fnmatch import fnmatchcase
+from typing import Any
+
+import pytest
+from aws_cdk import App, Stack
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_sns as sns
+from aws_cdk import aws_sqs as sqs
+from aws_cdk import aws_stepfunctions as sfn
+
+from bedrock_distill.observability import (
+    EXECUTIONS_STARTED_FROM_UPLOADS,
+    JOBS_STOPPED_OUT_OF_BAND,
+    METRICS_NAMESPACE,
+    OLDEST_PROVISIONED_THROUGHPUT_AGE_SECONDS,
+    OVERDUE_PROVISIONED_THROUGHPUTS,
+    PROVISIONED_THROUGHPUTS_DELETED_OUT_OF_BAND,
+)
+from stacks.components.monitoring import (
+    DEAD_LETTER_ALARM_PERIOD,
+    EXECUTION_ALARM_PERIOD,
+    LAMBDA_ERRORS_ALARM_PERIOD,
+    MAX_METRICS_PER_MATH_ALARM,
+    OVERDUE_ALARM_PERIOD,
+    PipelineMonitoring,
+)
+from stacks.config import STACK_ID, DistillConfig
+from tests.infra.conftest import CloudAssembly, as_list, default_context, render
+
+pytestmark = pytest.mark.infra
+
+ALARM_ARN_PATTERN = f"arn:${{AWS::Partition}}:cloudwatch:${{AWS::Region}}:${{AWS::AccountId}}:alarm:{STACK_ID}-*"
+# The relay function of CDK's custom-resource provider framework: CDK writes it, it only runs during a
+# deployment, and its failure fails that deployment, so an operator learns of it without an alarm.
+CDK_FRAMEWORK_HANDLER = "framework.onEvent"
+CUSTOM_METRICS = (
+    OVERDUE_PROVISIONED_THROUGHPUTS,
+    OLDEST_PROVISIONED_THROUGHPUT_AGE_SECONDS,
+    PROVISIONED_THROUGHPUTS_DELETED_OUT_OF_BAND,
+    JOBS_STOPPED_OUT_OF_BAND,
+    EXECUTIONS_STARTED_FROM_UPLOADS,
+)
+
+
+def _alarms(template: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """Every alarm, metric and composite, by name, with its properties rendered."""
+    return {
+        resource["Properties"]["AlarmName"]: {"LogicalId": logical_id, **render(resource["Properties"])}
+        for logical_id, resource in template["Resources"].items()
+        if resource["Type"] in {"AWS::CloudWatch::Alarm", "AWS::CloudWatch::CompositeAlarm"}
+    }
+
+
+def _metric_stats(alarm: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """The metrics an alarm reads, by query id, whether CDK wrote it as one metric or as queries."""
+    if "Metrics" not in alarm:
+        metric = {key: alarm[key] for key in ("Namespace", "MetricName", "Dimensions")}
+        return {"m1": {"Metric": metric, "Stat": alarm["Statistic"], "Period": alarm["Period"]}}
+    return {query["Id"]: query["MetricStat"] for query in alarm["Metrics"] if "MetricStat" in query}
+
+
+def _expression(alarm: dict[str, Any]) -> str:
+    (watched,) = [query for query in alarm["Metrics"] if query.get("ReturnData", True)]
+    expression: str = watched["Expression"]
+    return expression
+
+
+def _dimension(metric_stat: dict[str, Any], name: str) -> Any:
+    (value,) = [d["Value"] for d in metric_stat["Metric"]["Dimensions"] if d["Name"] == name]
+    return value
+
+
+def _topic(assembly: CloudAssembly) -> str:
+    (topic_id,) = assembly.of_type("AWS::SNS::Topic")
+    return f"${{{topic_id}}}"
+
+
+def _lambda_error_parts(alarms: dict[str, dict[str, Any]], stack_name: str = STACK_ID) -> list[dict[str, Any]]:
+    return [alarm for name, alarm in alarms.items() if name.startswith(f"{stack_name}-lambda-errors-")]
+
+
+def test_executions_failed_alarm_counts_failed_timed_out_and_aborted_runs(assembly: CloudAssembly) -> None:
+    # Given the executions-failed alarm and the state machine
+    alarm = _alarms(assembly.template)[f"{STACK_ID}-executions-failed"]
+    (machine_id,) = assembly.of_type("AWS::StepFunctions::StateMachine")
+    # When we read the metrics it sums
+    metrics = _metric_stats(alarm)
+    # Then it adds the state machine's failed, timed-out and aborted executions per 5 minutes
+    assert {m["Metric"]["MetricName"] for m in metrics.values()} == {
+        "ExecutionsFailed",
+        "ExecutionsTimedOut",
+        "ExecutionsAborted",
+    }
+    for metric in metrics.values():
+        assert metric["Metric"]["Namespace"] == "AWS/States"
+        assert _dimension(metric, "StateMachineArn") == f"${{{machine_id}}}"
+        assert (metric["Stat"], metric["Period"]) == ("Sum", EXECUTION_ALARM_PERIOD.to_seconds())
+    assert all(f"FILL({query_id}, 0)" in _expression(alarm) for query_id in metrics)
+    assert _expression(alarm).count("+") == len(metrics) - 1
+    # And one such execution is enough to notify the outcome topic
+    assert (alarm["Threshold"], alarm["ComparisonOperator"], alarm["EvaluationPeriods"]) == (
+        1,
+        "GreaterThanOrEqualToThreshold",
+        1,
+    )
+    assert alarm["TreatMissingData"] == "notBreaching"
+    assert alarm["AlarmActions"] == [_topic(assembly)]
+
+
+def test_lambda_errors_alarm_covers_every_function_the_stack_deploys(assembly: CloudAssembly) -> None:
+    # Given every Lambda function in the template but CDK's provider-framework relay
+    functions = assembly.of_type("AWS::Lambda::Function")
+    framework = {n for n, f in functions.items() if f["Properties"].get("Handler") == CDK_FRAMEWORK_HANDLER}
+    assert len(framework) == 1, "only the invocation-logging custom resource uses the provider framework"
+    ours = {f"${{{logical_id}}}" for logical_id in functions} - {f"${{{logical_id}}}" for logical_id in framework}
+    # When we collect the functions the Lambda-errors alarms sum
+    alarms = _alarms(assembly.template)
+    parts = _lambda_error_parts(alarms)
+    watched: list[Any] = []
+    for part in parts:
+        metrics = _metric_stats(part)
+        # Then each part sums the errors of at most 10 functions (CloudWatch's limit), every one of them
+        assert 1 <= len(metrics) <= MAX_METRICS_PER_MATH_ALARM
+        assert all(f"FILL({query_id}, 0)" in _expression(part) for query_id in metrics)
+        for metric in metrics.values():
+            assert (metric["Metric"]["Namespace"], metric["Metric"]["MetricName"]) == ("AWS/Lambda", "Errors")
+            assert (metric["Stat"], metric["Period"]) == ("Sum", LAMBDA_ERRORS_ALARM_PERIOD.to_seconds())
+            watched.append(_dimension(metric, "FunctionName"))
+        assert (part["Threshold"], part["ComparisonOperator"]) == (1, "GreaterThanOrEqualToThreshold")
+        # And a part does not notify by itself
+        assert part["ActionsEnabled"] is False
+        assert "AlarmActions" not in part
+    # And together they cover every function exactly once
+    assert sorted(watched) == sorted(ours)
+    # And one composite alarm, in ALARM when any part is, notifies the topic
+    composite = alarms[f"{STACK_ID}-lambda-errors"]
+    assert composite["AlarmActions"] == [_topic(assembly)]
+    assert composite["AlarmRule"] == "(" + " OR ".join(f'ALARM("${{{p["LogicalId"]}.Arn}}")' for p in parts) + ")"
+
+
+def test_overdue_provisioned_throughput_alarm_reads_the_sweepers_metric(assembly: CloudAssembly) -> None:
+    # Given the alarm on Provisioned Throughputs alive longer than the maximum lifetime
+    alarm = _alarms(assembly.template)[f"{STACK_ID}-provisioned-throughput-overdue"]
+    # When we read its metric
+    (metric,) = _metric_stats(alarm).values()
+    # Then it is the sweeper's count, its maximum per sweep period
+    assert metric["Metric"] == {
+        "Namespace": METRICS_NAMESPACE,
+        "MetricName": OVERDUE_PROVISIONED_THROUGHPUTS,
+        "Dimensions": [{"Name": "service", "Value": METRICS_NAMESPACE}],
+    }
+    assert (metric["Stat"], metric["Period"]) == ("Maximum", OVERDUE_ALARM_PERIOD.to_seconds())
+    # And one overdue PT alarms, no data does not, and both alarm and recovery reach the topic
+    assert (alarm["Threshold"], alarm["ComparisonOperator"], alarm["EvaluationPeriods"]) == (
+        1,
+        "GreaterThanOrEqualToThreshold",
+        1,
+    )
+    assert alarm["TreatMissingData"] == "notBreaching"
+    assert alarm["AlarmActions"] == alarm["OKActions"] == [_topic(assembly)]
+    assert f"({assembly.context['maxProvisionedThroughputHours']} h)" in alarm["AlarmDescription"]
+
+
+def test_every_alarm_says_what_to_do_and_falls_under_the_published_arn_pattern(assembly: CloudAssembly) -> None:
+    # Given every alarm in the stack
+    alarms = _alarms(assembly.template)
+    assert len(alarms) >= 4
+    for name, alarm in alarms.items():
+        # Then its description explains it, and its ARN is one the key and topic policies let CloudWatch use
+        assert len(alarm.get("AlarmDescription", "")) >= 80, name
+        arn = ALARM_ARN_PATTERN.removesuffix(f"{STACK_ID}-*") + name
+        assert fnmatchcase(arn, ALARM_ARN_PATTERN), name
+        # And every alarm that acts notifies the outcome topic and nothing else
+        if alarm.get("ActionsEnabled", True):
+            assert alarm["AlarmActions"] == [_topic(assembly)], name
+            assert alarm.get("OKActions", [_topic(assembly)]) == [_topic(assembly)], name
+
+
+def test_cloudwatch_may_use_the_key_and_publish_to_the_topic_only_for_this_stacks_alarms(
+    assembly: CloudAssembly,
+) -> None:
+    conditions = {
+        "StringEquals": {"aws:SourceAccount": "${AWS::AccountId}"},
+        "ArnLike": {"aws:SourceArn": ALARM_ARN_PATTERN},
+    }
+    # Given the key that encrypts the outcome topic
+    (key,) = assembly.of_type("AWS::KMS::Key").values()
+    assert render(next(iter(assembly.of_type("AWS::SNS::Topic").values()))["Properties"]["KmsMasterKeyId"]) == (
+        f"${{{next(iter(assembly.of_type('AWS::KMS::Key')))}.Arn}}"
+    )
+    # When we pick the key-policy statements for the CloudWatch service principal
+    statements = [
+        render(s)
+        for s in as_list(key["Properties"]["KeyPolicy"]["Statement"])
+        if s.get("Principal") == {"Service": "cloudwatch.amazonaws.com"}
+    ]
+    # Then CloudWatch gets the data key SNS needs to encrypt a notification, for this account's alarms only
+    assert [(s["Effect"], sorted(as_list(s["Action"])), s["Resource"], s["Condition"]) for s in statements] == [
+        ("Allow", ["kms:Decrypt", "kms:GenerateDataKey*"], "*", conditions)
+    ]
+    # And the topic policy lets the same alarms publish
+    (policy,) = assembly.of_type("AWS::SNS::TopicPolicy").values()
+    publishes = [
+        s
+        for s in render(as_list(policy["Properties"]["PolicyDocument"]["Statement"]))
+        if s.get("Principal") == {"Service": "cloudwatch.amazonaws.com"}
+    ]
+    assert [(s["Effect"], s["Action"], s["Resource"], s["Condition"]) for s in publishes] == [
+        ("Allow", "sns:Publish", _topic(assembly), conditions)
+    ]
+
+
+def test_dashboard_shows_the_pipeline_its_functions_and_the_cleanup_metrics(assembly: CloudAssembly) -> None:
+    # Given the dashboard
+    ((dashboard_id, dashboard),) = assembly.of_type("AWS::CloudWatch::Dashboard").items()
+    assert dashboard["Properties"]["DashboardName"] == f"{STACK_ID}-pipeline"
+    # When we read its body as the console would
+    body = render(dashboard["Properties"]["DashboardBody"])
+    widgets = json.loads(body)["widgets"]
+    titles = {w["properties"].get("title") for w in widgets}
+    # Then it shows executions, their duration, each function, the custom metrics and every alarm
+    assert {"Alarms", "Executions", "Execution duration (hours)", "Lambda errors", "Lambda throttles"} <= titles
+    (machine_id,) = assembly.of_type("AWS::StepFunctions::StateMachine")
+    assert f"${{{machine_id}}}" in body
+    for metric_name in ("ExecutionsStarted", "ExecutionsSucceeded", "ExecutionsFailed", "ExecutionTime"):
+        assert f'"{metric_name}"' in body
+    for metric_name in CUSTOM_METRICS:
+        assert f'["{METRICS_NAMESPACE}","{metric_name}","service","{METRICS_NAMESPACE}"' in body
+    for logical_id, function in assembly.of_type("AWS::Lambda::Function").items():
+        if function["Properties"].get("Handler") != CDK_FRAMEWORK_HANDLER:
+            assert f"${{{logical_id}}}" in body, logical_id
+    (alarm_widget,) = [w for w in widgets if w["type"] == "alarm"]
+    assert sorted(alarm_widget["properties"]["alarms"]) == sorted(
+        f"${{{a['LogicalId']}.Arn}}" for a in _alarms(assembly.template).values()
+    )
+    # And the oldest PT's age is drawn against the maximum lifetime in seconds
+    (age,) = [w for w in widgets if w["properties"].get("title") == "Oldest Provisioned Throughput (seconds)"]
+    (annotation,) = age["properties"]["annotations"]["horizontal"]
+    assert annotation["value"] == assembly.context["maxProvisionedThroughputHours"] * 3600
+    # And the stack outputs a link to it
+    assert render(assembly.template["Outputs"]["DashboardUrl"]["Value"]) == (
+        "https://${AWS::Region}.console.aws.amazon.com/cloudwatch/home?region=${AWS::Region}"
+        f"#dashboards/dashboard/${{{dashboard_id}}}"
+    )
+
+
+# The construct on its own, with more functions than one math alarm may read and with dead-letter queues.
+MANY_FUNCTIONS = 23
+QUEUES = ("UploadEvents", "ExecutionEvents")
+
+
+@pytest.fixture(scope="module")
+def standalone() -> dict[str, Any]:
+    app = App()
+    stack = Stack(app, "Standalone")
+    context = {k: v for k, v in default_context().items() if k in DistillConfig.context_keys()}
+    PipelineMonitoring(
+        stack,
+        "Monitoring",
+        config=DistillConfig.from_mapping(context),
+        state_machine=sfn.StateMachine.from_state_machine_name(stack, "Machine", "machine"),
+        functions={
+            f"Function{i:02}": lambda_.Function.from_function_arn(
+                stack, f"Function{i:02}", f"arn:aws:lambda:us-east-1:111111111111:function:function-{i:02}"
+            )
+            for i in range(MANY_FUNCTIONS)
+        },
+        topic=sns.Topic(stack, "Topic"),
+        key=kms.Key(stack, "Key"),
+        dead_letter_queues={
+            name: sqs.Queue.from_queue_arn(stack, name, f"arn:aws:sqs:us-east-1:111111111111:{name.lower()}")
+            for name in QUEUES
+        },
+    )
+    template: dict[str, Any] = app.synth().get_stack_by_name("Standalone").template
+    return template
+
+
+def test_more_functions_than_one_math_alarm_may_read_are_split_evenly(standalone: dict[str, Any]) -> None:
+    # Given 23 functions, more than the 10 metrics CloudWatch allows in one metric-math alarm
+    alarms = _alarms(standalone)
+    # When we read the Lambda-errors alarm parts
+    parts = _lambda_error_parts(alarms, "Standalone")
+    sizes = sorted(len(_metric_stats(part)) for part in parts)
+    # Then there are as few parts as the limit allows, evenly filled, covering every function once
+    assert sizes == [7, 8, 8]
+    watched = [_dimension(m, "FunctionName") for part in parts for m in _metric_stats(part).values()]
+    assert sorted(watched) == [f"function-{i:02}" for i in range(MANY_FUNCTIONS)]
+    # And the composite alarm is in ALARM when any of them is
+    assert alarms["Standalone-lambda-errors"]["AlarmRule"].count("ALARM(") == 3
+
+
+def test_each_dead_letter_queue_alarms_on_one_visible_message(standalone: dict[str, Any]) -> None:
+    # Given the construct handed two dead-letter queues
+    alarms = _alarms(standalone)
+    (topic_id,) = [n for n, r in standalone["Resources"].items() if r["Type"] == "AWS::SNS::Topic"]
+    for name in QUEUES:
+        # When we read the alarm for each
+        alarm = alarms[f"Standalone-dead-letters-{name}"]
+        (metric,) = _metric_stats(alarm).values()
+        # Then it alarms on a single message waiting in that queue, and tells the topic when it is drained
+        assert metric["Metric"] == {
+            "Namespace": "AWS/SQS",
+            "MetricName": "ApproximateNumberOfMessagesVisible",
+            "Dimensions": [{"Name": "QueueName", "Value": name.lower()}],
+        }
+        assert (metric["Stat"], metric["Period"]) == ("Maximum", DEAD_LETTER_ALARM_PERIOD.to_seconds())
+        assert (alarm["Threshold"], alarm["ComparisonOperator"]) == (1, "GreaterThanOrEqualToThreshold")
+        assert alarm["AlarmActions"] == alarm["OKActions"] == [f"${{{topic_id}}}"]
+    # And the dashboard graphs their depth
+    (dashboard,) = [r for r in standalone["Resources"].values() if r["Type"] == "AWS::CloudWatch::Dashboard"]
+    widgets = json.loads(render(dashboard["Properties"]["DashboardBody"]))["widgets"]
+    (depth,) = [w for w in widgets if w["properties"].get("title") == "Dead-letter queue depth"]
+    assert len(depth["properties"]["metrics"]) == len(QUEUES)
+
+
+def test_monitoring_without_functions_is_refused() -> None:
+    stack = Stack(App(), "Empty")
+    context = {k: v for k, v in default_context().items() if k in DistillConfig.context_keys()}
+    with pytest.raises(ValueError, match="at least one function"):
+        PipelineMonitoring(
+            stack,
+            "Monitoring",
+            config=DistillConfig.from_mapping(context),
+            state_machine=sfn.StateMachine.from_state_machine_name(stack, "Machine", "machine"),
+            functions={},
+            topic=sns.Topic(stack, "Topic"),
+            key=kms.Key(stack, "Key"),
+        )
