@@ -12,7 +12,8 @@ Every prompt that succeeds is appended to a progress file (its line number and t
 line) and flushed before the next result is handled. A rerun skips what the file lists, so a run
 stopped by Ctrl-C, a fatal error or a crash resumes without calling Converse again for a prompt that
 already reached the logs. On Ctrl-C no new call starts and the calls in flight are waited for and
-recorded; a second Ctrl-C abandons them.
+recorded (the first Ctrl-C only sets a flag, so nothing is ever half-recorded); a second Ctrl-C
+abandons them.
 """
 
 from __future__ import annotations
@@ -21,11 +22,15 @@ import hashlib
 import heapq
 import json
 import random
+import signal
+import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, as_completed, wait
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import FrameType
 from typing import IO, Any, Final, Literal, Protocol
 
 from bedrock_distill.aws import LazyClient
@@ -45,6 +50,7 @@ RETRYABLE_CODES: Final = (frozenset(TRANSIENT_ERROR_CODES) - THROTTLING_CODES) |
 PROGRESS_KIND: Final = "bedrock-distill generate-logs progress"
 # botocore's own retries for the runtime client: adaptive mode adds client-side rate limiting.
 ADAPTIVE_RETRIES: Final[dict[str, Any]] = {"mode": "adaptive", "max_attempts": 3}
+_NAP_SECONDS: Final = 0.5
 
 
 @dataclass(frozen=True)
@@ -301,6 +307,30 @@ class TeacherGateway:
         return response
 
 
+@contextmanager
+def _first_ctrl_c_stops(stop: Callable[[], None]) -> Iterator[None]:
+    """The first Ctrl-C (SIGINT) calls `stop` instead of raising, so the run stops between two results
+    with nothing half-recorded; a second one raises KeyboardInterrupt as usual. Off the main thread,
+    where Python delivers no signals, this does nothing."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    pressed = False
+
+    def handler(signum: int, frame: FrameType | None) -> None:
+        nonlocal pressed
+        if pressed:
+            raise KeyboardInterrupt
+        pressed = True
+        stop()
+
+    previous = signal.signal(signal.SIGINT, handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
 class ProgressSink(Protocol):
     def advanced(self, result: GenerateResult, window: int) -> None: ...
 
@@ -367,25 +397,28 @@ class _Generator:
         started = self.clock()
         pool = ThreadPoolExecutor(max_workers=self.settings.concurrency, thread_name_prefix="converse")
         try:
-            self._loop(pool, pending)
-        except KeyboardInterrupt:
-            self.result.interrupted = True
-            self.stopping = True
-            self._drain()
+            with _first_ctrl_c_stops(self._interrupted):
+                self._loop(pool, pending)
         finally:
+            # Only a second Ctrl-C leaves calls in flight: they are abandoned, unrecorded.
             self.result.abandoned = len(self.in_flight)
             pool.shutdown(wait=not self.in_flight, cancel_futures=True)
             self.result.elapsed_seconds = self.clock() - started
+
+    def _interrupted(self) -> None:
+        self.result.interrupted = True
+        self.stopping = True
 
     def _loop(self, pool: ThreadPoolExecutor, pending: Iterator[Prompt]) -> None:
         exhausted = False
         while True:
             now = self.clock()
             while not self.stopping and len(self.in_flight) < self.window.size:
-                # A retry that is due goes before new prompts, so backed-off prompts are not starved.
+                # A retry that is due goes before new prompts, so backed-off prompts are not starved; a
+                # prompt backing off keeps its place in the window, so backing off lowers the rate.
                 if self.retries and self.retries[0][0] <= now:
                     call = heapq.heappop(self.retries)[2]
-                elif not exhausted:
+                elif not exhausted and len(self.in_flight) + len(self.retries) < self.window.size:
                     prompt = next(pending, None)
                     if prompt is None:
                         exhausted = True
@@ -400,7 +433,8 @@ class _Generator:
                 if self.stopping or (exhausted and not self.retries):
                     return
                 if self.retries:
-                    self.sleep(max(0.0, self.retries[0][0] - self.clock()))
+                    # In short naps, so that a Ctrl-C during a long backoff stops the run promptly.
+                    self.sleep(min(_NAP_SECONDS, max(0.0, self.retries[0][0] - self.clock())))
                 continue
             timeout = None
             if self.retries and len(self.in_flight) < self.window.size:
@@ -408,13 +442,6 @@ class _Generator:
             finished, _ = wait(self.in_flight, timeout=timeout, return_when=FIRST_COMPLETED)
             for future in finished:
                 self._settle(future, self.in_flight.pop(future))
-
-    def _drain(self) -> None:
-        """After Ctrl-C: wait for the calls in flight and record those that succeeded."""
-        for future in as_completed(list(self.in_flight)):
-            call = self.in_flight.pop(future)
-            if future.exception() is None:
-                self._succeeded(call, future.result())
 
     def _settle(self, future: Future[dict[str, Any]], call: _Call) -> None:
         error = future.exception()

@@ -168,9 +168,7 @@ def test_start_from_logs_with_inline_json_and_too_few_matches(
     log_invocations(20, {"project": "tickets", "team": "support"})
     selection = '{"andAll": [{"equals": {"project": "tickets"}}, {"equals": {"team": "support"}}]}'
     # When a run is started with the filter as inline JSON
-    code = main(
-        ["start", "--logs", LOG_SOURCE, "--filter", selection, "--validation-prompts", str(validation_prompts)]
-    )
+    code = main(["start", "--logs", LOG_SOURCE, "--filter", selection, "--validation-prompts", str(validation_prompts)])
     # Then the filter is accepted, but the scan finds too few prompts: exit 1, nothing started
     out = capsys.readouterr().out
     assert code == 1
