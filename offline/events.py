@@ -114,7 +114,10 @@ class EventPump:
         sqs = boto3.client("sqs")
         while messages := sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10).get("Messages", []):
             for message in messages:
-                self._deliver(rule, function_name, dlq_url, json.loads(message["Body"]))
+                event = json.loads(message["Body"])
+                # moto 5.2 drops the envelope's `account` on the way to SQS; EventBridge always sends it.
+                event.setdefault("account", queue_url.rstrip("/").split("/")[-2])
+                self._deliver(rule, function_name, dlq_url, event)
                 sqs.delete_message(QueueUrl=queue_url, ReceiptHandle=message["ReceiptHandle"])
 
     def _deliver(self, rule: str, function_name: str, dlq_url: str, event: dict[str, Any]) -> Delivery:

@@ -60,6 +60,7 @@ class LocalLambdas:
     handlers: dict[str, str] = field(default_factory=dict)
     invocations: list[tuple[str, Any]] = field(default_factory=list)
     _injected: dict[str, list[InjectedError]] = field(default_factory=dict)
+    _results: dict[str, list[Any]] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def register(self, function_name: str, handler_path: str) -> None:
@@ -71,12 +72,21 @@ class LocalLambdas:
         with self._lock:
             self._injected.setdefault(function_name, []).extend([injected] * times)
 
+    def return_next(self, function_name: str, result: Any) -> None:
+        """The next invocation returns `result` without running the handler: a function deployed at another
+        version, whose output the state machine does not expect."""
+        with self._lock:
+            self._results.setdefault(function_name, []).append(result)
+
     def invoke(self, function_name: str, payload: bytes) -> dict[str, Any]:
         event = json.loads(payload or b"{}")
         with self._lock:
             self.invocations.append((function_name, event))
             pending = self._injected.get(function_name)
             injected = pending.pop(0) if pending else None
+            results = self._results.get(function_name)
+            if injected is None and results:
+                return _response(results.pop(0))
         if injected is not None and not injected.after_running:
             return _error_response(injected.error_type, injected.message, [])
         handler = _load(self.handlers[function_name])

@@ -19,6 +19,7 @@ import boto3
 
 from bedrock_distill.handlers import common
 from bedrock_distill.workflow.settings import PipelineSettings
+from offline import aws_semantics
 from offline.events import EventPump, LocalRule
 from offline.lambda_runtime import LocalLambdas, activate, deactivate
 from stacks.pipeline_spec import (
@@ -176,6 +177,7 @@ class LocalPipeline:
         )["stateMachineArn"]
         assert self.state_machine_arn == state_machine_arn, self.state_machine_arn
         activate(self.lambdas)
+        aws_semantics.activate()
         self.pump = self._event_pump(region)
         return self
 
@@ -216,6 +218,7 @@ class LocalPipeline:
     def teardown(self) -> None:
         if self.pump is not None:
             self.pump.stop()
+        aws_semantics.deactivate()
         deactivate()
         for key, value in self._saved_environment.items():
             if value is None:

@@ -126,8 +126,12 @@ def _acknowledge_pipeline(stack: Stack) -> None:
         f"arn:<AWS::Partition>:states:<AWS::Region>:<AWS::AccountId>:execution:"
         f"{stack.stack_name}-{STATE_MACHINE_NAME_SUFFIX}:*"
     )
-    prefixes = (("Inputs", INPUT_PREFIX), ("Inputs", UPLOAD_TRIGGER_PREFIX), ("InvocationLogs", log_prefix))
-    prefixes += (("Outputs", OUTPUT_PREFIX),)
+    prefixes = [
+        ("Inputs", INPUT_PREFIX),
+        ("Inputs", UPLOAD_TRIGGER_PREFIX),
+        ("InvocationLogs", log_prefix),
+        ("Outputs", OUTPUT_PREFIX),
+    ]
     triggers = stack.node.find_child("Triggers")
     functions = [(name, pipeline.node.find_child(name)) for name in WORKFLOW_FUNCTIONS]
     functions += [(name, triggers.node.find_child(name)) for name in EVENT_FUNCTIONS]

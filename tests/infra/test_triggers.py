@@ -31,7 +31,8 @@ def _only(assembly: CloudAssembly, resource_type: str, prefix: str) -> tuple[str
 
 
 def _rule(assembly: CloudAssembly, name: str) -> dict[str, Any]:
-    return render(_only(assembly, "AWS::Events::Rule", f"Triggers{name}")[1]["Properties"])
+    properties: dict[str, Any] = render(_only(assembly, "AWS::Events::Rule", f"Triggers{name}")[1]["Properties"])
+    return properties
 
 
 def _statements(assembly: CloudAssembly, function: str) -> list[dict[str, Any]]:

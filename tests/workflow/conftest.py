@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import boto3
@@ -30,7 +31,8 @@ def emulator() -> Iterator[BedrockEmulator]:
 
 @pytest.fixture
 def pipeline(emulator: BedrockEmulator) -> Iterator[LocalPipeline]:
-    with LocalPipeline(teacher_model_id=TEACHER, hourly_rate_usd=20.0) as deployed:
+    # The emulator's job events reach the pipeline's rules, as Bedrock's reach EventBridge.
+    with LocalPipeline(teacher_model_id=TEACHER, hourly_rate_usd=20.0, emulator=emulator) as deployed:
         yield deployed
 
 
@@ -80,3 +82,29 @@ def prompts_input(pipeline: LocalPipeline, records: int = 120) -> dict[str, Any]
 
 def run_to_end(pipeline: LocalPipeline, execution_input: dict[str, Any], name: str) -> dict[str, Any]:
     return pipeline.wait(pipeline.start_execution(execution_input, name=name))
+
+
+def wait_until(condition: Callable[[], bool], what: str, timeout_seconds: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout_seconds
+    while not condition():
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"still waiting for {what} after {timeout_seconds} s")
+        time.sleep(0.05)
+
+
+def filed_waiters(pipeline: LocalPipeline) -> list[dict[str, Any]]:
+    """The task tokens executions have filed, waiting for their job's state-change event."""
+    items: list[dict[str, Any]] = boto3.client("dynamodb").scan(TableName=pipeline.names.job_waiter_table)["Items"]
+    return items
+
+
+def history_types(pipeline: LocalPipeline, execution_arn: str) -> list[str]:
+    return [str(event["type"]) for event in pipeline.history(execution_arn)]
+
+
+def entered_states(pipeline: LocalPipeline, execution_arn: str) -> list[str]:
+    return [
+        str(event["stateEnteredEventDetails"]["name"])
+        for event in pipeline.history(execution_arn)
+        if str(event["type"]).endswith("StateEntered")
+    ]
