@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass
-from functools import cached_property
+from functools import cache, cached_property
 from typing import Any
 
 from bedrock_distill.aws import LazyClient
@@ -39,9 +39,14 @@ class AwsSession:
     @cached_property
     def boto_session(self) -> Any:
         import boto3  # noqa: PLC0415 - local commands that never reach AWS never pay for boto3
+        import botocore.session  # noqa: PLC0415
 
+        core = botocore.session.Session()
+        core.register_component("data_loader", _shared_loader())
         with aws_errors("AWS session"):
-            return boto3.session.Session(profile_name=self.options.profile, region_name=self.options.region)
+            return boto3.session.Session(
+                botocore_session=core, profile_name=self.options.profile, region_name=self.options.region
+            )
 
     def client(
         self, service_name: str, *, retries: dict[str, Any] | None = None, max_pool_connections: int = 10
@@ -78,6 +83,15 @@ class AwsSession:
         if not region:
             raise OperatorError("no AWS Region: pass --region, set AWS_REGION or give the profile a region")
         return str(region)
+
+
+@cache
+def _shared_loader() -> Any:
+    """botocore's service models, loaded once per process: a new session would parse them again (a
+    tenth of a second per command in a process that runs several, such as the tests)."""
+    from botocore.loaders import create_loader  # noqa: PLC0415
+
+    return create_loader()
 
 
 class SessionClient(LazyClient):

@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import json
 import warnings
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -45,7 +46,7 @@ class FakeClock:
     def __init__(self, start: datetime) -> None:
         self.moment = start
         self.sleeps: list[float] = []
-        self.on_sleep: list[Any] = []
+        self.on_sleep: list[Callable[[], object]] = []
 
     def now(self) -> datetime:
         return self.moment
@@ -55,6 +56,18 @@ class FakeClock:
         self.moment += timedelta(seconds=seconds)
         if self.on_sleep:
             self.on_sleep.pop(0)()
+
+
+@cache
+def _session() -> boto3.session.Session:
+    # One for every test: moto resets boto3's default session in each mock, and a new session parses
+    # botocore's service models again (a third of a second a test).
+    return boto3.session.Session(region_name=REGION)
+
+
+def aws_client(service_name: str) -> Any:
+    """The tests' own client of a service (the code under test makes its own, from its options)."""
+    return _session().client(service_name)
 
 
 @pytest.fixture(autouse=True)
@@ -99,19 +112,19 @@ def create_stack(name: str, outputs: dict[str, str]) -> None:
     with warnings.catch_warnings():
         # moto creates the stack and its outputs but says it cannot model the placeholder resource.
         warnings.filterwarnings("ignore", message="Tried to parse AWS::CloudFormation::WaitConditionHandle")
-        boto3.client("cloudformation").create_stack(StackName=name, TemplateBody=stack_template(outputs))
+        aws_client("cloudformation").create_stack(StackName=name, TemplateBody=stack_template(outputs))
 
 
 @pytest.fixture
 def deployment(emulator: BedrockEmulator) -> Deployment:
-    s3 = boto3.client("s3")
+    s3 = aws_client("s3")
     for bucket in (INPUT_BUCKET, OUTPUT_BUCKET, LOG_BUCKET):
         s3.create_bucket(Bucket=bucket)
-    role = boto3.client("iam").create_role(
+    role = aws_client("iam").create_role(
         RoleName="distill-states", AssumeRolePolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": []})
     )["Role"]["Arn"]
     definition = {"StartAt": "Preflight", "States": {"Preflight": {"Type": "Pass", "End": True}}}
-    state_machine_arn = boto3.client("stepfunctions").create_state_machine(
+    state_machine_arn = aws_client("stepfunctions").create_state_machine(
         name="distillation", definition=json.dumps(definition), roleArn=role
     )["stateMachineArn"]
     outputs = {
@@ -154,12 +167,12 @@ def write_prompts(path: Path, count: int) -> Path:
 
 
 def s3_keys(bucket: str) -> list[str]:
-    return [item["Key"] for item in boto3.client("s3").list_objects_v2(Bucket=bucket).get("Contents", [])]
+    return [item["Key"] for item in aws_client("s3").list_objects_v2(Bucket=bucket).get("Contents", [])]
 
 
 def s3_json(uri: str) -> Any:
     bucket, _, key = uri.removeprefix("s3://").partition("/")
-    return json.loads(boto3.client("s3").get_object(Bucket=bucket, Key=key)["Body"].read())
+    return json.loads(aws_client("s3").get_object(Bucket=bucket, Key=key)["Body"].read())
 
 
 # Executions -------------------------------------------------------------------------------------------------
@@ -168,7 +181,7 @@ def s3_json(uri: str) -> Any:
 def start_execution(deployment: Deployment, name: str, execution_input: dict[str, Any] | None = None) -> str:
     document = execution_input or {"trainingData": {"prompts": f"s3://{INPUT_BUCKET}/datasets/{name}.jsonl"}}
     return str(
-        boto3.client("stepfunctions").start_execution(
+        aws_client("stepfunctions").start_execution(
             stateMachineArn=deployment.state_machine_arn, name=name, input=json.dumps(document)
         )["executionArn"]
     )
@@ -193,7 +206,7 @@ def finish_execution(
 
 
 def execution_input_of(arn: str) -> dict[str, Any]:
-    document: dict[str, Any] = json.loads(boto3.client("stepfunctions").describe_execution(executionArn=arn)["input"])
+    document: dict[str, Any] = json.loads(aws_client("stepfunctions").describe_execution(executionArn=arn)["input"])
     return document
 
 
@@ -201,14 +214,14 @@ def execution_input_of(arn: str) -> dict[str, Any]:
 
 
 def enable_invocation_logging() -> None:
-    boto3.client("bedrock").put_model_invocation_logging_configuration(
+    aws_client("bedrock").put_model_invocation_logging_configuration(
         loggingConfig={"s3Config": {"bucketName": LOG_BUCKET, "keyPrefix": "bedrock"}, "textDataDeliveryEnabled": True}
     )
 
 
 def log_invocations(count: int, metadata: dict[str, str], *, model_id: str = TEACHER) -> None:
     """`count` Converse calls to the teacher with this requestMetadata, logged by the emulator."""
-    runtime = boto3.client("bedrock-runtime")
+    runtime = aws_client("bedrock-runtime")
     for index in range(count):
         runtime.converse(
             modelId=model_id,
@@ -224,8 +237,8 @@ def create_run_job(arn: str, name: str) -> str:
     """The distillation job the pipeline's CreateJob state would have created for this execution."""
     names = resource_names(name, arn)
     body = b"".join(orjson.dumps(conversation(index, answer=False)) + b"\n" for index in range(100))
-    boto3.client("s3").put_object(Bucket=INPUT_BUCKET, Key=f"datasets/{name}.jsonl", Body=body)
-    response = boto3.client("bedrock").create_model_customization_job(
+    aws_client("s3").put_object(Bucket=INPUT_BUCKET, Key=f"datasets/{name}.jsonl", Body=body)
+    response = aws_client("bedrock").create_model_customization_job(
         jobName=names.job_name,
         customModelName=names.custom_model_name,
         roleArn=f"arn:aws:iam::{ACCOUNT}:role/distillation",
@@ -243,12 +256,12 @@ def create_run_job(arn: str, name: str) -> str:
 
 
 def create_run_throughput(arn: str, name: str, model_id: str = STUDENT) -> str:
-    response = boto3.client("bedrock").create_provisioned_model_throughput(
+    response = aws_client("bedrock").create_provisioned_model_throughput(
         modelUnits=1, provisionedModelName=resource_names(name, arn).provisioned_model_name, modelId=model_id
     )
     return str(response["provisionedModelArn"])
 
 
 def start_date(arn: str) -> datetime:
-    moment: datetime = boto3.client("stepfunctions").describe_execution(executionArn=arn)["startDate"]
+    moment: datetime = aws_client("stepfunctions").describe_execution(executionArn=arn)["startDate"]
     return moment

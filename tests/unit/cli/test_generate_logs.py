@@ -11,7 +11,6 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-import boto3
 import pytest
 
 from bedrock_distill.aws import LazyClient
@@ -29,7 +28,7 @@ from tests.unit.cli.conftest import (
     LOG_BUCKET,
     TEACHER,
     Deployment,
-    FakeClock,
+    aws_client,
     conversation,
     enable_invocation_logging,
     write_records,
@@ -56,7 +55,7 @@ def _progress_entries(path: Path) -> list[dict[str, Any]]:
 
 
 def _logged(prefix: str = "bedrock/AWSLogs/") -> int:
-    listed = boto3.client("s3").list_objects_v2(Bucket=LOG_BUCKET, Prefix=prefix).get("Contents", [])
+    listed = aws_client("s3").list_objects_v2(Bucket=LOG_BUCKET, Prefix=prefix).get("Contents", [])
     return sum(1 for item in listed if item["Key"].endswith(".json.gz"))
 
 
@@ -126,7 +125,6 @@ def _run(
 def test_every_prompt_is_sent_once_with_the_metadata_and_logged(
     deployment: Deployment,
     emulator: BedrockEmulator,
-    clock: FakeClock,
     tmp_path: Path,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
@@ -165,7 +163,7 @@ def test_every_prompt_is_sent_once_with_the_metadata_and_logged(
 
 
 def test_jsonl_prompts_send_the_turns_up_to_the_last_user_turn(
-    deployment: Deployment, emulator: BedrockEmulator, clock: FakeClock, tmp_path: Path
+    deployment: Deployment, emulator: BedrockEmulator, tmp_path: Path
 ) -> None:
     # Given bedrock-conversation-2024 records with golden answers
     prompts = write_records(tmp_path / "prompts.jsonl", [conversation(index) for index in range(5)])
@@ -180,7 +178,6 @@ def test_jsonl_prompts_send_the_turns_up_to_the_last_user_turn(
 def test_invalid_jsonl_prompts_send_nothing(
     deployment: Deployment,
     emulator: BedrockEmulator,
-    clock: FakeClock,
     tmp_path: Path,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
@@ -253,7 +250,6 @@ def test_a_prompt_throttled_on_every_attempt_stops_the_run(
 def test_a_run_stopped_by_a_fatal_error_resumes_without_duplicates(
     deployment: Deployment,
     emulator: BedrockEmulator,
-    clock: FakeClock,
     tmp_path: Path,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
@@ -287,7 +283,6 @@ def test_a_run_stopped_by_a_fatal_error_resumes_without_duplicates(
 def test_ctrl_c_stops_cleanly_and_a_rerun_sends_each_prompt_once(
     deployment: Deployment,
     emulator: BedrockEmulator,
-    clock: FakeClock,
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
@@ -326,7 +321,6 @@ def test_ctrl_c_stops_cleanly_and_a_rerun_sends_each_prompt_once(
 def test_a_progress_file_of_another_run_is_refused(
     deployment: Deployment,
     emulator: BedrockEmulator,
-    clock: FakeClock,
     tmp_path: Path,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
@@ -356,7 +350,6 @@ def test_a_progress_file_of_another_run_is_refused(
 )
 def test_metadata_a_filter_could_not_select_is_refused(
     emulator: BedrockEmulator,
-    clock: FakeClock,
     tmp_path: Path,
     metadata: str,
     message: str,
@@ -372,7 +365,7 @@ def test_metadata_a_filter_could_not_select_is_refused(
 
 
 def test_region_and_endpoint_reach_the_runtime_client(
-    emulator: BedrockEmulator, clock: FakeClock, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    emulator: BedrockEmulator, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     # When prompts are sent with --region and --endpoint-url (the emulator answers before any connection)
     prompts = _text_prompts(tmp_path / "prompts.txt", 2)

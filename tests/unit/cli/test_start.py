@@ -6,7 +6,6 @@ import json
 import re
 from pathlib import Path
 
-import boto3
 import pytest
 
 from bedrock_distill.cli import main
@@ -16,6 +15,7 @@ from tests.unit.cli.conftest import (
     LOG_SOURCE,
     Deployment,
     FakeClock,
+    aws_client,
     conversation,
     enable_invocation_logging,
     execution_input_of,
@@ -31,7 +31,7 @@ CONSOLE = "https://us-east-1.console.aws.amazon.com/states/home?region=us-east-1
 
 
 def _executions(deployment: Deployment) -> list[str]:
-    listed = boto3.client("stepfunctions").list_executions(stateMachineArn=deployment.state_machine_arn)
+    listed = aws_client("stepfunctions").list_executions(stateMachineArn=deployment.state_machine_arn)
     return [item["executionArn"] for item in listed["executions"]]
 
 
@@ -67,7 +67,7 @@ def test_without_a_name_the_run_is_named_by_the_time(
 ) -> None:
     # When a run is started without --name, from an S3 object already in place
     prompts = write_prompts(tmp_path / "tickets.jsonl", 100)
-    boto3.client("s3").upload_file(str(prompts), INPUT_BUCKET, "shared/tickets.jsonl")
+    aws_client("s3").upload_file(str(prompts), INPUT_BUCKET, "shared/tickets.jsonl")
     code = main(["start", "--prompts", f"s3://{INPUT_BUCKET}/shared/tickets.jsonl"])
     # Then the execution is named distill-<UTC time>-<random>, and nothing new was uploaded
     assert code == 0
@@ -102,7 +102,7 @@ def test_invalid_s3_prompts_are_streamed_and_named_by_uri(
     # Given prompts in S3 whose 2nd record uses the documented schema typo
     records = [conversation(index) for index in range(100)]
     records[1]["schemaVersion"] = "bedrock-conversion-2024"
-    boto3.client("s3").upload_file(str(write_records(tmp_path / "p.jsonl", records)), INPUT_BUCKET, "p.jsonl")
+    aws_client("s3").upload_file(str(write_records(tmp_path / "p.jsonl", records)), INPUT_BUCKET, "p.jsonl")
     # When a run is started from it
     code = main(["start", "--prompts", f"s3://{INPUT_BUCKET}/p.jsonl"])
     # Then the problem is named by URI and line, and nothing starts

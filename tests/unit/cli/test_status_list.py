@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 from datetime import timedelta
 
-import boto3
 import pytest
 
 from bedrock_distill.cli import main
@@ -13,6 +12,7 @@ from bedrock_emulator import BedrockEmulator
 from tests.unit.cli.conftest import (
     Deployment,
     FakeClock,
+    aws_client,
     create_run_job,
     create_run_throughput,
     finish_execution,
@@ -102,14 +102,16 @@ def test_watch_refreshes_until_the_execution_ends(
     clock.moment = start_date(arn)
     # And, while it is watched, the job completes, a PT is bought, and then the run succeeds and deletes it
     throughput: list[str] = []
+
+    def pt_deleted_and_run_succeeded() -> None:
+        aws_client("bedrock").delete_provisioned_model_throughput(provisionedModelId=throughput[0])
+        finish_execution(arn, "SUCCEEDED", output=SUCCESS_OUTPUT, after=timedelta(minutes=2))
+
     clock.on_sleep = [
         lambda: emulator.clock.advance(3 * 3600 + 1),
         lambda: throughput.append(create_run_throughput(arn, "watched")),
         lambda: None,  # nothing changes: no new line
-        lambda: (
-            boto3.client("bedrock").delete_provisioned_model_throughput(provisionedModelId=throughput[0]),
-            finish_execution(arn, "SUCCEEDED", output=SUCCESS_OUTPUT, after=timedelta(minutes=2)),
-        ),
+        pt_deleted_and_run_succeeded,
     ]
     # When it is watched every 30 seconds
     code = main(["status", "watched", "--watch", "--interval", "30"])
