@@ -58,16 +58,20 @@ class StepFunctionsGateway:
         return True
 
     def _history_newest_first(self, execution_arn: str) -> Iterator[dict[str, Any]]:
-        request: dict[str, Any] = {"executionArn": execution_arn, "reverseOrder": True, "maxResults": 200}
+        # Sorted here by event id rather than trusting `reverseOrder` (moto ignores it); the whole history is
+        # at most 25,000 events, and only failures read it.
+        events: list[dict[str, Any]] = []
+        request: dict[str, Any] = {"executionArn": execution_arn, "maxResults": 1000}
         while True:
             try:
                 page = self.client.get_execution_history(**request)
             except ClientError as error:
                 raise translate_client_error(error, "GetExecutionHistory") from error
-            yield from page["events"]
+            events += page["events"]
             if not page.get("nextToken"):
-                return
+                break
             request["nextToken"] = page["nextToken"]
+        yield from sorted(events, key=lambda event: int(event["id"]), reverse=True)
 
     def failing_state(self, execution_arn: str) -> str | None:
         """The state whose task or branch failed last: the first state entered before the newest failure."""
