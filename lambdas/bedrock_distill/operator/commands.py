@@ -144,13 +144,14 @@ def status(context: Context) -> int:
     def fetch() -> RunStatus:
         return run_status(context.executions, context.bedrock, arn, context.clock.now())
 
-    if args.watch:
+    if args.watch and not args.json:
         with StatusView(context.console) as view:
             final = watch(fetch, view.show, context.clock, args.interval)
         if not context.console.is_terminal:
             print_status(context.console, final)
     else:
-        final = fetch()
+        # --watch --json: silent until the end, then the final status as one JSON object.
+        final = watch(fetch, lambda _: None, context.clock, args.interval) if args.watch else fetch()
         if args.json:
             print_json(context.console, final.to_dict())
         else:
