@@ -168,3 +168,19 @@ def test_status_of_an_unknown_execution_is_exit_2(
     # Then one line says so
     assert code == 2
     assert "no execution arn:aws:states:us-east-1:123456789012:execution:distillation:nope" in capsys.readouterr().err
+
+
+def test_watch_with_json_prints_only_the_final_status(
+    deployment: Deployment, clock: FakeClock, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Given a running execution that is aborted while watched
+    arn = start_execution(deployment, "aborted")
+    clock.moment = start_date(arn)
+    clock.on_sleep = [lambda: finish_execution(arn, "ABORTED", after=timedelta(seconds=5))]
+    # When it is watched with --json
+    code = main(["status", "aborted", "--watch", "--interval", "5", "--json"])
+    # Then one JSON object, the final status, is printed, and the exit code says the run did not succeed
+    document = json.loads(capsys.readouterr().out)
+    assert code == 1
+    assert document["status"] == "ABORTED"
+    assert document["elapsedSeconds"] == 5.0
