@@ -55,10 +55,7 @@ def _project_throughputs(bedrock: BedrockGateway) -> Iterator[tuple[dict[str, An
 def clean_up_execution(execution_arn: str, bedrock: BedrockGateway) -> CleanupReport:
     """Delete every PT tagged with this execution, and stop its job if it is still running."""
     report = CleanupReport()
-    for summary, tags in _project_throughputs(bedrock):
-        if tags.get(EXECUTION_TAG_KEY) == execution_arn:
-            delete_provisioned_throughput(summary["provisionedModelArn"], bedrock)
-            report.deleted_provisioned_throughputs.append(summary["provisionedModelArn"])
+    # The job first: a job left running would go on to need a PT nobody will delete.
     jobs = _paginate(
         bedrock.client.list_model_customization_jobs, "modelCustomizationJobSummaries", statusEquals="InProgress"
     )
@@ -69,6 +66,10 @@ def clean_up_execution(execution_arn: str, bedrock: BedrockGateway) -> CleanupRe
                 partial(bedrock.client.stop_model_customization_job, jobIdentifier=job["jobArn"]),
             )
             report.stopped_jobs.append(job["jobArn"])
+    for summary, tags in _project_throughputs(bedrock):
+        if tags.get(EXECUTION_TAG_KEY) == execution_arn:
+            delete_provisioned_throughput(summary["provisionedModelArn"], bedrock)
+            report.deleted_provisioned_throughputs.append(summary["provisionedModelArn"])
     return report
 
 

@@ -1,0 +1,205 @@
+"""Ends the workflow's own Catch cannot see (a timeout, StopExecution, States.Runtime) still leave no PT:
+the execution-end rule cleans up at once, and the sweeper catches whatever that missed."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import boto3
+import pytest
+
+from bedrock_distill.workflow.run import EXECUTION_TAG_KEY, PROJECT_TAG_KEY, PROJECT_TAG_VALUE
+from bedrock_emulator import BedrockEmulator
+from offline.pipeline import LocalPipeline
+from tests.workflow.conftest import (
+    TEACHER,
+    filed_waiters,
+    history_types,
+    prompts_input,
+    published_outcomes,
+    wait_until,
+)
+
+pytestmark = pytest.mark.workflow
+
+HOUR = 3600
+JOB_SECONDS = 3 * 3600
+# Long enough that a PT is still being polled for when the test ends the execution.
+SLOW_PT_POLL = {"jobSeconds": HOUR, "provisionedThroughputSeconds": 60}
+
+
+def _release_the_job(pipeline: LocalPipeline, emulator: BedrockEmulator, execution_arn: str) -> None:
+    wait_until(lambda: "TaskSubmitted" in history_types(pipeline, execution_arn), "the job wait")
+    emulator.advance(JOB_SECONDS)
+
+
+def _execution_end_handled(pipeline: LocalPipeline, execution_arn: str) -> list[Any]:
+    assert pipeline.pump is not None
+    pump = pipeline.pump
+    wait_until(
+        lambda: any(d.event["detail"]["executionArn"] == execution_arn for d in pump.deliveries_to("execution-ends")),
+        "the execution-end event to be handled",
+    )
+    return [d for d in pump.deliveries_to("execution-ends") if d.event["detail"]["executionArn"] == execution_arn]
+
+
+def test_an_aborted_execution_leaves_no_pt(pipeline: LocalPipeline, emulator: BedrockEmulator, outcomes: str) -> None:
+    # Given a run that has bought its PT and is waiting for it
+    execution_arn = pipeline.start_execution(prompts_input(pipeline) | {"pollIntervals": SLOW_PT_POLL}, name="aborted")
+    _release_the_job(pipeline, emulator, execution_arn)
+    wait_until(lambda: len(emulator.live_provisioned_throughputs()) == 1, "the PT to be bought")
+    # When someone stops the execution (no Catch runs on StopExecution)
+    boto3.client("stepfunctions").stop_execution(executionArn=execution_arn, cause="stopped by a person")
+    assert pipeline.wait(execution_arn)["status"] == "ABORTED"
+    (delivery,) = _execution_end_handled(pipeline, execution_arn)
+    # Then the execution-end rule deleted its PT
+    assert delivery.succeeded, delivery.result
+    assert emulator.live_provisioned_throughputs() == []
+    assert len(delivery.result["deletedProvisionedThroughputs"]) == 1
+    # And one message says what happened and what was cleaned up
+    (outcome,) = published_outcomes(outcomes)
+    assert outcome["status"] == "ABORTED"
+    assert outcome["cleanup"]["deleted_provisioned_throughputs"] == delivery.result["deletedProvisionedThroughputs"]
+    assert outcome["next_step"]
+
+
+def test_an_execution_aborted_while_its_job_runs_stops_the_job(
+    pipeline: LocalPipeline, emulator: BedrockEmulator
+) -> None:
+    # Given a run waiting for its job
+    execution_arn = pipeline.start_execution(prompts_input(pipeline) | {"pollIntervals": SLOW_PT_POLL}, name="stop")
+    wait_until(lambda: len(filed_waiters(pipeline)) == 1, "the job wait")
+    # When the execution is stopped
+    boto3.client("stepfunctions").stop_execution(executionArn=execution_arn)
+    (delivery,) = _execution_end_handled(pipeline, execution_arn)
+    # Then its job is stopped too: nothing keeps training for an execution that is gone
+    (job,) = emulator.jobs.values()
+    assert delivery.result["stoppedJobs"] == [job.arn]
+    assert job.status in {"Stopping", "Stopped"}
+
+
+@pytest.fixture
+def impatient_pipeline(emulator: BedrockEmulator) -> Iterator[LocalPipeline]:
+    """An execution timeout of a few seconds: reached while the PT is being polled for."""
+    with LocalPipeline(teacher_model_id=TEACHER, emulator=emulator, execution_timeout_seconds=6) as deployed:
+        yield deployed
+
+
+def test_a_timed_out_execution_leaves_no_pt(impatient_pipeline: LocalPipeline, emulator: BedrockEmulator) -> None:
+    pipeline = impatient_pipeline
+    # Given a run that buys its PT and then waits a minute before looking at it again
+    execution_arn = pipeline.start_execution(prompts_input(pipeline) | {"pollIntervals": SLOW_PT_POLL}, name="late")
+    _release_the_job(pipeline, emulator, execution_arn)
+    wait_until(lambda: len(emulator.provisioned_throughputs) == 1, "the PT to be bought")
+    # When the execution's timeout ends it (no Catch sees a timeout)
+    assert pipeline.wait(execution_arn, timeout_seconds=30)["status"] == "TIMED_OUT"
+    (delivery,) = _execution_end_handled(pipeline, execution_arn)
+    # Then the execution-end rule deleted the PT the workflow never got to
+    assert delivery.succeeded, delivery.result
+    assert emulator.live_provisioned_throughputs() == []
+
+
+def test_a_states_runtime_failure_leaves_no_pt(
+    pipeline: LocalPipeline, emulator: BedrockEmulator, outcomes: str
+) -> None:
+    # Given the PT-status function answers without the PT's ARN (say, a different deployed version), so the
+    # next state's path cannot resolve: States.Runtime, which no Catch sees on AWS
+    pipeline.lambdas.return_next(f"{pipeline.names.prefix}-ProvisionedThroughputStatus", {"status": "InService"})
+    execution_arn = pipeline.start_execution(
+        prompts_input(pipeline) | {"pollIntervals": {"jobSeconds": HOUR}}, name="runtime"
+    )
+    _release_the_job(pipeline, emulator, execution_arn)
+    # When the execution fails past the workflow's own cleanup
+    result = pipeline.wait(execution_arn, timeout_seconds=60)
+    assert result["status"] == "FAILED"
+    assert result["error"] == "States.Runtime"
+    assert "DeleteProvisionedThroughputAfterFailure" not in _entered(pipeline, execution_arn)
+    (delivery,) = _execution_end_handled(pipeline, execution_arn)
+    # Then the execution-end rule deleted the PT
+    assert delivery.succeeded, delivery.result
+    assert len(delivery.result["deletedProvisionedThroughputs"]) == 1
+    assert emulator.live_provisioned_throughputs() == []
+    # And, the workflow never having reported it, the cleanup sends the one message, naming the failing state
+    (outcome,) = published_outcomes(outcomes)
+    assert (outcome["status"], outcome["error"], outcome["failing_state"]) == (
+        "FAILED",
+        "States.Runtime",
+        "ValidateModel",
+    )
+
+
+def _entered(pipeline: LocalPipeline, execution_arn: str) -> list[str]:
+    return [
+        str(event["stateEnteredEventDetails"]["name"])
+        for event in pipeline.history(execution_arn)
+        if str(event["type"]).endswith("StateEntered")
+    ]
+
+
+def test_when_the_cleanup_fails_every_attempt_the_event_is_kept_and_one_sweep_deletes_the_pt(
+    pipeline: LocalPipeline, emulator: BedrockEmulator
+) -> None:
+    # Given a run aborted while its PT exists, and a cleanup function failing every attempt
+    assert pipeline.pump is not None
+    cleanup = f"{pipeline.names.prefix}-CleanUpExecution"
+    pipeline.lambdas.fail_next(cleanup, "InternalServerException", times=pipeline.pump.attempts)
+    execution_arn = pipeline.start_execution(prompts_input(pipeline) | {"pollIntervals": SLOW_PT_POLL}, name="dlq")
+    _release_the_job(pipeline, emulator, execution_arn)
+    wait_until(lambda: len(emulator.live_provisioned_throughputs()) == 1, "the PT to be bought")
+    boto3.client("stepfunctions").stop_execution(executionArn=execution_arn)
+    (delivery,) = _execution_end_handled(pipeline, execution_arn)
+    # Then the event is in the dead-letter queue, not lost, and the PT is still there
+    assert not delivery.succeeded
+    (dead_letter,) = pipeline.pump.dead_letters("execution-ends")
+    assert dead_letter["detail"]["executionArn"] == execution_arn
+    assert len(emulator.live_provisioned_throughputs()) == 1
+    # When the sweeper runs once
+    sweep = pipeline.pump.fire("sweep")
+    # Then the PT of the ended execution is gone
+    assert sweep.succeeded, sweep.result
+    assert emulator.live_provisioned_throughputs() == []
+    assert len(sweep.result["deletedProvisionedThroughputs"]) == 1
+
+
+def test_the_sweeper_never_touches_a_pt_of_another_project_or_of_a_running_execution(
+    pipeline: LocalPipeline, emulator: BedrockEmulator
+) -> None:
+    # Given PTs of another project, untagged ones, and one of a running execution of ours
+    bedrock = boto3.client("bedrock")
+    running_arn = pipeline.start_execution(prompts_input(pipeline) | {"pollIntervals": SLOW_PT_POLL}, name="alive")
+    wait_until(lambda: len(filed_waiters(pipeline)) == 1, "the running execution to wait for its job")
+    ours = {"key": PROJECT_TAG_KEY, "value": PROJECT_TAG_VALUE}
+    keep = {
+        "theirs": [{"key": PROJECT_TAG_KEY, "value": "someone-else"}, {"key": EXECUTION_TAG_KEY, "value": "x"}],
+        "untagged": [],
+        "running": [ours, {"key": EXECUTION_TAG_KEY, "value": running_arn}],
+    }
+    kept = {
+        name: bedrock.create_provisioned_model_throughput(
+            modelUnits=1, provisionedModelName=name, modelId=TEACHER, tags=tags
+        )["provisionedModelArn"]
+        for name, tags in keep.items()
+    }
+    # And one of ours whose execution Step Functions no longer knows
+    gone = bedrock.create_provisioned_model_throughput(
+        modelUnits=1,
+        provisionedModelName="forgotten",
+        modelId=TEACHER,
+        tags=[ours, {"key": EXECUTION_TAG_KEY, "value": running_arn.replace(":alive", ":long-gone")}],
+    )["provisionedModelArn"]
+    # When the sweeper runs, twice (it must be idempotent)
+    assert pipeline.pump is not None
+    first, second = pipeline.pump.fire("sweep"), pipeline.pump.fire("sweep")
+    # Then only the orphan was deleted, once
+    assert first.result["deletedProvisionedThroughputs"] == [gone]
+    assert second.result["deletedProvisionedThroughputs"] == []
+    assert {pt.arn for pt in emulator.live_provisioned_throughputs()} == set(kept.values())
+    # Tidy up what this test made, so the fixture's no-live-PT check speaks about the pipeline only
+    for arn in kept.values():
+        bedrock.delete_provisioned_model_throughput(provisionedModelId=arn)
+    stepfunctions = boto3.client("stepfunctions")
+    if stepfunctions.describe_execution(executionArn=running_arn)["status"] == "RUNNING":
+        stepfunctions.stop_execution(executionArn=running_arn)
+    pipeline.wait(running_arn)
+    _execution_end_handled(pipeline, running_arn)
