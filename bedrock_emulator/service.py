@@ -162,6 +162,8 @@ class BedrockEmulator:
         self._seconds_per_status_read = seconds_per_status_read
         self._converse_latency_seconds = converse_latency_seconds
         self._lock = threading.RLock()
+        # The invocation log a Converse on this thread still has to write, once the lock is released.
+        self._pending = threading.local()
         self._state = _State()
         self._s3_clients: dict[str, Any] = {}
         self._sinks: list[EventSink] = list(event_sinks)
@@ -311,11 +313,14 @@ class BedrockEmulator:
                     self.clock.advance(self._seconds_per_status_read)
                 self._settle()
                 try:
-                    return handler(params, region)
+                    response = handler(params, region)
                 except BedrockError as error:
                     if error.code not in modeled_error_codes(operation):
                         raise AssertionError(f"emulator bug: {operation.name} cannot raise {error.code}") from error
                     raise
+            # Outside the lock, as Bedrock delivers logs on its own side: concurrent callers do not queue on S3.
+            self._write_pending_log()
+            return response
         finally:
             # Outside the lock: a sink may call back into boto3, moto or this emulator.
             self._deliver()
@@ -789,7 +794,13 @@ class BedrockEmulator:
         }
         if "requestMetadata" in params:
             record["requestMetadata"] = params["requestMetadata"]
-        write_record(self._s3(region), configuration["s3Config"], record, now)
+        self._pending.log_write = (self._s3(region), copy.deepcopy(configuration["s3Config"]), record, now)
+
+    def _write_pending_log(self) -> None:
+        pending = getattr(self._pending, "log_write", None)
+        if pending is not None:
+            self._pending.log_write = None
+            write_record(*pending)
 
 
 _JOB_SUMMARY_KEYS = (
