@@ -66,6 +66,10 @@ class LocalNames:
     def job_waiter_table(self) -> str:
         return f"{self.prefix}-job-waiters"
 
+    @property
+    def idempotency_table(self) -> str:
+        return f"{self.prefix}-idempotency"
+
 
 class LocalPipeline:
     def __init__(
@@ -116,12 +120,13 @@ class LocalPipeline:
         s3.put_bucket_notification_configuration(
             Bucket=self.names.input_bucket, NotificationConfiguration={"EventBridgeConfiguration": {}}
         )
-        boto3.client("dynamodb").create_table(
-            TableName=self.names.job_waiter_table,
-            KeySchema=[{"AttributeName": "jobArn", "KeyType": "HASH"}],
-            AttributeDefinitions=[{"AttributeName": "jobArn", "AttributeType": "S"}],
-            BillingMode="PAY_PER_REQUEST",
-        )
+        for table, key in ((self.names.job_waiter_table, "jobArn"), (self.names.idempotency_table, "id")):
+            boto3.client("dynamodb").create_table(
+                TableName=table,
+                KeySchema=[{"AttributeName": key, "KeyType": "HASH"}],
+                AttributeDefinitions=[{"AttributeName": key, "AttributeType": "S"}],
+                BillingMode="PAY_PER_REQUEST",
+            )
         self.topic_arn = boto3.client("sns").create_topic(Name=f"{self.names.prefix}-outcomes")["TopicArn"]
         iam = boto3.client("iam")
         role_arn = iam.create_role(
@@ -148,6 +153,7 @@ class LocalPipeline:
             provisioned_throughput_hourly_rate_usd=self._hourly_rate,
             state_machine_arn=state_machine_arn,
             job_waiter_table=self.names.job_waiter_table,
+            idempotency_table=self.names.idempotency_table,
             upload_trigger_prefix=UPLOAD_TRIGGER_PREFIX,
             max_provisioned_throughput_seconds=self._max_pt_seconds,
         )

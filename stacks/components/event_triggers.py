@@ -1,6 +1,7 @@
 from __future__ import annotations
 
-from aws_cdk import Duration
+from aws_cdk import Duration, RemovalPolicy
+from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_events as events
 from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_iam as iam
@@ -52,6 +53,23 @@ class EventTriggers(Construct):
         packaging: LambdaPackaging,
     ) -> None:
         super().__init__(scope, construct_id)
+        # Powertools idempotency records: a redelivered execution-end event is answered, not handled again.
+        self.idempotency = dynamodb.Table(
+            self,
+            "Idempotency",
+            partition_key=dynamodb.Attribute(name="id", type=dynamodb.AttributeType.STRING),
+            billing_mode=dynamodb.BillingMode.PAY_PER_REQUEST,
+            encryption=dynamodb.TableEncryption.CUSTOMER_MANAGED,
+            encryption_key=key,
+            point_in_time_recovery_specification=dynamodb.PointInTimeRecoverySpecification(
+                point_in_time_recovery_enabled=True
+            ),
+            time_to_live_attribute="expiration",
+            removal_policy=RemovalPolicy.DESTROY,
+        )
+        environment = pipeline.settings.model_copy(
+            update={"idempotency_table": self.idempotency.table_name}
+        ).to_environment()
         self.dead_letter_queues: dict[str, sqs.Queue] = {}
         self.functions: dict[str, ProjectFunction] = {}
         for name, spec in EVENT_FUNCTIONS.items():
@@ -72,7 +90,7 @@ class EventTriggers(Construct):
                 packaging=packaging,
                 config=config,
                 key=key,
-                environment=pipeline.settings.to_environment(),
+                environment=environment,
                 timeout=Duration.seconds(spec.timeout_seconds),
                 memory_mb=spec.memory_mb,
                 dead_letter_queue=queue,
@@ -173,6 +191,14 @@ class EventTriggers(Construct):
                 resources=[jobs],
             )
         )
+        f["CleanUpExecution"].add_to_policy(
+            iam.PolicyStatement(
+                sid="RecordHandledEvents",
+                actions=["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"],
+                resources=[self.idempotency.table_arn],
+            )
+        )
+        use_key_through(f["CleanUpExecution"], key, "dynamodb", ["kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey"])
         f["CleanUpExecution"].add_to_policy(
             iam.PolicyStatement(
                 sid="ReadExecutionHistory", actions=["states:GetExecutionHistory"], resources=[pipeline.executions_arn]

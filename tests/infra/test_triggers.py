@@ -158,3 +158,18 @@ def test_the_upload_location_is_an_output(assembly: CloudAssembly) -> None:
     bucket_id, _ = _only(assembly, "AWS::S3::Bucket", "BucketsInputs")
     outputs = render(assembly.template["Outputs"])
     assert outputs["UploadLocation"]["Value"] == f"s3://${{{bucket_id}}}/datasets/incoming/"
+
+
+def test_the_execution_end_cleanup_records_handled_events_in_its_own_encrypted_table(assembly: CloudAssembly) -> None:
+    table_id, table = _only(assembly, "AWS::DynamoDB::Table", "TriggersIdempotency")
+    key_id, _ = _only(assembly, "AWS::KMS::Key", "Encryption")
+    properties = render(table["Properties"])
+    assert properties["SSESpecification"]["KMSMasterKeyId"] == f"${{{key_id}.Arn}}"
+    assert properties["TimeToLiveSpecification"] == {"AttributeName": "expiration", "Enabled": True}
+    # Only the cleanup uses it, with exactly the item actions Powertools idempotency needs
+    assert _grants(assembly, "CleanUpExecution", "dynamodb") == {
+        (action, f"${{{table_id}.Arn}}")
+        for action in ("dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem")
+    }
+    _, function = _only(assembly, "AWS::Lambda::Function", "TriggersCleanUpExecutionFunction")
+    assert render(function["Properties"]["Environment"]["Variables"]["IDEMPOTENCY_TABLE"]) == f"${{{table_id}}}"

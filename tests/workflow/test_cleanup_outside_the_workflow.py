@@ -64,6 +64,26 @@ def test_an_aborted_execution_leaves_no_pt(pipeline: LocalPipeline, emulator: Be
     assert outcome["next_step"]
 
 
+def test_a_second_delivery_of_the_same_end_cleans_nothing_and_sends_no_second_message(
+    pipeline: LocalPipeline, emulator: BedrockEmulator, outcomes: str
+) -> None:
+    # Given an aborted run whose end has been handled and reported
+    execution_arn = pipeline.start_execution(prompts_input(pipeline) | {"pollIntervals": SLOW_PT_POLL}, name="twice")
+    _release_the_job(pipeline, emulator, execution_arn)
+    wait_until(lambda: len(emulator.live_provisioned_throughputs()) == 1, "the PT to be bought")
+    boto3.client("stepfunctions").stop_execution(executionArn=execution_arn)
+    (first,) = _execution_end_handled(pipeline, execution_arn)
+    deletions = emulator.call_count("DeleteProvisionedModelThroughput")
+    # When EventBridge delivers the same event again (at-least-once delivery)
+    assert pipeline.pump is not None
+    again = pipeline.pump.fire("execution-ends", first.event)
+    # Then the second delivery answers as the first did, without touching Bedrock or SNS again
+    assert again.succeeded
+    assert again.result == first.result
+    assert emulator.call_count("DeleteProvisionedModelThroughput") == deletions
+    assert len(published_outcomes(outcomes)) == 1
+
+
 def test_an_execution_aborted_while_its_job_runs_stops_the_job(
     pipeline: LocalPipeline, emulator: BedrockEmulator
 ) -> None:

@@ -1,14 +1,22 @@
 """Step Functions "Execution Status Change" (FAILED, TIMED_OUT, ABORTED) -> delete the run's PTs, stop its job.
 
-`Catch` cannot see a timeout, StopExecution, States.Runtime or States.DataLimitExceeded; this can. Idempotent:
-a second delivery finds nothing left. An end the workflow did not report itself gets one notification here.
+`Catch` cannot see a timeout, StopExecution, States.Runtime or States.DataLimitExceeded; this can. An end the
+workflow did not report itself gets one notification here. Idempotent by execution (Powertools idempotency):
+EventBridge delivers at least once, and a second delivery of the same end must not send a second message.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from functools import cache
 from typing import Any
 
 from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.idempotency import (
+    DynamoDBPersistenceLayer,
+    IdempotencyConfig,
+    idempotent_function,
+)
 from aws_lambda_powertools.utilities.parser import event_parser
 from aws_lambda_powertools.utilities.parser.models import EventBridgeModel
 from aws_lambda_powertools.utilities.typing import LambdaContext
@@ -23,6 +31,10 @@ from bedrock_distill.workflow.notify import NEXT_STEPS_BY_STATUS, NotificationGa
 
 _bedrock = BedrockGateway()
 _executions = StepFunctionsGateway()
+# Longer than EventBridge retries an event (EVENT_MAX_AGE_SECONDS in stacks/pipeline_spec.py).
+_IDEMPOTENCY = IdempotencyConfig(
+    event_key_jmespath="execution_arn", expires_after_seconds=24 * 3600, raise_on_no_idempotency_key=True
+)
 
 
 class ExecutionStatusChange(BaseModel):
@@ -52,7 +64,21 @@ class ExecutionCleanup(BaseModel):
 @metrics.log_metrics
 @event_parser(model=ExecutionStatusChangeEvent)
 def handler(event: ExecutionStatusChangeEvent, context: LambdaContext) -> dict[str, Any]:
-    detail = event.detail
+    _IDEMPOTENCY.register_lambda_context(context)
+    return _clean_up_once()(detail=event.detail)
+
+
+@cache
+def _clean_up_once() -> Callable[..., dict[str, Any]]:
+    """Created on first use, like every gateway here, so the table name and boto3 come from the deployment."""
+    persistence = DynamoDBPersistenceLayer(table_name=settings().idempotency_table)
+
+    once = idempotent_function(data_keyword_argument="detail", persistence_store=persistence, config=_IDEMPOTENCY)
+    clean_up: Callable[..., dict[str, Any]] = once(_clean_up)
+    return clean_up
+
+
+def _clean_up(detail: ExecutionStatusChange) -> dict[str, Any]:
     report = clean_up_execution(detail.execution_arn, _bedrock)
     metrics.add_metric(
         name=PROVISIONED_THROUGHPUTS_DELETED_OUT_OF_BAND,

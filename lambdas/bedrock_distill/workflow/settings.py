@@ -22,6 +22,7 @@ ENVIRONMENT_VARIABLES = {
     "provisioned_throughput_hourly_rate_usd": "PROVISIONED_THROUGHPUT_HOURLY_RATE_USD",
     "state_machine_arn": "STATE_MACHINE_ARN",
     "job_waiter_table": "JOB_WAITER_TABLE",
+    "idempotency_table": "IDEMPOTENCY_TABLE",
     "upload_trigger_prefix": "UPLOAD_TRIGGER_PREFIX",
     "max_provisioned_throughput_seconds": "MAX_PROVISIONED_THROUGHPUT_SECONDS",
 }
@@ -44,6 +45,7 @@ class PipelineSettings(BaseModel):
     # For the functions outside the workflow: the upload trigger, the job-event relay, the cleanups.
     state_machine_arn: str = ""
     job_waiter_table: str = ""
+    idempotency_table: str = ""
     upload_trigger_prefix: str = "datasets/incoming"
     max_provisioned_throughput_seconds: Annotated[int, Field(ge=1)] = 12 * 3600
 
