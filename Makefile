@@ -66,6 +66,7 @@ demo: $(INSTALLED)
 bench: install
 	$(BIN)/python bench/preflight_bench.py
 	$(BIN)/python bench/generate_logs_bench.py
+	$(BIN)/python bench/state_transitions.py
 
 clean:
 	rm -rf $(VENV) build cdk.out .pytest_cache .mypy_cache .ruff_cache

@@ -71,11 +71,15 @@ def test_sweep_deletes_pts_of_finished_executions_and_overdue_ones(emulator: Bed
     # Then only the orphan is deleted
     assert report.deleted_provisioned_throughputs == [orphan]
     assert report.kept_provisioned_throughputs == [running]
+    assert report.overdue_provisioned_throughputs == []
     assert _live(emulator) == {running, foreign}
     # And once the running execution's PT outlives the maximum lifetime, it goes too
     later = emulator.clock.now() + timedelta(hours=13)
     overdue = sweep(BedrockGateway(), statuses.__getitem__, later, timedelta(hours=12))
     assert overdue.deleted_provisioned_throughputs == [running]
+    # And it is reported as overdue (the alarm's metric), with its age
+    assert overdue.overdue_provisioned_throughputs == [running]
+    assert overdue.oldest_age_seconds >= 13 * 3600
     assert _live(emulator) == {foreign}
 
 
