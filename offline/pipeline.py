@@ -154,6 +154,8 @@ class LocalPipeline:
             state_machine_arn=state_machine_arn,
             job_waiter_table=self.names.job_waiter_table,
             idempotency_table=self.names.idempotency_table,
+            # moto really sleeps: the offline pipeline's fallback reads may be seconds apart.
+            min_job_poll_seconds=1,
             upload_trigger_prefix=UPLOAD_TRIGGER_PREFIX,
             max_provisioned_throughput_seconds=self._max_pt_seconds,
         )

@@ -15,7 +15,7 @@ from bedrock_distill.workflow.settings import PipelineSettings
 from stacks.components.buckets import DataBuckets
 from stacks.components.grants import publish_to, read_objects, use_key_through, write_objects
 from stacks.components.project_function import LambdaPackaging, ProjectFunction
-from stacks.config import INPUT_PREFIX, OUTPUT_PREFIX, DistillConfig
+from stacks.config import INPUT_PREFIX, MIN_JOB_POLL_INTERVAL_SECONDS, OUTPUT_PREFIX, DistillConfig
 from stacks.pipeline_spec import (
     DEFINITION_FILE,
     EXECUTION_TIMEOUT_SECONDS,
@@ -89,6 +89,7 @@ class DistillationPipeline(Construct):
             job_waiter_table=self.job_waiters.table_name,
             upload_trigger_prefix=UPLOAD_TRIGGER_PREFIX,
             max_provisioned_throughput_seconds=config.max_provisioned_throughput_hours * 3600,
+            min_job_poll_seconds=MIN_JOB_POLL_INTERVAL_SECONDS,
         )
         self.settings = settings
         self.functions = {

@@ -161,6 +161,12 @@ def plan_run(execution_input: ExecutionInput, execution: Execution, settings: Pi
             logs_config["requestMetadataFilters"] = logs.request_metadata_filters
         training_data_config = {"invocationLogsConfig": logs_config}
 
+    job_poll_seconds = execution_input.poll_intervals.job_seconds or settings.default_job_poll_seconds
+    if job_poll_seconds < settings.min_job_poll_seconds:
+        raise ValueError(
+            f"pollIntervals.jobSeconds must be at least {settings.min_job_poll_seconds}: a 7-day job must fit "
+            "Step Functions' 25,000-event history even if every job event is lost"
+        )
     names = resource_names(execution.name, execution.id)
     run_prefix = f"s3://{settings.output_bucket}/{settings.output_prefix}/{execution.name}"
     intervals = execution_input.poll_intervals
@@ -183,7 +189,7 @@ def plan_run(execution_input: ExecutionInput, execution: Execution, settings: Pi
         validation_prompts=execution_input.validation_prompts,
         validation_sample_size=execution_input.validation_sample_size,
         max_response_length_for_inference=execution_input.max_response_length_for_inference,
-        job_poll_seconds=intervals.job_seconds or settings.default_job_poll_seconds,
+        job_poll_seconds=job_poll_seconds,
         provisioned_throughput_poll_seconds=(
             intervals.provisioned_throughput_seconds or settings.default_provisioned_throughput_poll_seconds
         ),

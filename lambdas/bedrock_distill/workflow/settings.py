@@ -23,6 +23,7 @@ ENVIRONMENT_VARIABLES = {
     "state_machine_arn": "STATE_MACHINE_ARN",
     "job_waiter_table": "JOB_WAITER_TABLE",
     "idempotency_table": "IDEMPOTENCY_TABLE",
+    "min_job_poll_seconds": "MIN_JOB_POLL_INTERVAL_SECONDS",
     "upload_trigger_prefix": "UPLOAD_TRIGGER_PREFIX",
     "max_provisioned_throughput_seconds": "MAX_PROVISIONED_THROUGHPUT_SECONDS",
 }
@@ -46,6 +47,9 @@ class PipelineSettings(BaseModel):
     state_machine_arn: str = ""
     job_waiter_table: str = ""
     idempotency_table: str = ""
+    # The shortest fallback read a run may ask for: a 7-day job must fit the 25,000-event history even if
+    # every job event is lost (stacks/config.py). The offline pipeline lowers it so tests run in seconds.
+    min_job_poll_seconds: Annotated[int, Field(ge=1)] = 600
     upload_trigger_prefix: str = "datasets/incoming"
     max_provisioned_throughput_seconds: Annotated[int, Field(ge=1)] = 12 * 3600
 
