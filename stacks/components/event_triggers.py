@@ -1,7 +1,6 @@
 from __future__ import annotations
 
-from aws_cdk import Duration, RemovalPolicy
-from aws_cdk import aws_dynamodb as dynamodb
+from aws_cdk import Duration
 from aws_cdk import aws_events as events
 from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_iam as iam
@@ -10,9 +9,10 @@ from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from stacks.components.buckets import DataBuckets
-from stacks.components.grants import bedrock_arn, publish_to, read_objects, use_key_through
+from stacks.components.grants import bedrock_arn, publish_to, read_objects, use_key_through_dynamodb
 from stacks.components.pipeline import DistillationPipeline
 from stacks.components.project_function import LambdaPackaging, ProjectFunction
+from stacks.components.tables import short_lived_table
 from stacks.config import DistillConfig
 from stacks.pipeline_spec import (
     EVENT_FUNCTIONS,
@@ -54,18 +54,8 @@ class EventTriggers(Construct):
     ) -> None:
         super().__init__(scope, construct_id)
         # Powertools idempotency records: a redelivered execution-end event is answered, not handled again.
-        self.idempotency = dynamodb.Table(
-            self,
-            "Idempotency",
-            partition_key=dynamodb.Attribute(name="id", type=dynamodb.AttributeType.STRING),
-            billing_mode=dynamodb.BillingMode.PAY_PER_REQUEST,
-            encryption=dynamodb.TableEncryption.CUSTOMER_MANAGED,
-            encryption_key=key,
-            point_in_time_recovery_specification=dynamodb.PointInTimeRecoverySpecification(
-                point_in_time_recovery_enabled=True
-            ),
-            time_to_live_attribute="expiration",
-            removal_policy=RemovalPolicy.DESTROY,
+        self.idempotency = short_lived_table(
+            self, "Idempotency", key=key, partition_key="id", time_to_live_attribute="expiration"
         )
         environment = pipeline.settings.model_copy(
             update={"idempotency_table": self.idempotency.table_name}
@@ -153,7 +143,7 @@ class EventTriggers(Construct):
                 sid="TakeTaskTokens", actions=["dynamodb:DeleteItem"], resources=[pipeline.job_waiters.table_arn]
             )
         )
-        use_key_through(f["RelayJobEvent"], key, "dynamodb", ["kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey"])
+        use_key_through_dynamodb(f["RelayJobEvent"], key)
         f["RelayJobEvent"].add_to_policy(
             iam.PolicyStatement(
                 sid="ReleaseWaitingTask", actions=["states:SendTaskSuccess"], resources=[pipeline.state_machine_arn]
@@ -198,7 +188,7 @@ class EventTriggers(Construct):
                 resources=[self.idempotency.table_arn],
             )
         )
-        use_key_through(f["CleanUpExecution"], key, "dynamodb", ["kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey"])
+        use_key_through_dynamodb(f["CleanUpExecution"], key)
         f["CleanUpExecution"].add_to_policy(
             iam.PolicyStatement(
                 sid="ReadExecutionHistory", actions=["states:GetExecutionHistory"], resources=[pipeline.executions_arn]

@@ -38,6 +38,11 @@ def use_key_through(role: iam.IRole, key: kms.IKey, service: str, actions: list[
     )
 
 
+def use_key_through_dynamodb(role: iam.IRole, key: kms.IKey) -> None:
+    """Reading and writing items of a table encrypted with the project key."""
+    use_key_through(role, key, "dynamodb", ["kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey"])
+
+
 def publish_to(role: iam.IRole, topic_arn: str, key: kms.IKey) -> None:
     role.add_to_principal_policy(
         iam.PolicyStatement(sid="PublishOutcomes", actions=["sns:Publish"], resources=[topic_arn])

@@ -1,7 +1,6 @@
 from __future__ import annotations
 
 from aws_cdk import Aws, Duration, RemovalPolicy, Stack
-from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_logs as logs
@@ -13,8 +12,9 @@ from constructs import Construct
 from bedrock_distill.catalog import parse_model_id
 from bedrock_distill.workflow.settings import PipelineSettings
 from stacks.components.buckets import DataBuckets
-from stacks.components.grants import publish_to, read_objects, use_key_through, write_objects
+from stacks.components.grants import publish_to, read_objects, use_key_through, use_key_through_dynamodb, write_objects
 from stacks.components.project_function import LambdaPackaging, ProjectFunction
+from stacks.components.tables import short_lived_table
 from stacks.config import INPUT_PREFIX, MIN_JOB_POLL_INTERVAL_SECONDS, OUTPUT_PREFIX, DistillConfig
 from stacks.pipeline_spec import (
     DEFINITION_FILE,
@@ -57,18 +57,8 @@ class DistillationPipeline(Construct):
             f"arn:{Aws.PARTITION}:states:{Aws.REGION}:{Aws.ACCOUNT_ID}:execution:{self.state_machine_name}:*"
         )
         # Task tokens of executions waiting for their job's state-change event, by job ARN.
-        self.job_waiters = dynamodb.Table(
-            self,
-            "JobWaiters",
-            partition_key=dynamodb.Attribute(name="jobArn", type=dynamodb.AttributeType.STRING),
-            billing_mode=dynamodb.BillingMode.PAY_PER_REQUEST,
-            encryption=dynamodb.TableEncryption.CUSTOMER_MANAGED,
-            encryption_key=key,
-            point_in_time_recovery_specification=dynamodb.PointInTimeRecoverySpecification(
-                point_in_time_recovery_enabled=True
-            ),
-            time_to_live_attribute="expiresAt",
-            removal_policy=RemovalPolicy.DESTROY,
+        self.job_waiters = short_lived_table(
+            self, "JobWaiters", key=key, partition_key="jobArn", time_to_live_attribute="expiresAt"
         )
 
         settings = PipelineSettings(
@@ -215,7 +205,7 @@ class DistillationPipeline(Construct):
                 resources=[self.job_waiters.table_arn],
             )
         )
-        use_key_through(f["RegisterJobWaiter"], key, "dynamodb", ["kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey"])
+        use_key_through_dynamodb(f["RegisterJobWaiter"], key)
         f["RegisterJobWaiter"].add_to_policy(
             iam.PolicyStatement(
                 sid="ReadDistillationJobs", actions=["bedrock:GetModelCustomizationJob"], resources=[jobs]
