@@ -64,6 +64,17 @@ class S3Gateway:
         finally:
             body.close()
 
+    def exists(self, location: S3Location) -> bool:
+        from botocore.exceptions import ClientError  # noqa: PLC0415 - botocore only once S3 is used
+
+        try:
+            self.client.head_object(Bucket=location.bucket, Key=location.key)
+        except ClientError as error:
+            if error.response.get("Error", {}).get("Code") in {"404", "NoSuchKey", "NotFound"}:
+                return False
+            raise
+        return True
+
     def read_text(self, location: S3Location) -> str:
         return b"".join(self.read_chunks(location)).decode("utf-8")
 

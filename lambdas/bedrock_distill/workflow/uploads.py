@@ -13,6 +13,9 @@ from typing import Literal
 
 from pydantic import BaseModel
 
+from bedrock_distill.s3 import S3Gateway, S3Location
+from bedrock_distill.workflow.executions import StepFunctionsGateway
+
 DATASET_SUFFIX = ".jsonl"
 SETTINGS_SUFFIX = ".json"
 # Step Functions execution names: at most 80 characters of [a-zA-Z0-9-_].
@@ -72,3 +75,32 @@ def execution_input(upload: UploadedObject, settings_exist: bool) -> dict[str, o
     if settings_exist:
         document["datasetSettings"] = upload.settings_uri
     return document
+
+
+class UploadOutcome(BaseModel):
+    object_uri: str
+    action: Literal["started", "duplicate", "ignored"]
+    reason: str
+    execution_arn: str | None = None
+
+
+def start_run_for(
+    upload: UploadedObject,
+    trigger_prefix: str,
+    state_machine_arn: str,
+    s3: S3Gateway,
+    executions: StepFunctionsGateway,
+) -> UploadOutcome:
+    """Start the upload's run, unless it is no dataset or its version already has one."""
+    decision = decide(upload, trigger_prefix)
+    if decision.execution_name is None:
+        return UploadOutcome(object_uri=upload.uri, action="ignored", reason=decision.reason)
+    settings_exist = s3.exists(S3Location(upload.bucket, upload.settings_key))
+    execution_arn = executions.start_execution(
+        state_machine_arn, decision.execution_name, execution_input(upload, settings_exist)
+    )
+    if execution_arn is None:
+        return UploadOutcome(
+            object_uri=upload.uri, action="duplicate", reason=f"{decision.execution_name} already exists"
+        )
+    return UploadOutcome(object_uri=upload.uri, action="started", reason=decision.reason, execution_arn=execution_arn)
