@@ -1,4 +1,4 @@
-"""An upload under the upload trigger prefix (S3 "Object Created" via EventBridge) -> one execution per object version."""
+"""An upload under the trigger prefix (S3 "Object Created" via EventBridge) -> one execution per object version."""
 
 from __future__ import annotations
 
