@@ -41,13 +41,100 @@ def _line(stdout: str, pattern: str) -> re.Match[str]:
     return match
 
 
+RULE = re.compile(r"^─+ (.+?) ─+$", re.MULTILINE)
+MAIN_RUN = "Distillation from the invocation logs"
+UPLOAD = "An upload starts a run"
+FORGOTTEN_PT = "A forgotten Provisioned Throughput"
+CHECK = "Check"
+
+
+def _section(stdout: str, title: str) -> str:
+    """The lines between the rule titled `title` and the next rule."""
+    rules = list(RULE.finditer(stdout))
+    for rule, following in zip(rules, [*rules[1:], None], strict=True):
+        if rule.group(1) == title:
+            return stdout[rule.end() : following.start() if following else len(stdout)]
+    raise AssertionError(f"no section {title!r} in:\n{stdout}")
+
+
 def test_demo_succeeds_and_leaves_no_provisioned_throughput(
     demo_run: tuple[subprocess.CompletedProcess[str], Path],
 ) -> None:
     finished, _ = demo_run
     assert finished.returncode == 0, finished.stdout + finished.stderr
     _line(finished.stdout, r"^Execution: SUCCEEDED \(arn:aws:states:")
-    _line(finished.stdout, r"^Checked: no Provisioned Throughput left \((\d+) created, \1 deleted\)$")
+    check = _section(finished.stdout, CHECK)
+    # One PT per run (main, upload, stopped), every one deleted; the check comes after every scene.
+    checked = _line(check, r"^Checked: no Provisioned Throughput left \((\d+) created, \1 deleted\)$")
+    assert checked.group(1) == "3"
+    _line(check, r"^Demo finished in [\d.]+ s wall time, exit code 0$")
+
+
+def test_the_job_wait_is_released_by_the_jobs_event_not_by_polling(
+    demo_run: tuple[subprocess.CompletedProcess[str], Path],
+) -> None:
+    stdout = demo_run[0].stdout
+    _line(
+        stdout,
+        r"^Job wait: released by the job's Completed event \(job-events rule -> RelayJobEvent, released: True\)$",
+    )
+    cost = _line(
+        stdout,
+        r"^Job wait cost (\d+) state transitions \(WaitForJobEvent (\d+), GetJobStatus (\d+), JobCompleted\? (\d+)\) "
+        r"for 8h 00m of training; the fallback poll \(every 3600 s\) fired (\d+) times$",
+    )
+    # One round of the cycle for an 8-hour job: one wait, one status read, one choice; no fallback poll.
+    assert [int(cost.group(i)) for i in range(1, 6)] == [3, 1, 1, 1, 0]
+
+
+def test_an_upload_starts_a_run_with_the_settings_uploaded_beside_it(
+    demo_run: tuple[subprocess.CompletedProcess[str], Path],
+) -> None:
+    upload = _section(demo_run[0].stdout, UPLOAD)
+    settings = _line(upload, r"^Uploaded s3://\S+/datasets/incoming/(\S+)\.json: (\{.*\})$")
+    dataset = _line(upload, r"^Uploaded s3://\S+/datasets/incoming/(\S+)\.jsonl: (\d+) records ")
+    assert settings.group(1) == dataset.group(1)
+    assert int(dataset.group(2)) >= 100
+    assert settings.start() < dataset.start()  # the settings first, so the run finds them
+    started = _line(upload, r"^Upload trigger started (upload-(\S+)-[0-9a-f]{16}) \(uploads rule -> StartFromUpload\)$")
+    assert started.group(2) == dataset.group(1)
+    _line(
+        upload,
+        r"^Settings applied from \S+\.json: the job trained meta\.llama3-2-1b-instruct-v1:0:128k, "
+        r"its Provisioned Throughput had 2 model units$",
+    )
+    finished = _line(upload, r"^Upload run: (\w+) \(arn:aws:states:[^)]+:execution:[^:]+:(\S+)\); wall time")
+    assert (finished.group(1), finished.group(2)) == ("SUCCEEDED", started.group(1))
+
+
+def test_a_stopped_runs_pt_is_deleted_by_the_execution_end_rule_and_the_sweep_finds_nothing(
+    demo_run: tuple[subprocess.CompletedProcess[str], Path],
+) -> None:
+    scene = _section(demo_run[0].stdout, FORGOTTEN_PT)
+    bought = _line(scene, r"^Provisioned Throughput bought: (arn:aws:bedrock:\S+:provisioned-model/\S+) \(")
+    pt = bought.group(1)
+    stopped = _line(scene, r"^Stopped support-summaries-forgotten-pt with StopExecution: ABORTED;")
+    cleanup = _line(
+        scene,
+        r"^execution-ends rule \(its ABORTED status change\) -> CleanUpExecution: deleted 1 Provisioned "
+        r"Throughput\(s\) \[\"(\S+)\"\], stopped 0 job\(s\); the PT is now Deleted$",
+    )
+    outcome = _line(
+        scene,
+        r"^Outcome message \(SNS\): ABORTED, cleanup deleted_provisioned_throughputs \[\"(\S+)\"\]; next step: .+$",
+    )
+    assert cleanup.group(1) == outcome.group(1) == pt
+    sweep = _line(scene, r"^Sweep \(its hourly schedule, fired once now\): deleted 0, kept 0: nothing left$")
+    assert bought.start() < stopped.start() < cleanup.start() < outcome.start() < sweep.start()
+
+
+def test_each_run_sends_one_outcome_message(demo_run: tuple[subprocess.CompletedProcess[str], Path]) -> None:
+    # The workflow reports its own two ends; the stopped run's is reported once, by the cleanup.
+    messages = _line(_section(demo_run[0].stdout, CHECK), r"^Outcome messages on the topic: (.+)$").group(1)
+    assert re.fullmatch(
+        r"SUCCEEDED support-summaries-demo x1, SUCCEEDED upload-\S+ x1, ABORTED support-summaries-forgotten-pt x1",
+        messages,
+    ), messages
 
 
 def test_summary_names_the_job_and_the_custom_model_it_produced(
@@ -127,13 +214,17 @@ def test_progress_without_a_terminal_is_plain_lines_in_logical_time_order(
 ) -> None:
     stdout = demo_run[0].stdout
     assert "\x1b[" not in stdout  # no cursor movement or colour codes in CI logs
-    progress = [match.groupdict() for match in PROGRESS_LINE.finditer(stdout)]
+    # Bedrock's one clock runs through every scene: never backwards.
+    every_line = [match.groupdict() for match in PROGRESS_LINE.finditer(stdout)]
+    assert [_minutes(line) for line in every_line] == sorted(_minutes(line) for line in every_line)
+    progress = [match.groupdict() for match in PROGRESS_LINE.finditer(_section(stdout, MAIN_RUN))]
     assert progress, stdout
-    logical_minutes = [int(line["hours"]) * 60 + int(line["minutes"]) for line in progress]
-    assert logical_minutes == sorted(logical_minutes)
+    logical_minutes = [_minutes(line) for line in progress]
     assert logical_minutes[-1] > 0
-    assert "WaitForJob" in {line["state"] for line in progress}
-    assert any(line["job"].startswith("InProgress (") for line in progress)
+    # While the execution waits for the job's event, the job's progress shows step by step.
+    waiting = [line["job"] for line in progress if line["state"] == "WaitForJobEvent"]
+    assert len(waiting) >= 5
+    assert all(job.startswith("InProgress (") for job in waiting)
     last = progress[-1]
     assert (last["execution"], last["state"], last["job"], last["pt"]) == (
         "SUCCEEDED",
@@ -141,3 +232,7 @@ def test_progress_without_a_terminal_is_plain_lines_in_logical_time_order(
         "Completed",
         "Deleted",
     )
+
+
+def _minutes(line: dict[str, str]) -> int:
+    return int(line["hours"]) * 60 + int(line["minutes"])
