@@ -65,7 +65,6 @@ from pathlib import Path
 from typing import Any
 
 import boto3
-import matplotlib
 from moto import mock_aws
 from rich.console import Console
 from rich.live import Live
@@ -74,14 +73,13 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from bedrock_distill.handlers import invocation_logging
+from bedrock_distill.operator.report import plot_training_loss
+from bedrock_distill.workflow.metrics import JobMetrics
 from bedrock_distill.workflow.run import EXECUTION_TAG_KEY
 from bedrock_emulator import BedrockEmulator, Job, ProvisionedThroughput, bedrock_emulator
 from offline.events import Delivery, EventPump
 from offline.lambda_runtime import LocalLambdaContext
 from offline.pipeline import TERMINAL_STATUSES, LocalPipeline
-
-matplotlib.use("Agg")  # files only: no display on CI machines or over SSH
-from matplotlib import pyplot
 
 # Emulated durations, in logical seconds. Bedrock's clock moves only when the demo moves it: while an
 # execution waits for its job's event, each refresh of the view advances it by a step (the job's progress
@@ -513,27 +511,6 @@ def sparkline(values: Sequence[float], width: int = SPARKLINE_WIDTH) -> str:
     return "".join(SPARK_LEVELS[round((mean - low) / span * (len(SPARK_LEVELS) - 1))] for mean in means)
 
 
-def plot_training_loss(metrics: dict[str, Any], path: Path, title: str) -> None:
-    steps = metrics["training_steps"]
-    figure, axes = pyplot.subplots(figsize=(8, 4.5), dpi=100)
-    axes.plot([s["step_number"] for s in steps], [s["training_loss"] for s in steps], label="training loss")
-    # Bedrock writes one validation loss per epoch: place each at its epoch's last step.
-    last_step_of_epoch = {step["epoch_number"]: step["step_number"] for step in steps}
-    epoch_ends = [last_step_of_epoch[epoch] for epoch in sorted(last_step_of_epoch)]
-    validation = metrics.get("validation_losses", [])
-    if validation and len(validation) == len(epoch_ends):
-        axes.plot(epoch_ends, validation, "o", label="validation loss (per epoch)")
-    axes.set_xlabel("step")
-    axes.set_ylabel("loss")
-    axes.set_title(title)
-    axes.grid(visible=True, alpha=0.3)
-    axes.legend()
-    figure.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    figure.savefig(path, format="png")
-    pyplot.close(figure)
-
-
 def _figure(value: float | None, spec: str) -> str:
     return "n/a" if value is None else format(value, spec)
 
@@ -574,7 +551,7 @@ def print_summary(
     losses = [step["training_loss"] for step in metrics["training_steps"]]
     if losses:
         png = output_dir / "training-loss.png"
-        plot_training_loss(metrics, png, f"{EXECUTION_NAME}: training loss")
+        plot_training_loss(JobMetrics.model_validate(metrics), png, f"{EXECUTION_NAME}: training loss")
         say(f"Training loss: {losses[0]:.3f} -> {losses[-1]:.3f} over {len(losses)} steps")
         say(f"  {sparkline(losses)}")
         say(f"Training-loss curve: {png.resolve()}")
