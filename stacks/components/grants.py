@@ -40,7 +40,8 @@ def use_key_through(role: iam.IRole, key: kms.IKey, service: str, actions: list[
 
 def use_key_through_dynamodb(role: iam.IRole, key: kms.IKey) -> None:
     """Reading and writing items of a table encrypted with the project key."""
-    use_key_through(role, key, "dynamodb", ["kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey"])
+    # What CDK's own Table.grant_read_write_data asks of the key, but only through DynamoDB.
+    use_key_through(role, key, "dynamodb", ["kms:Decrypt", "kms:DescribeKey", "kms:Encrypt", "kms:GenerateDataKey"])
 
 
 def publish_to(role: iam.IRole, topic_arn: str, key: kms.IKey) -> None:
