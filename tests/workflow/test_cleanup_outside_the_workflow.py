@@ -14,6 +14,7 @@ from bedrock_emulator import BedrockEmulator
 from offline.pipeline import LocalPipeline
 from tests.workflow.conftest import (
     TEACHER,
+    entered_states,
     filed_waiters,
     history_types,
     prompts_input,
@@ -134,7 +135,7 @@ def test_a_states_runtime_failure_leaves_no_pt(
     result = pipeline.wait(execution_arn, timeout_seconds=60)
     assert result["status"] == "FAILED"
     assert result["error"] == "States.Runtime"
-    assert "DeleteProvisionedThroughputAfterFailure" not in _entered(pipeline, execution_arn)
+    assert "DeleteProvisionedThroughputAfterFailure" not in entered_states(pipeline, execution_arn)
     (delivery,) = _execution_end_handled(pipeline, execution_arn)
     # Then the execution-end rule deleted the PT
     assert delivery.succeeded, delivery.result
@@ -147,14 +148,6 @@ def test_a_states_runtime_failure_leaves_no_pt(
         "States.Runtime",
         "ValidateModel",
     )
-
-
-def _entered(pipeline: LocalPipeline, execution_arn: str) -> list[str]:
-    return [
-        str(event["stateEnteredEventDetails"]["name"])
-        for event in pipeline.history(execution_arn)
-        if str(event["type"]).endswith("StateEntered")
-    ]
 
 
 def test_when_the_cleanup_fails_every_attempt_the_event_is_kept_and_one_sweep_deletes_the_pt(

@@ -5,21 +5,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import datetime
 from email.utils import parsedate_to_datetime
-from typing import Any, TypeVar
-
-from botocore.exceptions import ClientError
+from typing import Any
 
 from bedrock_distill.aws import LazyClient
-from bedrock_distill.workflow.errors import translate_client_error
-
-_T = TypeVar("_T")
-
-
-def call_bedrock(context: str, call: Callable[[], _T]) -> _T:
-    try:
-        return call()
-    except ClientError as error:
-        raise translate_client_error(error, context) from error
+from bedrock_distill.workflow.errors import call_aws
 
 
 class BedrockGateway:
@@ -64,4 +53,4 @@ class BedrockGateway:
 
     @staticmethod
     def _call(operation: str, method: Callable[..., dict[str, Any]], request: dict[str, Any]) -> dict[str, Any]:
-        return call_bedrock(operation, lambda: method(**request))
+        return call_aws(operation, lambda: method(**request))

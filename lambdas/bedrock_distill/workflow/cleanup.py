@@ -15,7 +15,8 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from bedrock_distill.workflow.bedrock import BedrockGateway, call_bedrock
+from bedrock_distill.workflow.bedrock import BedrockGateway
+from bedrock_distill.workflow.errors import call_aws
 from bedrock_distill.workflow.provisioned_throughput import delete_provisioned_throughput
 from bedrock_distill.workflow.run import EXECUTION_TAG_KEY, PROJECT_TAG_KEY, PROJECT_TAG_VALUE
 
@@ -31,22 +32,19 @@ class CleanupReport(BaseModel):
     oldest_age_seconds: float = 0.0
 
 
-def _paginate(method: Callable[..., dict[str, Any]], key: str, **request: Any) -> Iterator[dict[str, Any]]:
-    while True:
-        page = call_bedrock(key, partial(method, **request))
-        yield from page.get(key, [])
-        if not page.get("nextToken"):
-            return
-        request = {**request, "nextToken": page["nextToken"]}
+def _listed(bedrock: BedrockGateway, operation: str, key: str, **request: Any) -> list[dict[str, Any]]:
+    """Every item of a Bedrock list operation, through botocore's paginator."""
+    pages = bedrock.client.get_paginator(operation).paginate(**request)
+    return call_aws(operation, lambda: [item for page in pages for item in page.get(key, [])])
 
 
 def _tags(bedrock: BedrockGateway, arn: str) -> dict[str, str]:
-    response = call_bedrock("ListTagsForResource", lambda: bedrock.client.list_tags_for_resource(resourceARN=arn))
+    response = call_aws("ListTagsForResource", lambda: bedrock.client.list_tags_for_resource(resourceARN=arn))
     return {tag["key"]: tag["value"] for tag in response.get("tags", [])}
 
 
 def _project_throughputs(bedrock: BedrockGateway) -> Iterator[tuple[dict[str, Any], dict[str, str]]]:
-    for summary in _paginate(bedrock.client.list_provisioned_model_throughputs, "provisionedModelSummaries"):
+    for summary in _listed(bedrock, "list_provisioned_model_throughputs", "provisionedModelSummaries"):
         tags = _tags(bedrock, summary["provisionedModelArn"])
         if tags.get(PROJECT_TAG_KEY) == PROJECT_TAG_VALUE:
             yield summary, tags
@@ -56,12 +54,12 @@ def clean_up_execution(execution_arn: str, bedrock: BedrockGateway) -> CleanupRe
     """Delete every PT tagged with this execution, and stop its job if it is still running."""
     report = CleanupReport()
     # The job first: a job left running would go on to need a PT nobody will delete.
-    jobs = _paginate(
-        bedrock.client.list_model_customization_jobs, "modelCustomizationJobSummaries", statusEquals="InProgress"
+    jobs = _listed(
+        bedrock, "list_model_customization_jobs", "modelCustomizationJobSummaries", statusEquals="InProgress"
     )
     for job in jobs:
         if _tags(bedrock, job["jobArn"]).get(EXECUTION_TAG_KEY) == execution_arn:
-            call_bedrock(
+            call_aws(
                 "StopModelCustomizationJob",
                 partial(bedrock.client.stop_model_customization_job, jobIdentifier=job["jobArn"]),
             )

@@ -6,7 +6,10 @@ transient ones and catches the fatal ones by that name. Renaming a class is a ch
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+_T = TypeVar("_T")
 
 
 class WorkflowError(Exception):
@@ -91,3 +94,13 @@ def translate_client_error(error: Exception, context: str) -> WorkflowError:
     if transient is not None:
         return transient(message)
     return BedrockRequestRejected(message)
+
+
+def call_aws(context: str, call: Callable[[], _T]) -> _T:
+    """Make one AWS call; a ClientError leaves as the named error the state machine understands."""
+    from botocore.exceptions import ClientError  # noqa: PLC0415 - botocore loads with the first AWS call
+
+    try:
+        return call()
+    except ClientError as error:
+        raise translate_client_error(error, context) from error

@@ -9,7 +9,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from bedrock_distill.aws import LazyClient
-from bedrock_distill.workflow.errors import error_code, translate_client_error
+from bedrock_distill.workflow.errors import call_aws, error_code, translate_client_error
 
 MISSING = "MISSING"
 # A task token that no longer waits: its task timed out, or its execution ended.
@@ -60,17 +60,10 @@ class StepFunctionsGateway:
     def _history_newest_first(self, execution_arn: str) -> Iterator[dict[str, Any]]:
         # Sorted here by event id rather than trusting `reverseOrder` (moto ignores it); the whole history is
         # at most 25,000 events, and only failures read it.
-        events: list[dict[str, Any]] = []
-        request: dict[str, Any] = {"executionArn": execution_arn, "maxResults": 1000}
-        while True:
-            try:
-                page = self.client.get_execution_history(**request)
-            except ClientError as error:
-                raise translate_client_error(error, "GetExecutionHistory") from error
-            events += page["events"]
-            if not page.get("nextToken"):
-                break
-            request["nextToken"] = page["nextToken"]
+        pages = self.client.get_paginator("get_execution_history").paginate(
+            executionArn=execution_arn, PaginationConfig={"PageSize": 1000}
+        )
+        events = call_aws("GetExecutionHistory", lambda: [event for page in pages for event in page["events"]])
         yield from sorted(events, key=lambda event: int(event["id"]), reverse=True)
 
     def failing_state(self, execution_arn: str) -> str | None:

@@ -12,12 +12,11 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from botocore.exceptions import ClientError
 from pydantic import BaseModel
 
 from bedrock_distill.aws import LazyClient
 from bedrock_distill.workflow.bedrock import BedrockGateway
-from bedrock_distill.workflow.errors import translate_client_error
+from bedrock_distill.workflow.errors import call_aws
 from bedrock_distill.workflow.executions import StepFunctionsGateway
 
 STILL_RUNNING = "InProgress"
@@ -63,10 +62,7 @@ class JobWaiterTable:
         )
 
     def _call(self, operation: str, method: Any, **request: Any) -> dict[str, Any]:
-        try:
-            response: dict[str, Any] = method(TableName=self._table_name, **request)
-        except ClientError as error:
-            raise translate_client_error(error, operation) from error
+        response: dict[str, Any] = call_aws(operation, lambda: method(TableName=self._table_name, **request))
         return response
 
 
