@@ -24,73 +24,54 @@ PROVISIONED_THROUGHPUT_POLL_SECONDS: Final = 60
 
 @dataclass(frozen=True)
 class FunctionSpec:
-    substitution: str
     handler: str
     description: str
     timeout_seconds: int = 60
     memory_mb: int = 512
 
 
-@dataclass(frozen=True)
-class EventFunctionSpec:
-    """A function outside the state machine, invoked by an EventBridge rule (or schedule) it is named after."""
-
-    handler: str
-    description: str
-    timeout_seconds: int = 60
-    memory_mb: int = 512
+def substitution_name(function_name: str) -> str:
+    """The `${...}` under which the definition names a workflow function's ARN."""
+    return f"{function_name}FunctionArn"
 
 
 WORKFLOW_FUNCTIONS: Final[dict[str, FunctionSpec]] = {
     "Preflight": FunctionSpec(
-        "PreflightFunctionArn",
         "bedrock_distill.handlers.preflight.handler",
         "Validates the execution input and the training data before anything is created",
         timeout_seconds=900,
         memory_mb=1024,
     ),
-    "CreateJob": FunctionSpec(
-        "CreateJobFunctionArn", "bedrock_distill.handlers.create_job.handler", "Creates the distillation job"
-    ),
-    "JobStatus": FunctionSpec(
-        "JobStatusFunctionArn", "bedrock_distill.handlers.job_status.handler", "Reads the distillation job's status"
-    ),
+    "CreateJob": FunctionSpec("bedrock_distill.handlers.create_job.handler", "Creates the distillation job"),
+    "JobStatus": FunctionSpec("bedrock_distill.handlers.job_status.handler", "Reads the distillation job's status"),
     "RegisterJobWaiter": FunctionSpec(
-        "RegisterJobWaiterFunctionArn",
         "bedrock_distill.handlers.register_job_waiter.handler",
         "Files the job-wait task token for the job's state-change event",
     ),
     "CollectMetrics": FunctionSpec(
-        "CollectMetricsFunctionArn",
         "bedrock_distill.handlers.collect_metrics.handler",
         "Reads the job's metric CSVs into the run report",
         timeout_seconds=120,
     ),
     "CreateProvisionedThroughput": FunctionSpec(
-        "CreateProvisionedThroughputFunctionArn",
         "bedrock_distill.handlers.create_provisioned_throughput.handler",
         "Buys no-commitment Provisioned Throughput for validation",
     ),
     "ProvisionedThroughputStatus": FunctionSpec(
-        "ProvisionedThroughputStatusFunctionArn",
         "bedrock_distill.handlers.provisioned_throughput_status.handler",
         "Reads the Provisioned Throughput's status",
     ),
     "DeleteProvisionedThroughput": FunctionSpec(
-        "DeleteProvisionedThroughputFunctionArn",
         "bedrock_distill.handlers.delete_provisioned_throughput.handler",
         "Deletes the run's Provisioned Throughput",
     ),
     "ValidateModel": FunctionSpec(
-        "ValidateModelFunctionArn",
         "bedrock_distill.handlers.validate_model.handler",
         "Runs held-out prompts through Converse on the Provisioned Throughput",
         timeout_seconds=900,
         memory_mb=1024,
     ),
-    "Notify": FunctionSpec(
-        "NotifyFunctionArn", "bedrock_distill.handlers.notify.handler", "Publishes the run's outcome"
-    ),
+    "Notify": FunctionSpec("bedrock_distill.handlers.notify.handler", "Publishes the run's outcome"),
 }
 
 
@@ -106,21 +87,22 @@ SWEEP_SCHEDULE: Final = "rate(1 hour)"
 EVENT_RETRY_ATTEMPTS: Final = 8
 EVENT_MAX_AGE_SECONDS: Final = 6 * 3600
 
-EVENT_FUNCTIONS: Final[dict[str, EventFunctionSpec]] = {
-    "StartFromUpload": EventFunctionSpec(
+# Functions outside the state machine, each invoked by the EventBridge rule (or schedule) it is named after.
+EVENT_FUNCTIONS: Final[dict[str, FunctionSpec]] = {
+    "StartFromUpload": FunctionSpec(
         "bedrock_distill.handlers.start_from_upload.handler",
-        "Starts one execution per dataset version uploaded under the input prefix",
+        "Starts one execution per dataset version uploaded under the upload trigger prefix",
     ),
-    "RelayJobEvent": EventFunctionSpec(
+    "RelayJobEvent": FunctionSpec(
         "bedrock_distill.handlers.relay_job_event.handler",
         "Releases the execution waiting on a customization job when the job ends",
     ),
-    "CleanUpExecution": EventFunctionSpec(
+    "CleanUpExecution": FunctionSpec(
         "bedrock_distill.handlers.clean_up_execution.handler",
         "Deletes the PTs and stops the job of an execution that failed, timed out or was aborted",
         timeout_seconds=300,
     ),
-    "SweepProvisionedThroughputs": EventFunctionSpec(
+    "SweepProvisionedThroughputs": FunctionSpec(
         "bedrock_distill.handlers.sweep_provisioned_throughputs.handler",
         "Deletes this project's PTs whose execution ended or that outlived their maximum lifetime",
         timeout_seconds=300,
@@ -128,7 +110,7 @@ EVENT_FUNCTIONS: Final[dict[str, EventFunctionSpec]] = {
 }
 
 
-def all_functions() -> dict[str, FunctionSpec | EventFunctionSpec]:
+def all_functions() -> dict[str, FunctionSpec]:
     return {**WORKFLOW_FUNCTIONS, **EVENT_FUNCTIONS}
 
 
@@ -177,7 +159,7 @@ def substitutions(
     execution_timeout_seconds: int = EXECUTION_TIMEOUT_SECONDS,
 ) -> dict[str, Any]:
     """Every `${...}` in the definition, by name. `function_arns` is keyed like WORKFLOW_FUNCTIONS."""
-    values: dict[str, Any] = {spec.substitution: function_arns[name] for name, spec in WORKFLOW_FUNCTIONS.items()}
+    values: dict[str, Any] = {substitution_name(name): function_arns[name] for name in WORKFLOW_FUNCTIONS}
     values.update(
         {
             "TransientRetryIntervalSeconds": timing.transient_interval_seconds,

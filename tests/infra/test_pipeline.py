@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from bedrock_distill.workflow.settings import ENVIRONMENT_VARIABLES
-from stacks.pipeline_spec import DEFINITION_FILE, WORKFLOW_FUNCTIONS, all_functions, placeholders
+from stacks.pipeline_spec import DEFINITION_FILE, WORKFLOW_FUNCTIONS, all_functions, placeholders, substitution_name
 from tests.infra.conftest import CloudAssembly, as_list, render
 
 pytestmark = pytest.mark.infra
@@ -115,8 +115,8 @@ def test_deployed_definition_is_the_file_with_every_substitution_given(assembly:
     # CDK uploads the file as an asset; what deploys is byte-for-byte the file in statemachines/
     deployed = assembly.staged_asset(machine["DefinitionS3Location"]["Key"])
     assert deployed.read_text() == DEFINITION_FILE.read_text()
-    for name, spec in WORKFLOW_FUNCTIONS.items():
-        assert substitutions[spec.substitution] == f"${{{_function_id(assembly, name)}.Arn}}", name
+    for name in WORKFLOW_FUNCTIONS:
+        assert substitutions[substitution_name(name)] == f"${{{_function_id(assembly, name)}.Arn}}", name
 
 
 def test_state_machine_may_invoke_only_its_functions(assembly: CloudAssembly) -> None:
