@@ -87,13 +87,14 @@ def _clean_up(detail: ExecutionStatusChange) -> dict[str, Any]:
     )
     metrics.add_metric(name=JOBS_STOPPED_OUT_OF_BAND, unit=MetricUnit.Count, value=len(report.stopped_jobs))
     # The workflow reports its own failures; only an end it never saw is reported here.
-    notify = not _executions.notified(detail.execution_arn)
+    history = _executions.history(detail.execution_arn)
+    notify = not history.notified()
     if notify:
         NotificationGateway(settings().notification_topic_arn).publish(
             Outcome(
                 status=detail.status,
                 execution_arn=detail.execution_arn,
-                failing_state=_executions.failing_state(detail.execution_arn),
+                failing_state=history.failing_state(),
                 error=detail.error,
                 cause=detail.cause,
                 next_step=NEXT_STEPS_BY_STATUS.get(detail.status),

@@ -88,7 +88,7 @@ def _outcome(event: NotifyRequest) -> Outcome:
 def _failing_state(execution_arn: str) -> str | None:
     """Best effort: a message without the state name beats no message."""
     try:
-        return _executions.failing_state(execution_arn)
+        return _executions.history(execution_arn).failing_state()
     except WorkflowError as error:
         logger.warning("could not read the execution's history", error=str(error))
         return None

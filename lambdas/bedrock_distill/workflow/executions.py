@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from typing import Any
 
 from botocore.exceptions import ClientError
@@ -57,19 +56,25 @@ class StepFunctionsGateway:
             raise translate_client_error(error, "SendTaskSuccess") from error
         return True
 
-    def _history_newest_first(self, execution_arn: str) -> Iterator[dict[str, Any]]:
-        # Sorted here by event id rather than trusting `reverseOrder` (moto ignores it); the whole history is
-        # at most 25,000 events, and only failures read it.
+    def history(self, execution_arn: str) -> ExecutionHistory:
         pages = self.client.get_paginator("get_execution_history").paginate(
             executionArn=execution_arn, PaginationConfig={"PageSize": 1000}
         )
         events = call_aws("GetExecutionHistory", lambda: [event for page in pages for event in page["events"]])
-        yield from sorted(events, key=lambda event: int(event["id"]), reverse=True)
+        return ExecutionHistory(events)
 
-    def failing_state(self, execution_arn: str) -> str | None:
+
+class ExecutionHistory:
+    """An execution's history events, newest first: sorted here by event id rather than trusting
+    `reverseOrder` (moto ignores it). At most 25,000 events, and only failures read them."""
+
+    def __init__(self, events: list[dict[str, Any]]) -> None:
+        self._events = sorted(events, key=lambda event: int(event["id"]), reverse=True)
+
+    def failing_state(self) -> str | None:
         """The state whose task or branch failed last: the first state entered before the newest failure."""
         failed = False
-        for event in self._history_newest_first(execution_arn):
+        for event in self._events:
             kind = str(event["type"])
             if not failed:
                 failed = kind.endswith(_FAILURE_EVENT_SUFFIXES) and not kind.startswith("Execution")
@@ -78,9 +83,9 @@ class StepFunctionsGateway:
                 return str(event["stateEnteredEventDetails"]["name"])
         return None
 
-    def notified(self, execution_arn: str) -> bool:
+    def notified(self) -> bool:
         """Whether the execution reached one of its own notification states."""
         return any(
             str(event["type"]).endswith("StateEntered") and event["stateEnteredEventDetails"]["name"] in _NOTIFY_STATES
-            for event in self._history_newest_first(execution_arn)
+            for event in self._events
         )
