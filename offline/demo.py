@@ -73,13 +73,14 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from bedrock_distill.handlers import invocation_logging
+from bedrock_distill.operator.executions import TERMINAL_STATUSES
 from bedrock_distill.operator.report import plot_training_loss
 from bedrock_distill.workflow.metrics import JobMetrics
 from bedrock_distill.workflow.run import EXECUTION_TAG_KEY
 from bedrock_emulator import BedrockEmulator, Job, ProvisionedThroughput, bedrock_emulator
 from offline.events import Delivery, EventPump
 from offline.lambda_runtime import LocalLambdaContext
-from offline.pipeline import TERMINAL_STATUSES, LocalPipeline
+from offline.pipeline import LocalPipeline
 
 # Emulated durations, in logical seconds. Bedrock's clock moves only when the demo moves it: while an
 # execution waits for its job's event, each refresh of the view advances it by a step (the job's progress

@@ -18,9 +18,8 @@ from typing import Any
 
 import boto3
 
+from bedrock_distill.operator.executions import TERMINAL_STATUSES
 from offline.lambda_runtime import LocalLambdas
-
-TERMINAL_STATUSES = {"SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED"}
 
 
 @dataclass(frozen=True)

@@ -18,6 +18,7 @@ from typing import Any
 import boto3
 
 from bedrock_distill.handlers import common
+from bedrock_distill.operator.executions import TERMINAL_STATUSES
 from bedrock_distill.workflow.settings import PipelineSettings
 from offline import aws_semantics
 from offline.events import EventPump, LocalRule
@@ -42,7 +43,6 @@ FAST_RETRIES = RetryTiming(
     delete_interval_seconds=1,
     delete_max_delay_seconds=1,
 )
-TERMINAL_STATUSES = {"SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED"}
 
 
 @dataclass(frozen=True)
