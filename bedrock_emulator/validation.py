@@ -1,8 +1,11 @@
 """Request validation as the service does it, whatever the client's own `parameter_validation` setting.
 
-botocore checks types, required members, minimums and tagged unions. The service also enforces the
-model's maximums, patterns and enums, and a few rules the model cannot express; both end here as a
-ValidationException in the service's own wording.
+botocore's ParamValidator checks types, required members, tagged unions and some minimums (string and list
+lengths, numbers; not map sizes or blob lengths). The service enforces every constraint of its model, so
+`model_violations` checks all of them itself: minimum and maximum lengths of strings, lists, maps and blobs,
+numeric ranges, patterns and enums, through nested structures, lists and maps (keys and values). Document
+members are free-form. Both end here as a ValidationException in the service's own wording, followed by a
+few rules the model cannot express.
 """
 
 from __future__ import annotations
@@ -12,19 +15,21 @@ from collections.abc import Iterator
 from functools import cache
 from typing import Any
 
+import regex  # type: ignore[import-untyped]  # no stubs; only for the model's Unicode-category patterns
 from botocore.model import OperationModel, Shape
 from botocore.validate import ParamValidator
 
 from bedrock_emulator.errors import BedrockError
 
 _NUMBER_TYPES = {"integer", "long", "float", "double"}
+_SIZED_TYPES = {"string", "list", "map", "blob"}
 
 
 def validate_request(operation: OperationModel, params: dict[str, Any]) -> None:
     report = ParamValidator().validate(params, operation.input_shape)
     if report.has_errors():
         raise BedrockError("ValidationException", report.generate_report())
-    problems = list(_model_constraints(params, operation.input_shape, ""))
+    problems = model_violations(params, operation.input_shape)
     problems += _SERVICE_RULES.get(operation.name, _no_rules)(params)
     if problems:
         count = len(problems)
@@ -34,46 +39,79 @@ def validate_request(operation: OperationModel, params: dict[str, Any]) -> None:
         )
 
 
+def model_violations(value: Any, shape: Shape, path: str = "") -> list[str]:
+    """Every constraint of `shape` that `value` (already type-checked by botocore) breaks, in AWS's wording."""
+    return list(_violations(value, shape, path))
+
+
 @cache
-def _pattern(expression: str) -> re.Pattern[str]:
-    return re.compile(expression)
+def pattern(expression: str) -> Any:
+    """The model's patterns are Java regular expressions: `\\s`, `\\d` and `\\w` are ASCII, as with re.ASCII.
+    The few that use Unicode categories (`\\p{L}`), which `re` cannot read, go to `regex`."""
+    try:
+        return re.compile(expression, re.ASCII)
+    except re.error:
+        return regex.compile(expression)
 
 
-def _model_constraints(value: Any, shape: Shape, path: str) -> Iterator[str]:
-    """The constraints botocore leaves to the service: maximums, patterns (whole value) and enums."""
+def _violations(value: Any, shape: Shape, path: str) -> Iterator[str]:
     where = path or "request"
-    maximum = shape.metadata.get("max")
-    if shape.type_name in _NUMBER_TYPES:
-        if maximum is not None and value > maximum:
-            yield f"Value '{value}' at '{where}' failed to satisfy constraint: Member must be <= {maximum}"
+    if shape.type_name == "structure" and getattr(shape, "is_document_type", False):
         return
-    if shape.type_name in ("string", "list", "map") and maximum is not None and len(value) > maximum:
-        yield f"Value at '{where}' failed to satisfy constraint: Member must have length <= {maximum}"
+    if shape.type_name in _NUMBER_TYPES:
+        yield from _bounds(value, shape, f"Value '{value}' at '{where}'", "value")
+        return
+    if shape.type_name in _SIZED_TYPES:
+        size = _size(value, shape)
+        if size is not None:
+            yield from _bounds(size, shape, f"Value at '{where}'", "length")
     if shape.type_name == "string":
         yield from _string_constraints(value, shape, where)
     elif shape.type_name == "list":
         for index, item in enumerate(value):
-            yield from _model_constraints(item, shape.member, f"{path}.{index + 1}")
+            yield from _violations(item, shape.member, f"{path}.{index + 1}")
     elif shape.type_name == "map":
         for key, item in value.items():
-            yield from _model_constraints(key, shape.key, f"{path}.key")
-            yield from _model_constraints(item, shape.value, f"{path}.{key}")
-    elif shape.type_name == "structure" and not getattr(shape, "is_document_type", False):
+            yield from _violations(key, shape.key, f"{path}.key")
+            yield from _violations(item, shape.value, f"{path}.{key}")
+    elif shape.type_name == "structure":
         for name, member in shape.members.items():
             if name in value:
-                yield from _model_constraints(value[name], member, f"{path}.{name}" if path else name)
+                yield from _violations(value[name], member, f"{path}.{name}" if path else name)
+
+
+def _size(value: Any, shape: Shape) -> int | None:
+    """Characters of a string, items of a list or map, bytes of a blob (None for a stream: unread here)."""
+    if shape.type_name != "blob":
+        return len(value)
+    if isinstance(value, str):
+        return len(value.encode())
+    if isinstance(value, bytes | bytearray):
+        return len(value)
+    return None
+
+
+def _bounds(measure: float, shape: Shape, subject: str, what: str) -> Iterator[str]:
+    minimum, maximum = shape.metadata.get("min"), shape.metadata.get("max")
+    if minimum is not None and measure < minimum:
+        yield f"{subject} failed to satisfy constraint: Member must have {what} greater than or equal to {minimum}"
+    if maximum is not None and measure > maximum:
+        yield f"{subject} failed to satisfy constraint: Member must have {what} less than or equal to {maximum}"
 
 
 def _string_constraints(value: str, shape: Shape, where: str) -> Iterator[str]:
-    pattern = shape.metadata.get("pattern")
-    if pattern and not _pattern(pattern).fullmatch(value):
+    expression = shape.metadata.get("pattern")
+    if expression and not pattern(expression).fullmatch(value):
         yield (
             f"Value '{value}' at '{where}' failed to satisfy constraint: "
-            f"Member must satisfy regular expression pattern: {pattern}"
+            f"Member must satisfy regular expression pattern: {expression}"
         )
     enum = shape.metadata.get("enum")
     if enum and value not in enum:
-        yield f"Value '{value}' at '{where}' failed to satisfy constraint: Member must satisfy enum value set: {enum}"
+        yield (
+            f"Value '{value}' at '{where}' failed to satisfy constraint: "
+            f"Member must satisfy enum value set: [{', '.join(enum)}]"
+        )
 
 
 def _no_rules(params: dict[str, Any]) -> list[str]:
