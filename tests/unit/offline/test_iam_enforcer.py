@@ -1,0 +1,105 @@
+"""The enforcer's botocore hook: a call made as a principal is answered with the service's AccessDenied
+before moto sees it, unless the principal's policies allow every request the call is authorized as."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import boto3
+import botocore.session
+import pytest
+from botocore.exceptions import ClientError
+from moto import mock_aws
+
+from offline.iam import enforcer as iam_enforcer
+from offline.iam.enforcer import EVENT_NAMES, Enforcer, Principal
+from offline.iam.requests import SERVICES, World
+
+pytestmark = pytest.mark.unit
+
+ACCOUNT = "123456789012"
+ROLE = f"arn:aws:iam::{ACCOUNT}:role/reader"
+KEY = f"arn:aws:kms:us-west-2:{ACCOUNT}:key/1234"
+
+
+def reader(*statements: dict[str, Any]) -> Principal:
+    return Principal(ROLE, "fn", ({"Version": "2012-10-17", "Statement": list(statements)},))
+
+
+@pytest.fixture
+def enforcer() -> Iterator[Enforcer]:
+    with mock_aws():
+        boto3.client("s3").create_bucket(Bucket="data", CreateBucketConfiguration={"LocationConstraint": "us-west-2"})
+        boto3.client("s3").put_object(Bucket="data", Key="jobs/a.json", Body=b"{}")
+        enforcer = Enforcer(World(region="us-west-2", account_id=ACCOUNT, bucket_keys={"data": KEY}))
+        iam_enforcer.activate(enforcer)
+        try:
+            yield enforcer
+        finally:
+            iam_enforcer.deactivate()
+
+
+def test_event_names_are_botocores() -> None:
+    session = botocore.session.get_session()
+    for service in SERVICES:
+        assert EVENT_NAMES[service] == session.get_service_model(service).service_id.hyphenize()
+
+
+def test_a_call_without_a_principal_is_not_checked(enforcer: Enforcer) -> None:
+    assert boto3.client("s3").get_object(Bucket="data", Key="jobs/a.json")["Body"].read() == b"{}"
+    assert enforcer.denials == []
+
+
+def test_a_denied_call_gets_the_services_access_denied_and_never_reaches_moto(enforcer: Enforcer) -> None:
+    # Given a principal that may read objects but not put them
+    principal = reader({"Effect": "Allow", "Action": "s3:GetObject", "Resource": "arn:aws:s3:::data/*"})
+    s3 = boto3.client("s3")
+    # When it puts an object
+    with Enforcer.acting_as(principal), pytest.raises(ClientError) as raised:
+        s3.put_object(Bucket="data", Key="jobs/b.json", Body=b"{}")
+    # Then S3 answers AccessDenied naming the session, action and resource, and nothing was written
+    error = raised.value.response["Error"]
+    assert error["Code"] == "AccessDenied"
+    assert error["Message"].startswith(f"User: arn:aws:sts::{ACCOUNT}:assumed-role/reader/fn is not authorized")
+    assert "s3:PutObject on resource: arn:aws:s3:::data/jobs/b.json" in error["Message"]
+    assert "Contents" not in s3.list_objects_v2(Bucket="data", Prefix="jobs/b")
+
+
+def test_reading_an_sse_kms_object_also_needs_the_key_through_s3(enforcer: Enforcer) -> None:
+    get = {"Effect": "Allow", "Action": "s3:GetObject", "Resource": "arn:aws:s3:::data/*"}
+    key = {
+        "Effect": "Allow",
+        "Action": "kms:Decrypt",
+        "Resource": KEY,
+        "Condition": {"StringEquals": {"kms:ViaService": "s3.us-west-2.amazonaws.com"}},
+    }
+    s3 = boto3.client("s3")
+    with Enforcer.acting_as(reader(get)), pytest.raises(ClientError, match="kms:Decrypt"):
+        s3.get_object(Bucket="data", Key="jobs/a.json")
+    with Enforcer.acting_as(reader(get, key)):
+        assert s3.get_object(Bucket="data", Key="jobs/a.json")["Body"].read() == b"{}"
+
+
+def test_listing_is_authorized_with_the_requested_prefix(enforcer: Enforcer) -> None:
+    listing = {
+        "Effect": "Allow",
+        "Action": "s3:ListBucket",
+        "Resource": "arn:aws:s3:::data",
+        "Condition": {"StringLike": {"s3:prefix": ["jobs", "jobs/*"]}},
+    }
+    s3 = boto3.client("s3")
+    with Enforcer.acting_as(reader(listing)):
+        assert s3.list_objects_v2(Bucket="data", Prefix="jobs/")["KeyCount"] == 1
+        with pytest.raises(ClientError, match="AccessDenied"):
+            s3.list_objects_v2(Bucket="data")
+
+
+def test_the_principal_follows_the_call_into_other_threads_of_the_invocation(enforcer: Enforcer) -> None:
+    from bedrock_distill.threads import ContextThreadPoolExecutor  # noqa: PLC0415
+
+    s3 = boto3.client("s3")
+    with Enforcer.acting_as(reader()), ContextThreadPoolExecutor(max_workers=2) as pool:
+        future = pool.submit(s3.get_object, Bucket="data", Key="jobs/a.json")
+        with pytest.raises(ClientError, match="AccessDenied"):
+            future.result()
