@@ -16,6 +16,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationErr
 from pydantic.alias_generators import to_camel
 
 from bedrock_distill.catalog import pair_problem, teacher_problem
+from bedrock_distill.invocation_logging import ROLE_ARN_PATTERN
 
 PROJECT_NAME: Final = "bedrock-distill"
 STACK_ID: Final = "BedrockDistill"
@@ -95,6 +96,9 @@ class DistillConfig(BaseModel):
     log_retention_days: int
     # Your Region's no-commitment PT price per model unit-hour (Bedrock pricing page); 0 = no estimate.
     provisioned_throughput_hourly_rate_usd: Annotated[float, Field(ge=0)] = 0.0
+    # The role of an existing CloudWatch Logs delivery of model-invocation logging, which the stack keeps
+    # and so must pass to Bedrock (lambdas/bedrock_distill/invocation_logging.py); blank = none.
+    invocation_logging_role_arn: str | None = None
 
     @field_validator("teacher_model_id")
     @classmethod
@@ -121,6 +125,18 @@ class DistillConfig(BaseModel):
     def _email_shape(cls, value: str | None) -> str | None:
         if value is not None and not _EMAIL.fullmatch(value):
             raise ValueError("is not an e-mail address")
+        return value
+
+    @field_validator("invocation_logging_role_arn", mode="before")
+    @classmethod
+    def _blank_role_is_none(cls, value: object) -> object:
+        return None if value in ("", None) else value
+
+    @field_validator("invocation_logging_role_arn")
+    @classmethod
+    def _role_arn_shape(cls, value: str | None) -> str | None:
+        if value is not None and not ROLE_ARN_PATTERN.fullmatch(value):
+            raise ValueError("is not an IAM role ARN (arn:aws:iam::<account>:role/<name>)")
         return value
 
     @field_validator("log_retention_days")

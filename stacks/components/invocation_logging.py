@@ -23,7 +23,8 @@ class InvocationLogging(Construct):
     """The account's model-invocation logging, delivering text to our bucket, as a custom resource.
 
     Create records the configuration that was there and installs ours; Update installs ours; Delete
-    restores the recorded one (or deletes the setting if there was none).
+    restores the recorded one (or deletes the setting if there was none). An existing CloudWatch Logs
+    delivery is kept, which needs its role named at deploy time (`invocationLoggingRoleArn`).
     """
 
     def __init__(
@@ -65,6 +66,18 @@ class InvocationLogging(Construct):
                 resources=[parameter_arn],
             )
         )
+        role_arn = config.invocation_logging_role_arn
+        if role_arn is not None:
+            # The stack keeps the account's CloudWatch Logs delivery, whose role Bedrock assumes: each put of
+            # ours and the restore on delete pass it (lambdas/bedrock_distill/invocation_logging.py).
+            self.handler.role.add_to_policy(
+                iam.PolicyStatement(
+                    sid="PassCloudWatchDeliveryRoleToBedrock",
+                    actions=["iam:PassRole"],
+                    resources=[role_arn],
+                    conditions={"StringEquals": {"iam:PassedToService": "bedrock.amazonaws.com"}},
+                )
+            )
         provider = cr.Provider(
             self,
             "Provider",
@@ -85,6 +98,8 @@ class InvocationLogging(Construct):
             properties={
                 "BucketName": buckets.invocation_logs.bucket_name,
                 "KeyPrefix": config.invocation_log_prefix,
+                # A change of role is an Update, so the handler checks the delivery against the new one.
+                **({"CloudWatchRoleArn": role_arn} if role_arn is not None else {}),
             },
         )
         # Bedrock checks that it may write to the bucket when the configuration is put.

@@ -14,6 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from bedrock_distill.invocation_logging import (
     InvocationLoggingGateway,
     InvocationLoggingManager,
+    OurLogging,
     PreviousConfigurationStore,
 )
 
@@ -36,6 +37,8 @@ class LoggingProperties(BaseModel):
 
     bucket_name: str = Field(alias="BucketName", min_length=3)
     key_prefix: str = Field(alias="KeyPrefix", min_length=1)
+    # The existing CloudWatch delivery role the stack may pass to keep that delivery; absent: none.
+    cloud_watch_role_arn: str | None = Field(default=None, alias="CloudWatchRoleArn", min_length=1)
 
 
 class CustomResourceEvent(BaseModel):
@@ -49,13 +52,19 @@ class CustomResourceEvent(BaseModel):
 @tracer.capture_lambda_handler
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     request = parse(event=event, model=CustomResourceEvent)
-    bucket, prefix = request.properties.bucket_name, request.properties.key_prefix
-    logger.info("invocation logging", request_type=request.request_type, bucket=bucket, prefix=prefix)
+    properties = request.properties
+    ours = OurLogging(properties.bucket_name, properties.key_prefix, properties.cloud_watch_role_arn)
+    logger.info("invocation logging", request_type=request.request_type, ours=ours)
     match request.request_type:
         case "Create":
-            _manager().install(bucket, prefix)
+            _manager().install(ours)
         case "Update":
-            _manager().update(bucket, prefix)
+            _manager().update(ours)
         case "Delete":
-            _manager().uninstall(bucket, prefix)
-    return {"PhysicalResourceId": PHYSICAL_RESOURCE_ID, "Data": {"BucketName": bucket, "KeyPrefix": prefix}}
+            # A Delete that fails leaves the stack DELETE_FAILED; what could not be restored is reported instead.
+            if problem := _manager().uninstall(ours):
+                logger.error(problem)
+    return {
+        "PhysicalResourceId": PHYSICAL_RESOURCE_ID,
+        "Data": {"BucketName": ours.bucket_name, "KeyPrefix": ours.key_prefix},
+    }
