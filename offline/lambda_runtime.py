@@ -23,6 +23,8 @@ from botocore.compat import HTTPHeaders
 from botocore.handlers import BUILTIN_HANDLERS
 from botocore.response import StreamingBody
 
+from offline.iam.enforcer import Enforcer, Principal
+
 _PARAMS_KEY = "bedrock_distill.offline.invoke"
 
 Handler = Callable[[Any, Any], Any]
@@ -58,13 +60,17 @@ class LocalLambdas:
     """Function name -> handler path ("package.module.function"), and errors to report instead of running."""
 
     handlers: dict[str, str] = field(default_factory=dict)
+    # Each function's role as synthesized: its calls are authorized against these policies (offline.iam).
+    principals: dict[str, Principal] = field(default_factory=dict)
     invocations: list[tuple[str, Any]] = field(default_factory=list)
     _injected: dict[str, list[InjectedError]] = field(default_factory=dict)
     _results: dict[str, list[Any]] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
-    def register(self, function_name: str, handler_path: str) -> None:
+    def register(self, function_name: str, handler_path: str, principal: Principal | None = None) -> None:
         self.handlers[function_name] = handler_path
+        if principal is not None:
+            self.principals[function_name] = principal
 
     def fail_next(self, function_name: str, error_type: str, *, times: int = 1, after_running: bool = False) -> None:
         """The next `times` invocations report `error_type` as if the handler had raised it."""
@@ -91,7 +97,8 @@ class LocalLambdas:
             return _error_response(injected.error_type, injected.message, [])
         handler = _load(self.handlers[function_name])
         try:
-            result = handler(event, LocalLambdaContext(function_name=function_name))
+            with Enforcer.acting_as(self.principals.get(function_name)):
+                result = handler(event, LocalLambdaContext(function_name=function_name))
         except Exception as error:  # the Lambda runtime reports every exception the same way
             return _error_response(type(error).__name__, str(error), traceback.format_exception(error))
         if injected is not None:

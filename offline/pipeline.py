@@ -1,8 +1,12 @@
-"""The pipeline, deployed into moto from the stack's own definitions, and run by moto's Step Functions.
+"""The pipeline, deployed into moto from the synthesized template, and run by moto's Step Functions.
 
-Same definition file, same substitution names, same handler modules and the same environment
-(`PipelineSettings.to_environment`) as the CDK pipeline construct; only names and ARNs are moto's.
-Bedrock is the project's emulator, which must be active, inside `mock_aws()`, before `deploy()`.
+Everything comes from the template `cdk deploy` would upload (`offline.synth`): the buckets, tables and
+topic, each function's handler and environment, and each function's role, whose policies decide every AWS
+call the function makes (`offline.iam`); the Bedrock emulator runs jobs as the distillation service role
+of the template. The state machine runs the stack's definition file with the stack's substitution names;
+only its retry timings are shortened (moto really sleeps), as are the few settings listed in
+`OFFLINE_TIMINGS`. Bedrock is the project's emulator, which must be active, inside `mock_aws()`, before
+`deploy()`.
 """
 
 from __future__ import annotations
@@ -12,6 +16,7 @@ import json
 import os
 import time
 import zipfile
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -22,11 +27,16 @@ from bedrock_distill.operator.executions import TERMINAL_STATUSES
 from bedrock_distill.workflow.settings import PipelineSettings
 from offline import aws_semantics
 from offline.events import EventPump, LocalRule
+from offline.iam import enforcer as iam_enforcer
+from offline.iam.enforcer import Enforcer, Principal
+from offline.iam.requests import World
+from offline.iam.service_roles import ServiceRole, TemplateServiceRoles
+from offline.iam.template import Account, DeployedTemplate
 from offline.lambda_runtime import LocalLambdas, activate, deactivate
+from stacks.config import STACK_ID
 from stacks.pipeline_spec import (
     EXECUTION_TIMEOUT_SECONDS,
     SWEEP_SCHEDULE,
-    UPLOAD_TRIGGER_PREFIX,
     RetryTiming,
     all_functions,
     execution_end_pattern,
@@ -43,10 +53,14 @@ FAST_RETRIES = RetryTiming(
     delete_interval_seconds=1,
     delete_max_delay_seconds=1,
 )
+# Runtime-level variables belong to the host (tests set tracing off); the offline world keeps its own.
+_HOST_VARIABLE_PREFIXES = ("POWERTOOLS_", "AWS_")
 
 
 @dataclass(frozen=True)
 class LocalNames:
+    """The offline names of the template's resources: `<prefix>-<construct id, kebab-case>`."""
+
     prefix: str = "bedrock-distill-local"
     invocation_log_prefix: str = "bedrock-invocation-logs"
 
@@ -74,34 +88,38 @@ class LocalNames:
 class LocalPipeline:
     def __init__(
         self,
+        template: Mapping[str, Any],
         *,
-        teacher_model_id: str = "meta.llama3-1-70b-instruct-v1:0",
-        student_model_id: str = "meta.llama3-1-8b-instruct-v1:0:128k",
         names: LocalNames = LocalNames(),
         timing: RetryTiming = FAST_RETRIES,
         job_poll_seconds: int = 1,
         provisioned_throughput_poll_seconds: int = 1,
-        hourly_rate_usd: float = 0.0,
         execution_timeout_seconds: int = EXECUTION_TIMEOUT_SECONDS,
         max_provisioned_throughput_seconds: int = 12 * 3600,
         emulator: Any | None = None,
         emulator_seconds_per_tick: float = 0.0,
     ) -> None:
-        """`emulator`: the Bedrock emulator, whose job events then reach the pipeline's rules; with
-        `emulator_seconds_per_tick`, the event pump also moves its clock, so jobs finish without polling."""
+        """`template`: the stack's synthesized template (`offline.synth.synthesize`) for this Region.
+        `emulator`: the Bedrock emulator, whose job events then reach the pipeline's rules and whose jobs run
+        as the template's service role; with `emulator_seconds_per_tick`, the event pump also moves its clock,
+        so jobs finish without polling."""
+        self.template = template
         self.names = names
         self.lambdas = LocalLambdas()
         self._timing = timing
-        self._teacher = teacher_model_id
-        self._student = student_model_id
-        self._job_poll_seconds = job_poll_seconds
-        self._pt_poll_seconds = provisioned_throughput_poll_seconds
-        self._hourly_rate = hourly_rate_usd
+        # Settings moto's real sleeping makes the offline world shorten; nothing else differs from the template.
+        self.offline_timings = {
+            "JOB_POLL_INTERVAL_SECONDS": str(job_poll_seconds),
+            "MIN_JOB_POLL_INTERVAL_SECONDS": "1",
+            "PROVISIONED_THROUGHPUT_POLL_INTERVAL_SECONDS": str(provisioned_throughput_poll_seconds),
+            "MAX_PROVISIONED_THROUGHPUT_SECONDS": str(max_provisioned_throughput_seconds),
+        }
         self._execution_timeout_seconds = execution_timeout_seconds
-        self._max_pt_seconds = max_provisioned_throughput_seconds
         self._emulator = emulator
         self._emulator_seconds_per_tick = emulator_seconds_per_tick
         self.pump: EventPump | None = None
+        self.enforcer: Enforcer | None = None
+        self.deployed: DeployedTemplate | None = None
         self.state_machine_arn = ""
         self.topic_arn = ""
         self.settings: PipelineSettings | None = None
@@ -109,85 +127,159 @@ class LocalPipeline:
 
     def deploy(self) -> LocalPipeline:
         region = boto3.session.Session().region_name or "us-east-1"
-        s3 = boto3.client("s3")
-        for bucket in (self.names.input_bucket, self.names.output_bucket, self.names.invocation_log_bucket):
-            if region == "us-east-1":
-                s3.create_bucket(Bucket=bucket)
-            else:
-                s3.create_bucket(Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": region})
-            s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
-        # As the stack's inputs bucket: uploads reach EventBridge.
-        s3.put_bucket_notification_configuration(
-            Bucket=self.names.input_bucket, NotificationConfiguration={"EventBridgeConfiguration": {}}
+        account = boto3.client("sts").get_caller_identity()["Account"]
+        deployed = DeployedTemplate(
+            self.template, prefix=self.names.prefix, account=Account(region, account), stack_name=STACK_ID
         )
-        for table, key in ((self.names.job_waiter_table, "jobArn"), (self.names.idempotency_table, "id")):
-            boto3.client("dynamodb").create_table(
-                TableName=table,
-                KeySchema=[{"AttributeName": key, "KeyType": "HASH"}],
-                AttributeDefinitions=[{"AttributeName": key, "AttributeType": "S"}],
-                BillingMode="PAY_PER_REQUEST",
-            )
-        self.topic_arn = boto3.client("sns").create_topic(Name=f"{self.names.prefix}-outcomes")["TopicArn"]
-        iam = boto3.client("iam")
-        role_arn = iam.create_role(
-            RoleName=f"{self.names.prefix}-role",
-            AssumeRolePolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": []}),
-        )["Role"]["Arn"]
-        account = role_arn.split(":")[4]
-        state_machine_name = f"{self.names.prefix}-distillation"
-        # Known before the state machine exists, as in the stack (which names it for the same reason).
-        state_machine_arn = f"arn:aws:states:{region}:{account}:stateMachine:{state_machine_name}"
-        self.settings = PipelineSettings(
-            output_bucket=self.names.output_bucket,
-            output_prefix="jobs",
-            service_role_arn=f"arn:aws:iam::{account}:role/{self.names.prefix}-distillation",
-            default_teacher_model_id=self._teacher,
-            default_student_model_id=self._student,
-            invocation_log_source=(
-                f"s3://{self.names.invocation_log_bucket}/{self.names.invocation_log_prefix}/AWSLogs"
-            ),
-            default_model_units=1,
-            default_job_poll_seconds=self._job_poll_seconds,
-            default_provisioned_throughput_poll_seconds=self._pt_poll_seconds,
-            notification_topic_arn=self.topic_arn,
-            provisioned_throughput_hourly_rate_usd=self._hourly_rate,
-            state_machine_arn=state_machine_arn,
-            job_waiter_table=self.names.job_waiter_table,
-            idempotency_table=self.names.idempotency_table,
-            # moto really sleeps: the offline pipeline's fallback reads may be seconds apart.
-            min_job_poll_seconds=1,
-            upload_trigger_prefix=UPLOAD_TRIGGER_PREFIX,
-            max_provisioned_throughput_seconds=self._max_pt_seconds,
-        )
-        environment = self.settings.to_environment()
-        function_arns = {}
-        lambda_client = boto3.client("lambda")
-        for name, spec in all_functions().items():
-            function_name = f"{self.names.prefix}-{name}"
-            function_arns[name] = lambda_client.create_function(
-                FunctionName=function_name,
-                Runtime="python3.12",
-                Role=role_arn,
-                Handler=spec.handler,
-                Code={"ZipFile": _placeholder_zip()},
-                Timeout=spec.timeout_seconds,
-                MemorySize=spec.memory_mb,
-                Environment={"Variables": environment},
-            )["FunctionArn"]
-            self.lambdas.register(function_name, spec.handler)
+        self.deployed = deployed
+        self._create_roles(deployed)
+        self._create_buckets(deployed, region)
+        self._create_tables(deployed)
+        topic = deployed.find("AWS::SNS::Topic", "Pipeline", "Outcomes")
+        self.topic_arn = boto3.client("sns").create_topic(Name=deployed.physical_name(topic))["TopicArn"]
+        function_arns = self._create_functions(deployed)
+        environment = self._environment(deployed)
+        self.settings = PipelineSettings.from_environment(environment)
+        self._check_names(self.settings)
         # In-process handlers share this process's environment, as each function's would be set.
         self._saved_environment = {key: os.environ.get(key) for key in environment}
         os.environ.update(environment)
         common.settings.cache_clear()
+        state_machine = deployed.find("AWS::StepFunctions::StateMachine", "Pipeline", "StateMachine")
         definition = render_definition(substitutions(function_arns, self._timing, self._execution_timeout_seconds))
         self.state_machine_arn = boto3.client("stepfunctions").create_state_machine(
-            name=state_machine_name, definition=json.dumps(definition), roleArn=role_arn
+            name=deployed.physical_name(state_machine),
+            definition=json.dumps(definition),
+            roleArn=deployed.arn(deployed.role_of(state_machine)),
         )["stateMachineArn"]
-        assert self.state_machine_arn == state_machine_arn, self.state_machine_arn
+        assert self.state_machine_arn == self.settings.state_machine_arn, self.state_machine_arn
+        self._enforce_iam(deployed, region, account)
         activate(self.lambdas)
         aws_semantics.activate()
         self.pump = self._event_pump(region)
         return self
+
+    def _create_roles(self, deployed: DeployedTemplate) -> None:
+        iam = boto3.client("iam")
+        for logical_id in deployed.of_type("AWS::IAM::Role"):
+            iam.create_role(
+                RoleName=deployed.physical_name(logical_id),
+                AssumeRolePolicyDocument=json.dumps(deployed.trust_policy(logical_id)),
+            )
+
+    def _create_buckets(self, deployed: DeployedTemplate, region: str) -> None:
+        s3 = boto3.client("s3")
+        for logical_id, bucket in deployed.of_type("AWS::S3::Bucket").items():
+            name = deployed.physical_name(logical_id)
+            location = {} if region == "us-east-1" else {"CreateBucketConfiguration": {"LocationConstraint": region}}
+            s3.create_bucket(Bucket=name, **location)
+            properties = bucket["Properties"]
+            if properties.get("VersioningConfiguration", {}).get("Status") == "Enabled":
+                s3.put_bucket_versioning(Bucket=name, VersioningConfiguration={"Status": "Enabled"})
+            if properties.get("NotificationConfiguration", {}).get("EventBridgeConfiguration"):
+                s3.put_bucket_notification_configuration(
+                    Bucket=name, NotificationConfiguration={"EventBridgeConfiguration": {}}
+                )
+
+    def _create_tables(self, deployed: DeployedTemplate) -> None:
+        for logical_id, table in deployed.of_type("AWS::DynamoDB::Table").items():
+            properties = table["Properties"]
+            boto3.client("dynamodb").create_table(
+                TableName=deployed.physical_name(logical_id),
+                KeySchema=properties["KeySchema"],
+                AttributeDefinitions=properties["AttributeDefinitions"],
+                BillingMode="PAY_PER_REQUEST",
+            )
+
+    def _create_functions(self, deployed: DeployedTemplate) -> dict[str, str]:
+        """Creates every Python function of the template in moto and registers its handler and role here;
+        returns the workflow's function ARNs by the names the definition's substitutions use."""
+        lambda_client = boto3.client("lambda")
+        arns_by_name: dict[str, str] = {}
+        for logical_id, function in deployed.of_type("AWS::Lambda::Function").items():
+            properties = function["Properties"]
+            if not str(properties.get("Runtime", "")).startswith("python"):
+                continue  # CDK's custom-resource framework relay: CloudFormation's side, not ours
+            name = deployed.physical_name(logical_id)
+            role = deployed.role_of(logical_id)
+            arn = lambda_client.create_function(
+                FunctionName=name,
+                Runtime=properties["Runtime"],
+                Role=deployed.arn(role),
+                Handler=properties["Handler"],
+                Code={"ZipFile": _placeholder_zip()},
+                Timeout=properties.get("Timeout", 3),
+                MemorySize=properties.get("MemorySize", 128),
+            )["FunctionArn"]
+            principal = Principal(deployed.arn(role), name, tuple(deployed.role_policies(role)))
+            self.lambdas.register(name, properties["Handler"], principal)
+            arns_by_name[name.removeprefix(f"{self.names.prefix}-")] = arn
+        missing = set(all_functions()) - set(arns_by_name)
+        if missing:
+            raise AssertionError(f"the template has no function for {sorted(missing)}")
+        return arns_by_name
+
+    def _environment(self, deployed: DeployedTemplate) -> dict[str, str]:
+        """The union of the functions' environments as synthesized; functions may leave a variable empty that
+        another sets, never set it differently. Then the offline timings."""
+        environment: dict[str, str] = {}
+        for function in deployed.of_type("AWS::Lambda::Function").values():
+            variables = deployed.resolve(function["Properties"].get("Environment", {}).get("Variables", {}))
+            for key, value in variables.items():
+                if key.startswith(_HOST_VARIABLE_PREFIXES) or value in ("", None):
+                    continue
+                if environment.setdefault(key, str(value)) != str(value):
+                    raise AssertionError(f"functions set {key} differently: {environment[key]!r} and {value!r}")
+        return environment | self.offline_timings
+
+    def _check_names(self, settings: PipelineSettings) -> None:
+        """The names tests and the demo use are the template's, as deployed here."""
+        assert settings.output_bucket == self.names.output_bucket, settings.output_bucket
+        assert settings.job_waiter_table == self.names.job_waiter_table, settings.job_waiter_table
+        assert settings.invocation_log_source == (
+            f"s3://{self.names.invocation_log_bucket}/{self.names.invocation_log_prefix}/AWSLogs"
+        ), settings.invocation_log_source
+
+    def _enforce_iam(self, deployed: DeployedTemplate, region: str, account: str) -> None:
+        def key_of(logical_id: str, *path: str) -> str | None:
+            value: Any = deployed.resources[logical_id]["Properties"]
+            for step in path:
+                value = value[step] if isinstance(value, dict) and step in value else None
+            return str(deployed.resolve(value)) if value else None
+
+        emulator = self._emulator
+        world = World(
+            region=region,
+            account_id=account,
+            bucket_keys={
+                deployed.physical_name(b): key
+                for b in deployed.of_type("AWS::S3::Bucket")
+                if (key := _bucket_key(deployed, b))
+            },
+            topic_keys={
+                deployed.arn(t): key
+                for t in deployed.of_type("AWS::SNS::Topic")
+                if (key := key_of(t, "KmsMasterKeyId"))
+            },
+            table_keys={
+                deployed.physical_name(t): key
+                for t in deployed.of_type("AWS::DynamoDB::Table")
+                if (key := key_of(t, "SSESpecification", "KMSMasterKeyId"))
+            },
+            state_machine_arn=self.state_machine_arn,
+            bedrock_lookup=emulator.resource_arn if emulator is not None else World.bedrock_lookup,
+            profile_regions=_profile_regions,
+        )
+        self.enforcer = Enforcer(world)
+        iam_enforcer.activate(self.enforcer)
+        if emulator is not None:
+            roles = {
+                deployed.arn(role): ServiceRole(
+                    deployed.arn(role), tuple(deployed.role_policies(role)), deployed.trust_policy(role)
+                )
+                for role in deployed.of_type("AWS::IAM::Role")
+            }
+            emulator.service_role_authority = TemplateServiceRoles(self.enforcer, roles)
 
     def _event_pump(self, region: str) -> EventPump:
         emulator = self._emulator
@@ -226,6 +318,9 @@ class LocalPipeline:
     def teardown(self) -> None:
         if self.pump is not None:
             self.pump.stop()
+        iam_enforcer.deactivate()
+        if self._emulator is not None:
+            self._emulator.service_role_authority = None
         aws_semantics.deactivate()
         deactivate()
         for key, value in self._saved_environment.items():
@@ -268,6 +363,23 @@ class LocalPipeline:
             if "nextToken" not in page:
                 return events
             token = {"nextToken": page["nextToken"]}
+
+
+def _bucket_key(deployed: DeployedTemplate, logical_id: str) -> str | None:
+    """The KMS key ARN of the bucket's default SSE-KMS encryption, if any."""
+    encryption = deployed.resources[logical_id]["Properties"].get("BucketEncryption", {})
+    for rule in encryption.get("ServerSideEncryptionConfiguration", []):
+        default = rule.get("ServerSideEncryptionByDefault", {})
+        if default.get("SSEAlgorithm") == "aws:kms" and "KMSMasterKeyID" in default:
+            return str(deployed.resolve(default["KMSMasterKeyID"]))
+    return None
+
+
+def _profile_regions(profile_id: str) -> list[str]:
+    from bedrock_distill import catalog  # noqa: PLC0415 - the catalog knows each profile's Regions
+
+    regions = getattr(catalog, "inference_profile_regions", None)
+    return list(regions(profile_id)) if regions else []
 
 
 def _placeholder_zip() -> bytes:

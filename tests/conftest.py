@@ -11,7 +11,7 @@ os.environ.update(
         "AWS_SECRET_ACCESS_KEY": "testing",
         "AWS_SECURITY_TOKEN": "testing",
         "AWS_SESSION_TOKEN": "testing",
-        "AWS_DEFAULT_REGION": "us-east-1",
+        "AWS_DEFAULT_REGION": "us-west-2",
         "POWERTOOLS_TRACE_DISABLED": "true",
         "POWERTOOLS_SERVICE_NAME": "bedrock-distill-tests",
         "POWERTOOLS_METRICS_NAMESPACE": "bedrock-distill-tests",
@@ -23,3 +23,7 @@ os.environ.pop("AWS_PROFILE", None)
 
 PREVIOUS_LOGGING_PARAMETER = "/bedrock-distill/tests/previous-invocation-logging-configuration"
 os.environ["PREVIOUS_CONFIGURATION_PARAMETER"] = PREVIOUS_LOGGING_PARAMETER
+
+# Before any test creates a boto3 client: the offline IAM enforcer's botocore hook is registered at import and
+# reaches only clients created afterwards (handlers keep theirs for the whole session, as a warm Lambda does).
+import offline.iam.enforcer  # noqa: E402, F401

@@ -23,7 +23,7 @@ from botocore.compat import HTTPHeaders
 from botocore.handlers import BUILTIN_HANDLERS, REGISTER_FIRST
 from botocore.model import OperationModel
 
-from offline.iam.policy import Decision, Request, evaluate
+from offline.iam.policy import Decision, Grant, Request, explain
 from offline.iam.requests import SERVICES, World, requests_for
 
 _PARAMS_KEY = "bedrock_distill.offline.iam.params"
@@ -68,21 +68,34 @@ class Denial:
 _caller: contextvars.ContextVar[Principal | None] = contextvars.ContextVar("offline_iam_caller", default=None)
 
 
+@dataclass(frozen=True)
+class Authorization:
+    """A request the principal's policies allowed, and the grants that allowed it."""
+
+    principal: Principal
+    operation: str
+    request: Request
+    grants: frozenset[Grant]
+
+
 @dataclass
 class Enforcer:
     world: World
     denials: list[Denial] = field(default_factory=list)
+    authorizations: list[Authorization] = field(default_factory=list)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def check(self, principal: Principal, operation: str, requests: Sequence[Request]) -> Denial | None:
-        """The first request the principal's policies do not allow (recorded), or None."""
+        """The first request the principal's policies do not allow, or None; both are recorded."""
         for request in requests:
-            decision = evaluate(principal.policies, request)
+            decision, grants = explain(principal.policies, request)
             if decision is not Decision.ALLOW:
                 denial = Denial(principal.session_arn, operation, request, decision)
                 with self._lock:
                     self.denials.append(denial)
                 return denial
+            with self._lock:
+                self.authorizations.append(Authorization(principal, operation, request, grants))
         return None
 
     @staticmethod

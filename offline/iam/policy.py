@@ -152,15 +152,33 @@ def statements(documents: Iterable[Mapping[str, Any]]) -> list[Mapping[str, Any]
     return [statement for document in documents for statement in _as_list(document.get("Statement", []))]
 
 
-def evaluate(documents: Iterable[Mapping[str, Any]], request: Request) -> Decision:
-    """The decision of a principal's identity-based policies (same account, no boundary, no SCP)."""
-    allowed = False
-    for statement in statements(documents):
+@dataclass(frozen=True)
+class Grant:
+    """One action entry of one Allow statement: the smallest thing a policy author can take away."""
+
+    statement: int  # index among the principal's statements, in policy order
+    action: str
+
+
+def explain(documents: Iterable[Mapping[str, Any]], request: Request) -> tuple[Decision, frozenset[Grant]]:
+    """The decision of a principal's identity-based policies (same account, no boundary, no SCP), and every
+    grant that allows the request: when only one does, taking it away denies the request."""
+    grants: set[Grant] = set()
+    for index, statement in enumerate(statements(documents)):
         effect = statement.get("Effect")
         if effect not in ("Allow", "Deny"):
             raise UnsupportedPolicyError(f"Effect must be Allow or Deny, got {effect!r}")
-        if _statement_applies(statement, request):
-            if effect == "Deny":
-                return Decision.EXPLICIT_DENY
-            allowed = True
-    return Decision.ALLOW if allowed else Decision.IMPLICIT_DENY
+        if not _statement_applies(statement, request):
+            continue
+        if effect == "Deny":
+            return Decision.EXPLICIT_DENY, frozenset()
+        if "Action" in statement:
+            listed = [str(action) for action in _as_list(statement["Action"])]
+            grants |= {Grant(index, a) for a in listed if wildcard_match(a, request.action, ignore_case=True)}
+        else:
+            grants.add(Grant(index, "NotAction"))
+    return (Decision.ALLOW if grants else Decision.IMPLICIT_DENY), frozenset(grants)
+
+
+def evaluate(documents: Iterable[Mapping[str, Any]], request: Request) -> Decision:
+    return explain(documents, request)[0]

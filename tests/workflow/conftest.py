@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+import os
 import time
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import boto3
@@ -12,17 +14,28 @@ import pytest
 from moto import mock_aws
 
 from bedrock_emulator import BedrockEmulator, bedrock_emulator
+from bedrock_emulator.service import DEFAULT_ACCOUNT_ID
 from offline.pipeline import LocalPipeline
+from offline.synth import synthesize
 
 TEACHER = "meta.llama3-1-70b-instruct-v1:0"
 
 
-@pytest.fixture
-def emulator() -> Iterator[BedrockEmulator]:
+# The account's no-commitment model units here: one run's PT at a time, as after a first quota increase.
+# The emulator's own default is a new account's 0 (tests/workflow/test_quotas.py runs with that).
+NO_COMMITMENT_MODEL_UNITS = 1
+
+
+@contextmanager
+def offline_bedrock(**quotas: int | None) -> Iterator[BedrockEmulator]:
+    """moto executing state machines plus the emulator, with the account's Bedrock `quotas` (the emulator's
+    keyword arguments); on exit, checks that nothing is left billing."""
     # Each status read moves logical time an hour: a 3-hour job completes after three polls.
     with (
         mock_aws(config={"stepfunctions": {"execute_state_machine": True}}),
-        bedrock_emulator(seconds_per_status_read=3600, job_seconds=3 * 3600, provisioning_seconds=600) as bedrock,
+        bedrock_emulator(
+            seconds_per_status_read=3600, job_seconds=3 * 3600, provisioning_seconds=600, **quotas
+        ) as bedrock,
     ):
         yield bedrock
         # Every run, whatever its outcome, must end with nothing billing.
@@ -30,9 +43,25 @@ def emulator() -> Iterator[BedrockEmulator]:
 
 
 @pytest.fixture
-def pipeline(emulator: BedrockEmulator) -> Iterator[LocalPipeline]:
+def emulator() -> Iterator[BedrockEmulator]:
+    with offline_bedrock(no_commitment_model_units=NO_COMMITMENT_MODEL_UNITS) as bedrock:
+        yield bedrock
+
+
+# The deployment the workflow tests run: cdk.json's configuration, with a PT price so outcomes carry a cost.
+WORKFLOW_CONTEXT = {"provisionedThroughputHourlyRateUsd": 20}
+
+
+@pytest.fixture(scope="session")
+def pipeline_template() -> dict[str, Any]:
+    """The stack as `cdk deploy` would upload it to the tests' Region, synthesized once per session."""
+    return synthesize(os.environ["AWS_DEFAULT_REGION"], DEFAULT_ACCOUNT_ID, WORKFLOW_CONTEXT)
+
+
+@pytest.fixture
+def pipeline(emulator: BedrockEmulator, pipeline_template: dict[str, Any]) -> Iterator[LocalPipeline]:
     # The emulator's job events reach the pipeline's rules, as Bedrock's reach EventBridge.
-    with LocalPipeline(teacher_model_id=TEACHER, hourly_rate_usd=20.0, emulator=emulator) as deployed:
+    with LocalPipeline(pipeline_template, emulator=emulator) as deployed:
         yield deployed
 
 

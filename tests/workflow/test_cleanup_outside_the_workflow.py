@@ -101,9 +101,9 @@ def test_an_execution_aborted_while_its_job_runs_stops_the_job(
 
 
 @pytest.fixture
-def impatient_pipeline(emulator: BedrockEmulator) -> Iterator[LocalPipeline]:
+def impatient_pipeline(emulator: BedrockEmulator, pipeline_template: dict[str, Any]) -> Iterator[LocalPipeline]:
     """An execution timeout of a few seconds: reached while the PT is being polled for."""
-    with LocalPipeline(teacher_model_id=TEACHER, emulator=emulator, execution_timeout_seconds=6) as deployed:
+    with LocalPipeline(pipeline_template, emulator=emulator, execution_timeout_seconds=6) as deployed:
         yield deployed
 
 

@@ -12,7 +12,6 @@ from __future__ import annotations
 import os
 from collections import Counter, deque
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
@@ -42,6 +41,7 @@ from bedrock_distill.preflight.sources import (
     read_chunks,
 )
 from bedrock_distill.s3 import S3Gateway, S3Location, is_s3_uri
+from bedrock_distill.threads import ContextThreadPoolExecutor
 
 # Bedrock moves bodies over ~100 KB to separate objects, so real lines stay far below this; the cap
 # only stops one corrupt, newline-free file from being buffered whole.
@@ -247,7 +247,7 @@ def _only_log_files(locations: Iterable[str]) -> Iterator[tuple[str, bool]]:
 
 def _map_in_order(function: Callable[[_T], _R], items: Iterable[_T], workers: int) -> Iterator[tuple[_T, _R]]:
     """Like ThreadPoolExecutor.map, but submits lazily so a million files never sit in memory at once."""
-    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="logscan") as pool:
+    with ContextThreadPoolExecutor(max_workers=workers, thread_name_prefix="logscan") as pool:
         in_flight: deque[tuple[_T, Any]] = deque()
         for item in items:
             in_flight.append((item, pool.submit(function, item)))
