@@ -3,7 +3,8 @@
 Errors are raised before validation and state changes, as a throttled or failed request leaves no trace
 in the service. Resource outcomes (a job that fails or stops, a Provisioned Throughput that fails) are
 taken by the next resource created that matches. Lost events are the next job state-change events that
-match, dropped instead of delivered, as EventBridge delivery from Bedrock is best-effort.
+match, dropped instead of delivered, as EventBridge delivery from Bedrock is best-effort. A refused
+deletion (`conflict_on_delete`) is checked on the PT the request names, so it can single out one PT.
 """
 
 from __future__ import annotations
@@ -45,6 +46,12 @@ class _LostEvents:
         return self.status in (None, status) and self.job_name in (None, job_name)
 
 
+@dataclass
+class _DeleteConflicts:
+    provisioned_model_name: str | None
+    times: int | None
+
+
 @dataclass(frozen=True)
 class JobOutcome:
     """How a job ends when its training would have completed: `status` is "Failed" or "Stopped"."""
@@ -60,6 +67,7 @@ class Faults:
         self._job_outcomes: list[tuple[str | None, JobOutcome]] = []
         self._provisioned_throughput_failures: list[tuple[str | None, str]] = []
         self._lost_events: list[_LostEvents] = []
+        self._delete_conflicts: list[_DeleteConflicts] = []
 
     def raise_on(
         self,
@@ -89,24 +97,17 @@ class Faults:
         """ThrottlingException (HTTP 429) on the `nth` call of `operation`, `times` calls in a row."""
         self.raise_on(operation, "ThrottlingException", nth=nth, times=times, message="Too many requests")
 
-    def quota_exceeded(self, *, times: int | None = None) -> None:
-        """CreateProvisionedModelThroughput fails with ServiceQuotaExceededException, by default until
-        `clear()`, as an account with no model-unit quota does until the increase is granted."""
-        self.raise_on(
-            "CreateProvisionedModelThroughput",
-            "ServiceQuotaExceededException",
-            times=times,
-            message="Your account has reached the maximum number of model units for no-commitment "
-            "Provisioned Throughput. Request a quota increase in Service Quotas.",
-        )
+    def conflict_on_delete(self, provisioned_model_name: str | None = None, *, times: int | None = 1) -> None:
+        """The next `times` DeleteProvisionedModelThroughput calls on the PT named `provisioned_model_name` (any
+        PT by default) raise ConflictException, as for a PT still being created or updated; `times=None`: every
+        one until `clear()`. The PT is untouched; deleting it after that succeeds.
 
-    def delete_conflict_once(self) -> None:
-        """The next DeleteProvisionedModelThroughput raises ConflictException; a retry succeeds."""
-        self.raise_on(
-            "DeleteProvisionedModelThroughput",
-            "ConflictException",
-            message="The provisioned model throughput is being modified; retry later",
-        )
+        Checked once the PT is found, so deleting one that does not exist is still ResourceNotFoundException.
+        """
+        if times is not None and times < 1:
+            raise ValueError("times counts calls from 1; None refuses every deletion until clear()")
+        with self._lock:
+            self._delete_conflicts.append(_DeleteConflicts(provisioned_model_name, times))
 
     def fail_job(self, message: str = "Internal error during training", *, job_name: str | None = None) -> None:
         """The next job created (or the one named `job_name`) ends Failed with `message` instead of
@@ -148,6 +149,7 @@ class Faults:
             self._job_outcomes.clear()
             self._provisioned_throughput_failures.clear()
             self._lost_events.clear()
+            self._delete_conflicts.clear()
 
     def error_for(self, operation: str) -> BedrockError | None:
         """Counts this call against every rule for `operation`; the error to raise, if one fires."""
@@ -175,6 +177,18 @@ class Faults:
                             self._lost_events.remove(rule)
                     return True
         return False
+
+    def take_delete_conflict(self, provisioned_model_name: str) -> str | None:
+        """Counts this deletion against the first matching rule; the ConflictException message, if one fires."""
+        with self._lock:
+            for rule in self._delete_conflicts:
+                if rule.provisioned_model_name in (None, provisioned_model_name):
+                    if rule.times is not None:
+                        rule.times -= 1
+                        if rule.times == 0:
+                            self._delete_conflicts.remove(rule)
+                    return f"Provisioned model {provisioned_model_name} is being created or updated; retry later"
+        return None
 
     def take_provisioned_throughput_failure(self, provisioned_model_name: str) -> str | None:
         with self._lock:

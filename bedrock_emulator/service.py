@@ -56,6 +56,14 @@ _STATUS_READS = {
 }
 _COMMITMENT_TERMS = {"OneMonth": timedelta(days=30), "SixMonths": timedelta(days=180)}
 
+# Service Quotas' names for the two quotas the emulator enforces, as the Service Quotas console lists them
+# for Amazon Bedrock (the General Reference, "Amazon Bedrock endpoints and quotas", links there). Both are
+# per account and per Region.
+NO_COMMITMENT_UNITS_QUOTA = "Model units no-commitment Provisioned Throughputs across custom models"
+CUSTOMIZATION_JOBS_QUOTA = "(Model customization) Scheduled customization jobs"
+# The job statuses that hold a slot of CUSTOMIZATION_JOBS_QUOTA: every job not yet ended.
+_ACTIVE_JOB_STATUSES = {"InProgress", "Stopping"}
+
 
 @dataclass(frozen=True)
 class RecordedCall:
@@ -136,6 +144,11 @@ class BedrockEmulator:
     - `converse_latency_seconds`: a real sleep per Converse, outside the lock, for concurrency benchmarks.
     - `event_sinks`: receive every job state-change event (more with `subscribe`), e.g.
       `events.eventbridge_sink()` to put them on moto's default EventBridge bus.
+    - `no_commitment_model_units`: the account's NO_COMMITMENT_UNITS_QUOTA in each Region. 0, as in a new
+      account (user guide, "Purchase a Provisioned Throughput for an Amazon Bedrock model": MUs must be
+      requested before any purchase), so whoever buys a PT sets it.
+    - `customization_jobs`: the account's CUSTOMIZATION_JOBS_QUOTA in each Region (jobs InProgress or
+      Stopping); None enforces none.
 
     Inspection results (`jobs`, `provisioned_throughputs`, ...) are live objects: read them, never change them.
     """
@@ -151,6 +164,8 @@ class BedrockEmulator:
         converse_latency_seconds: float = 0.0,
         clock: LogicalClock | None = None,
         event_sinks: Iterable[EventSink] = (),
+        no_commitment_model_units: int = 0,
+        customization_jobs: int | None = None,
     ) -> None:
         self.account_id = account_id
         self.clock = clock or LogicalClock()
@@ -161,6 +176,8 @@ class BedrockEmulator:
         self._stopping = timedelta(seconds=stopping_seconds)
         self._seconds_per_status_read = seconds_per_status_read
         self._converse_latency_seconds = converse_latency_seconds
+        self._no_commitment_model_units = no_commitment_model_units
+        self._customization_jobs = customization_jobs
         self._lock = threading.RLock()
         # The invocation log a Converse on this thread still has to write, once the lock is released.
         self._pending = threading.local()
@@ -360,6 +377,7 @@ class BedrockEmulator:
         name = params["jobName"]
         if name in self._state.jobs:
             raise BedrockError("ConflictException", f"A model customization job named {name} already exists")
+        self._check_customization_jobs_quota(region)
         now = self.clock.now()
         job_id = _new_id()
         outcome = self.faults.take_job_outcome(name)
@@ -390,6 +408,19 @@ class BedrockEmulator:
         self._state.tags[job.arn] = _tag_map(params.get("jobTags", []))
         self._emit(job, now)
         return {"jobArn": job.arn}
+
+    def _check_customization_jobs_quota(self, region: str) -> None:
+        quota = self._customization_jobs
+        if quota is None:
+            return
+        active = sum(1 for j in self._state.jobs.values() if j.region == region and j.status in _ACTIVE_JOB_STATUSES)
+        if active >= quota:
+            raise BedrockError(
+                "ServiceQuotaExceededException",
+                f"{active} model customization job(s) are already in progress in {region}, the account's quota "
+                f"'{CUSTOMIZATION_JOBS_QUOTA}' ({quota}). Wait for one to end, or request an increase of that "
+                "quota in Service Quotas (Amazon Bedrock).",
+            )
 
     def _find_job(self, identifier: str) -> Job:
         for job in self._state.jobs.values():
@@ -612,6 +643,8 @@ class BedrockEmulator:
         if any(pt.name == name and not pt.deleted for pt in self._state.provisioned_throughputs.values()):
             raise BedrockError("ValidationException", f"A provisioned model named {name} already exists")
         model_arn, foundation_model_arn = self._resolve_model(params["modelId"], region)
+        if params.get("commitmentDuration") is None and ":custom-model/" in model_arn:
+            self._check_no_commitment_units_quota(params["modelUnits"], region)
         now = self.clock.now()
         pt = ProvisionedThroughput(
             arn=f"arn:aws:bedrock:{region}:{self.account_id}:provisioned-model/{_new_id()}",
@@ -630,6 +663,26 @@ class BedrockEmulator:
         self._state.provisioned_throughputs[pt.arn] = pt
         self._state.tags[pt.arn] = _tag_map(params.get("tags", []))
         return {"provisionedModelArn": pt.arn}
+
+    def _check_no_commitment_units_quota(self, units: int, region: str) -> None:
+        """Live no-commitment PTs on custom models in `region` plus `units` may not pass the quota. Every PT not
+        yet deleted holds its units, Creating and Failed ones too (AWS does not say otherwise: the strict reading)."""
+        in_use = sum(
+            pt.model_units
+            for pt in self._state.provisioned_throughputs.values()
+            if not pt.deleted
+            and pt.region == region
+            and pt.commitment_duration is None
+            and ":custom-model/" in pt.model_arn
+        )
+        quota = self._no_commitment_model_units
+        if in_use + units > quota:
+            raise BedrockError(
+                "ServiceQuotaExceededException",
+                f"{units} no-commitment model unit(s) requested with {in_use} already in use in {region} exceed the "
+                f"account's quota '{NO_COMMITMENT_UNITS_QUOTA}' ({quota}). Request an increase of that quota in "
+                "Service Quotas (Amazon Bedrock), or delete a no-commitment Provisioned Throughput.",
+            )
 
     def _resolve_model(self, model_id: str, region: str) -> tuple[str, str]:
         """(modelArn, foundationModelArn) for a custom model's name or ARN, or a foundation model's."""
@@ -683,6 +736,9 @@ class BedrockEmulator:
 
     def _delete_provisioned_throughput(self, params: Params, region: str) -> Response:
         pt = self._find_provisioned_throughput(params["provisionedModelId"])
+        conflict = self.faults.take_delete_conflict(pt.name)
+        if conflict is not None:
+            raise BedrockError("ConflictException", conflict)
         expiration = pt.commitment_expiration
         if expiration is not None and self.clock.now() < expiration:
             raise BedrockError(

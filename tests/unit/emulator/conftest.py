@@ -31,7 +31,10 @@ def s3(aws: None) -> Any:
 
 @pytest.fixture
 def emulator(s3: Any) -> Iterator[BedrockEmulator]:
-    with BedrockEmulator(job_seconds=JOB_SECONDS, provisioning_seconds=PROVISIONING_SECONDS) as started:
+    # One no-commitment model unit, as a first quota increase grants; a new account's 0 is tested on its own.
+    with BedrockEmulator(
+        job_seconds=JOB_SECONDS, provisioning_seconds=PROVISIONING_SECONDS, no_commitment_model_units=1
+    ) as started:
         yield started
 
 

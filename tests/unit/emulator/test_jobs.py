@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 from bedrock_emulator import BedrockEmulator
+from bedrock_emulator.service import CUSTOMIZATION_JOBS_QUOTA
 from tests.unit.emulator.builders import (
     BUCKET,
     JOB_SECONDS,
@@ -373,3 +374,32 @@ def test_invalid_lines_are_dropped_before_counting(bedrock: Any, s3: Any, emulat
     s3.put_object(Bucket=BUCKET, Key="train/mixed.jsonl", Body=f"{body}\nnot json\n{typo}\n".encode())
     bedrock.create_model_customization_job(**distillation_request({"s3Uri": good.replace("good", "mixed")}))
     assert emulator.jobs["distill-job-1"].training_records == 5
+
+
+def test_jobs_past_the_customization_jobs_quota_are_refused_until_one_ends(s3: Any) -> None:
+    # Given an account allowed two customization jobs at a time, with two running
+    training = {"s3Uri": upload_prompts(s3, 10)}
+    with BedrockEmulator(job_seconds=JOB_SECONDS, stopping_seconds=60, customization_jobs=2) as emulator:
+        bedrock = client("bedrock")
+        for index in (1, 2):
+            bedrock.create_model_customization_job(
+                **distillation_request(training, jobName=f"job-{index}", clientRequestToken=f"token-{index}")
+            )
+        # When a third is created, Then Bedrock refuses it, naming the quota and what to do
+        third = distillation_request(training, jobName="job-3", clientRequestToken="token-3")
+        with pytest.raises(bedrock.exceptions.ServiceQuotaExceededException) as raised:
+            bedrock.create_model_customization_job(**third)
+        message = raised.value.response["Error"]["Message"]
+        assert f"'{CUSTOMIZATION_JOBS_QUOTA}' (2)" in message
+        assert "request an increase" in message
+        # And a retry of a job already accepted is still answered (it takes no new slot)
+        bedrock.create_model_customization_job(
+            **distillation_request(training, jobName="job-1", clientRequestToken="token-1")
+        )
+        # And a stopping job holds its slot until it has stopped
+        bedrock.stop_model_customization_job(jobIdentifier="job-1")
+        with pytest.raises(bedrock.exceptions.ServiceQuotaExceededException):
+            bedrock.create_model_customization_job(**third)
+        emulator.advance(60)
+        assert bedrock.get_model_customization_job(jobIdentifier="job-1")["status"] == "Stopped"
+        bedrock.create_model_customization_job(**third)

@@ -7,7 +7,14 @@ from typing import Any
 import pytest
 
 from bedrock_emulator import BedrockEmulator
-from tests.unit.emulator.builders import JOB_SECONDS, PROVISIONING_SECONDS, distillation_request, upload_prompts
+from bedrock_emulator.service import NO_COMMITMENT_UNITS_QUOTA
+from tests.unit.emulator.builders import (
+    JOB_SECONDS,
+    PROVISIONING_SECONDS,
+    client,
+    distillation_request,
+    upload_prompts,
+)
 
 pytestmark = pytest.mark.unit
 
@@ -85,26 +92,60 @@ def test_an_injected_failure_leaves_a_failed_provisioned_throughput_to_delete(
     assert emulator.live_provisioned_throughputs() == []
 
 
-def test_quota_exceeded_refuses_creation_until_cleared(bedrock: Any, emulator: BedrockEmulator) -> None:
-    emulator.faults.quota_exceeded()
-    for _ in range(2):
+def test_a_new_account_cannot_buy_no_commitment_throughput_on_a_custom_model(s3: Any) -> None:
+    # Given an account with the default quota (0 no-commitment model units) and a distilled model
+    with BedrockEmulator(job_seconds=JOB_SECONDS) as fresh:
+        bedrock = client("bedrock")
+        job_arn = bedrock.create_model_customization_job(**distillation_request({"s3Uri": upload_prompts(s3, 10)}))[
+            "jobArn"
+        ]
+        fresh.clock.advance(JOB_SECONDS)
+        model_arn = bedrock.get_model_customization_job(jobIdentifier=job_arn)["outputModelArn"]
+        # When it buys one model unit without commitment
         with pytest.raises(bedrock.exceptions.ServiceQuotaExceededException) as raised:
-            _create(bedrock, "amazon.nova-lite-v1:0")
-        assert "quota" in raised.value.response["Error"]["Message"]
-    assert emulator.live_provisioned_throughputs() == []
-    emulator.faults.clear()
-    _create(bedrock, "amazon.nova-lite-v1:0")
-    assert len(emulator.live_provisioned_throughputs()) == 1
+            _create(bedrock, model_arn)
+        # Then Bedrock refuses, naming the quota as Service Quotas does and what to do, and nothing exists
+        message = raised.value.response["Error"]["Message"]
+        assert f"'{NO_COMMITMENT_UNITS_QUOTA}' (0)" in message
+        assert "Request an increase" in message
+        assert fresh.live_provisioned_throughputs() == []
 
 
-def test_a_delete_conflicts_once_then_succeeds(bedrock: Any, emulator: BedrockEmulator) -> None:
-    pt_arn = _create(bedrock, "amazon.nova-lite-v1:0")
-    emulator.faults.delete_conflict_once()
-    with pytest.raises(bedrock.exceptions.ConflictException):
-        bedrock.delete_provisioned_model_throughput(provisionedModelId=pt_arn)
-    assert len(emulator.live_provisioned_throughputs()) == 1
-    bedrock.delete_provisioned_model_throughput(provisionedModelId=pt_arn)
+def test_no_commitment_units_are_counted_across_custom_models_until_deleted(
+    bedrock: Any, emulator: BedrockEmulator, custom_model_arn: str
+) -> None:
+    # Given a quota of one unit (the fixture's), taken by a PT on the distilled model
+    first = _create(bedrock, custom_model_arn, name="pt-1")
+    # When a second unit is asked for, Then it is refused: 1 in use + 1 > 1
+    with pytest.raises(bedrock.exceptions.ServiceQuotaExceededException) as raised:
+        _create(bedrock, custom_model_arn, name="pt-2")
+    assert "1 already in use" in raised.value.response["Error"]["Message"]
+    # And PTs on base models or with a commitment draw on other quotas, not this one
+    _create(bedrock, "amazon.nova-lite-v1:0", name="pt-base")
+    _create(bedrock, custom_model_arn, name="pt-committed", commitmentDuration="OneMonth")
+    # And once the first is deleted (Creating still holds its unit until then), the unit is free again
+    bedrock.delete_provisioned_model_throughput(provisionedModelId=first)
+    _create(bedrock, custom_model_arn, name="pt-2")
+    assert sorted(pt.name for pt in emulator.live_provisioned_throughputs()) == ["pt-2", "pt-base", "pt-committed"]
+
+
+def test_a_refused_deletion_singles_out_one_pt_by_name(bedrock: Any, emulator: BedrockEmulator) -> None:
+    # Given two PTs, and the first one's deletion refused twice (still being created)
+    first = _create(bedrock, "amazon.nova-lite-v1:0", name="pt-a")
+    second = _create(bedrock, "amazon.nova-lite-v1:0", name="pt-b")
+    emulator.faults.conflict_on_delete("pt-a", times=2)
+    # When both are deleted, Then the second goes and the first conflicts, twice, by ARN or name
+    bedrock.delete_provisioned_model_throughput(provisionedModelId=second)
+    for identifier in (first, "pt-a"):
+        with pytest.raises(bedrock.exceptions.ConflictException):
+            bedrock.delete_provisioned_model_throughput(provisionedModelId=identifier)
+    assert [pt.arn for pt in emulator.live_provisioned_throughputs()] == [first]
+    # And the third attempt succeeds; a missing PT is still not found rather than in conflict
+    bedrock.delete_provisioned_model_throughput(provisionedModelId=first)
     assert emulator.live_provisioned_throughputs() == []
+    emulator.faults.conflict_on_delete()
+    with pytest.raises(bedrock.exceptions.ResourceNotFoundException):
+        bedrock.delete_provisioned_model_throughput(provisionedModelId=first)
 
 
 def test_a_committed_provisioned_throughput_cannot_be_deleted_before_its_term(

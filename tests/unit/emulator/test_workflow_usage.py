@@ -21,8 +21,11 @@ def _wait(read: Any, done: set[str]) -> str:
 
 
 def test_a_polling_pipeline_runs_a_seven_day_job_and_tears_down_its_provisioned_throughput(s3: Any) -> None:
-    # Given an emulator where each status read is ten logical minutes and jobs take a week
-    with bedrock_emulator(job_seconds=7 * 24 * 3600, seconds_per_status_read=600) as emulator:
+    # Given an emulator where each status read is ten logical minutes, jobs take a week, and one
+    # no-commitment model unit may be bought
+    with bedrock_emulator(
+        job_seconds=7 * 24 * 3600, seconds_per_status_read=600, no_commitment_model_units=1
+    ) as emulator:
         # When code under test creates its clients as production does and runs the whole pipeline
         bedrock = boto3.client("bedrock", region_name=REGION)
         runtime = boto3.client("bedrock-runtime", region_name=REGION)
