@@ -848,6 +848,7 @@ def run_demo(arguments: argparse.Namespace, console: Console) -> int:
             seconds_per_status_read=STATUS_READ_SECONDS,
             provisioning_seconds=PROVISIONING_SECONDS,
             converse_latency_seconds=CONVERSE_LATENCY_SECONDS,
+            no_commitment_model_units=1,  # the account's granted quota: one scene's PT at a time (0 in a new account)
         ) as bedrock,
         LocalPipeline(
             job_poll_seconds=JOB_FALLBACK_POLL_SECONDS,

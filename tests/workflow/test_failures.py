@@ -54,19 +54,6 @@ def test_failed_pt_is_deleted_and_the_run_fails(pipeline: LocalPipeline, emulato
     assert emulator.call_count("DeleteProvisionedModelThroughput") >= 1
 
 
-def test_quota_exceeded_tells_the_user_to_request_model_units(
-    pipeline: LocalPipeline, emulator: BedrockEmulator, outcomes: str
-) -> None:
-    emulator.faults.quota_exceeded()
-    result = run_to_end(pipeline, prompts_input(pipeline), "quota")
-    assert result["status"] == "FAILED"
-    assert result["error"] == "ProvisionedThroughputQuotaExceeded"
-    assert "Service Quotas" in result["cause"]
-    assert emulator.provisioned_throughputs == {}
-    (outcome,) = published_outcomes(outcomes)
-    assert "model units" in outcome["next_step"]
-
-
 def test_invalid_dataset_fails_in_preflight_before_any_job(pipeline: LocalPipeline, emulator: BedrockEmulator) -> None:
     # Given a dataset with one bad record among too few good ones
     records = [conversation_record(i) for i in range(50)]
@@ -142,7 +129,7 @@ def test_a_retried_create_job_invocation_makes_exactly_one_job(
 
 
 def test_a_delete_conflict_is_retried_until_the_pt_is_gone(pipeline: LocalPipeline, emulator: BedrockEmulator) -> None:
-    emulator.faults.delete_conflict_once()
+    emulator.faults.conflict_on_delete()
     result = run_to_end(pipeline, prompts_input(pipeline), "delete-conflict")
     assert result["status"] == "SUCCEEDED", result
     assert emulator.call_count("DeleteProvisionedModelThroughput") == 2

@@ -65,7 +65,11 @@ class ProvisionedThroughputFailed(FatalError):
 
 
 class ProvisionedThroughputQuotaExceeded(FatalError):
-    pass
+    """CreateProvisionedModelThroughput: the no-commitment model units would pass the account's quota."""
+
+
+class CustomizationJobQuotaExceeded(FatalError):
+    """CreateModelCustomizationJob: the account already runs as many customization jobs as its quota allows."""
 
 
 class ValidationInferenceFailed(FatalError):
@@ -79,6 +83,9 @@ TRANSIENT_ERROR_CODES = {
     "ServiceUnavailableException": ServiceUnavailableException,
     "ModelNotReadyException": ServiceUnavailableException,
 }
+
+
+QUOTA_EXCEEDED = "ServiceQuotaExceededException"
 
 
 def error_code(error: BaseException) -> str:

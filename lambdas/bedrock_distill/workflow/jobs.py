@@ -7,7 +7,15 @@ from typing import Any
 from pydantic import BaseModel, Field
 
 from bedrock_distill.workflow.bedrock import BedrockGateway
-from bedrock_distill.workflow.errors import DistillationJobFailed, DistillationJobStopped
+from bedrock_distill.workflow.errors import (
+    QUOTA_EXCEEDED,
+    BedrockRequestRejected,
+    CustomizationJobQuotaExceeded,
+    DistillationJobFailed,
+    DistillationJobStopped,
+    error_code,
+)
+from bedrock_distill.workflow.quotas import CUSTOMIZATION_JOBS
 from bedrock_distill.workflow.run import Run
 from bedrock_distill.workflow.settings import PipelineSettings
 
@@ -47,8 +55,19 @@ def job_request(run: Run, settings: PipelineSettings) -> dict[str, Any]:
 
 
 def create_job(run: Run, settings: PipelineSettings, bedrock: BedrockGateway) -> str:
-    # The token is derived from the execution, so a retried invocation gets the first job back.
-    return bedrock.create_model_customization_job(**job_request(run, settings))
+    """The job's ARN. Past the account's customization-jobs quota, CustomizationJobQuotaExceeded: nothing was
+    created, and the run ends before anything that costs money."""
+    try:
+        # The token is derived from the execution, so a retried invocation gets the first job back.
+        return bedrock.create_model_customization_job(**job_request(run, settings))
+    except BedrockRequestRejected as rejected:
+        if error_code(rejected.__cause__ or rejected) == QUOTA_EXCEEDED:
+            raise CustomizationJobQuotaExceeded(
+                f"Bedrock refused the distillation job {run.job_name}: {rejected}. "
+                f"{CUSTOMIZATION_JOBS.request_increase('the number of jobs you run at once')}, or wait for a "
+                "running customization job to end; then start a new execution."
+            ) from rejected
+        raise
 
 
 def job_status(job_arn: str, bedrock: BedrockGateway) -> JobStatus:

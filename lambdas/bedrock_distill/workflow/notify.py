@@ -8,6 +8,7 @@ from typing import Any
 from pydantic import BaseModel
 
 from bedrock_distill.aws import LazyClient
+from bedrock_distill.workflow.quotas import CUSTOMIZATION_JOBS, NO_COMMITMENT_MODEL_UNITS
 
 # What a person should do next, by the error the run failed with.
 NEXT_STEPS = {
@@ -15,7 +16,10 @@ NEXT_STEPS = {
     "InvalidExecutionInput": "Correct the execution input (see the README's example) and start again.",
     "DistillationJobFailed": "Read the job's failure message; fix the data or permissions it names.",
     "DistillationJobStopped": "The job was stopped; start a new execution when ready.",
-    "ProvisionedThroughputQuotaExceeded": "Request no-commitment model units in Service Quotas, then rerun.",
+    "ProvisionedThroughputQuotaExceeded": NO_COMMITMENT_MODEL_UNITS.request_increase("the units the run asks for")
+    + "; then start a new execution.",
+    "CustomizationJobQuotaExceeded": CUSTOMIZATION_JOBS.request_increase("the number of jobs you run at once")
+    + ", or wait for a running customization job to end; then start a new execution.",
     "ProvisionedThroughputFailed": "Bedrock could not provision throughput; the PT was deleted. Retry later.",
     "ValidationInferenceFailed": "Validation inference failed on every prompt; check the model and prompts.",
 }

@@ -8,18 +8,15 @@ from pydantic import BaseModel
 
 from bedrock_distill.workflow.bedrock import BedrockGateway
 from bedrock_distill.workflow.errors import (
+    QUOTA_EXCEEDED,
     BedrockRequestRejected,
     ConflictException,
     ProvisionedThroughputFailed,
     ProvisionedThroughputQuotaExceeded,
     error_code,
 )
+from bedrock_distill.workflow.quotas import NO_COMMITMENT_MODEL_UNITS
 from bedrock_distill.workflow.run import Run
-
-QUOTA_ADVICE = (
-    "Request model units for no-commitment Provisioned Throughput in Service Quotas "
-    "('Model units no-commitment Provisioned Throughputs across custom models') for this Region, then rerun."
-)
 
 
 class ProvisionedThroughput(BaseModel):
@@ -38,9 +35,12 @@ def create_provisioned_throughput(run: Run, custom_model_arn: str, bedrock: Bedr
             tags=run.tags(),
         )
     except BedrockRequestRejected as rejected:
-        if error_code(rejected.__cause__ or rejected) == "ServiceQuotaExceededException":
+        if error_code(rejected.__cause__ or rejected) == QUOTA_EXCEEDED:
+            units = run.provisioned_model_units
             raise ProvisionedThroughputQuotaExceeded(
-                f"{run.provisioned_model_units} model unit(s) exceed this account's quota. {QUOTA_ADVICE}"
+                f"Bedrock refused {units} no-commitment model unit(s) for the distilled model: {rejected}. "
+                f"{NO_COMMITMENT_MODEL_UNITS.request_increase(f'at least {units} more than in use')} (a new account "
+                f"has 0); then start a new execution. The distilled model {custom_model_arn} is kept."
             ) from rejected
         raise
 
