@@ -56,9 +56,9 @@ class DistillationPipeline(Construct):
         self.executions_arn = (
             f"arn:{Aws.PARTITION}:states:{Aws.REGION}:{Aws.ACCOUNT_ID}:execution:{self.state_machine_name}:*"
         )
-        # Task tokens of executions waiting for their job's state-change event, by job ARN.
+        # Task tokens of executions waiting for their job's state-change event, by job name (job_waiter.py).
         self.job_waiters = short_lived_table(
-            self, "JobWaiters", key=key, partition_key="jobArn", time_to_live_attribute="expiresAt"
+            self, "JobWaiters", key=key, partition_key="jobName", time_to_live_attribute="expiresAt"
         )
 
         settings = PipelineSettings(

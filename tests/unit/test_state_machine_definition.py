@@ -160,10 +160,12 @@ def test_job_statuses_other_than_in_progress_cannot_loop(definition: dict[str, A
 
 def test_the_job_wait_is_a_callback_whose_timeout_falls_back_to_one_status_read(definition: dict[str, Any]) -> None:
     wait = definition["States"]["WaitForJobEvent"]
-    # Given the callback task: the token goes to the function that files it under the job's ARN
+    # Given the callback task: the token goes to the function that files it under the job's name, which the run
+    # chose (the event's jobArn may be spelled unlike the API's); the ARN is only for its status read
     assert wait["Resource"] == "arn:aws:states:::lambda:invoke.waitForTaskToken"
     assert wait["Parameters"]["FunctionName"].endswith(":function:RegisterJobWaiter")
     assert wait["Parameters"]["Payload"]["taskToken.$"] == "$$.Task.Token"
+    assert wait["Parameters"]["Payload"]["jobName.$"] == "$.run.jobName"
     assert wait["Parameters"]["Payload"]["jobArn.$"] == "$.job.jobArn"
     # Then a lost event costs one status read per fallback interval, never the execution
     assert wait["TimeoutSecondsPath"] == "$.run.jobPollSeconds"

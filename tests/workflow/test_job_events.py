@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from bedrock_emulator import BedrockEmulator
+from bedrock_emulator import BedrockEmulator, eventbridge_sink
 from offline.pipeline import LocalPipeline
 from tests.workflow.conftest import (
     entered_states,
@@ -50,6 +50,37 @@ def test_the_jobs_completion_event_releases_the_waiting_execution(
     assert (states.count("WaitForJobEvent"), states.count("GetJobStatus")) == (1, 1)
     # And the token was taken, not left behind
     assert filed_waiters(pipeline) == []
+
+
+def test_an_event_spelling_the_job_arn_as_the_user_guide_does_releases_the_wait_by_job_name(
+    pipeline: LocalPipeline, emulator: BedrockEmulator
+) -> None:
+    # Given a run waiting on its job with a fallback an hour away, and the job's own Completed event lost
+    emulator.faults.lose_job_events(status="Completed")
+    execution_input = prompts_input(pipeline) | {"pollIntervals": {"jobSeconds": HOUR}}
+    execution_arn = pipeline.start_execution(execution_input, name="documented-arn")
+    _wait_for_the_token_to_be_filed(pipeline, execution_arn)
+    emulator.advance(JOB_SECONDS)
+    (completed,) = emulator.dropped_events
+    # When the Completed event arrives with the job ARN spelled as the user guide's example event spells it
+    # ("How EventBridge for Amazon Bedrock works": .../model-customization-job/<id>), not as the API returns it
+    # (.../model-customization-job/<base model>/<id>)
+    api_arn = completed["detail"]["jobArn"]
+    prefix, _base_model, job_id = api_arn.rsplit("/", 2)
+    documented_arn = f"{prefix}/{job_id}"
+    eventbridge_sink()(
+        completed | {"resources": [documented_arn], "detail": completed["detail"] | {"jobArn": documented_arn}}
+    )
+    result = pipeline.wait(execution_arn, timeout_seconds=60)
+    # Then it released the execution by the job's name: no fallback timeout, one wait, one status read
+    assert result["status"] == "SUCCEEDED"
+    assert pipeline.pump is not None
+    (delivery,) = [d for d in pipeline.pump.deliveries_to("job-events") if d.result.get("jobStatus") == "Completed"]
+    assert delivery.event["detail"]["jobArn"] == documented_arn
+    assert delivery.result["released"] is True
+    assert "TaskTimedOut" not in history_types(pipeline, execution_arn)
+    states = entered_states(pipeline, execution_arn)
+    assert (states.count("WaitForJobEvent"), states.count("GetJobStatus")) == (1, 1)
 
 
 def test_a_lost_event_is_covered_by_the_fallback_poll(pipeline: LocalPipeline, emulator: BedrockEmulator) -> None:

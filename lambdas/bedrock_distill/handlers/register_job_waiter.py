@@ -1,4 +1,5 @@
-"""State `WaitForJobEvent` (a `.waitForTaskToken` task): file the token for the job's state-change event."""
+"""State `WaitForJobEvent` (a `.waitForTaskToken` task): file the token, under the job's name, for the job's
+state-change event."""
 
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ _executions = StepFunctionsGateway()
 
 
 class RegisterJobWaiterRequest(StateModel):
+    job_name: str
     job_arn: str
     task_token: str
     execution_arn: str
@@ -27,7 +29,12 @@ class RegisterJobWaiterRequest(StateModel):
 @tracer.capture_lambda_handler
 @event_parser(model=RegisterJobWaiterRequest)
 def handler(event: RegisterJobWaiterRequest, context: LambdaContext) -> dict[str, Any]:
-    waiter = Waiter(job_arn=event.job_arn, task_token=event.task_token, execution_arn=event.execution_arn)
+    waiter = Waiter(
+        job_name=event.job_name,
+        job_arn=event.job_arn,
+        task_token=event.task_token,
+        execution_arn=event.execution_arn,
+    )
     release = register_job_waiter(
         waiter, JobWaiterTable(settings().job_waiter_table), _bedrock, _executions, now=datetime.now(UTC)
     )

@@ -19,8 +19,9 @@ _executions = StepFunctionsGateway()
 class JobStateChange(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
-    job_arn: str = Field(alias="jobArn")
-    job_name: str | None = Field(default=None, alias="jobName")
+    # The waiter is found by name: the event's jobArn may be spelled unlike the API's (job_waiter.py).
+    job_name: str = Field(alias="jobName")
+    job_arn: str | None = Field(default=None, alias="jobArn")
     # The status is `jobStatus`, not `status` (bedrock-facts.md).
     job_status: str = Field(alias="jobStatus")
 
@@ -34,11 +35,11 @@ class JobStateChangeEvent(EventBridgeModel):
 @event_parser(model=JobStateChangeEvent)
 def handler(event: JobStateChangeEvent, context: LambdaContext) -> dict[str, Any]:
     release = release_job_waiter(
-        event.detail.job_arn,
+        event.detail.job_name,
         event.detail.job_status,
         JobWaiterTable(settings().job_waiter_table),
         _executions,
         released_by="event",
     )
-    logger.info("job state change", event_id=event.id, **release.model_dump())
+    logger.info("job state change", event_id=event.id, job_arn=event.detail.job_arn, **release.model_dump())
     return to_state(release)

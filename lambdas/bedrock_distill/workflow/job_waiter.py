@@ -1,10 +1,17 @@
 """The callback that lets a 7-day job cost a handful of state transitions instead of thousands.
 
 The state `WaitForJobEvent` hands its task token to `register_job_waiter`, which files it under the job's
-ARN. Bedrock's "Model Customization Job State Change" event then reaches `release_job_waiter`, which sends
+name. Bedrock's "Model Customization Job State Change" event then reaches `release_job_waiter`, which sends
 the token back. Exactly one of the two releases a token: taking it from the table is atomic. A job that
 finished before the token was filed (its event already gone) is released at registration, and a lost event
 is covered by the state's timeout, after which the workflow polls the job once and waits again.
+
+The key is the job's name because the run chose it (`Run.job_name`, unique per execution) and the event
+carries it as `detail.jobName`. Not the ARN: the user guide's example event ("Monitor Amazon Bedrock job state
+changes using Amazon EventBridge" > "How EventBridge for Amazon Bedrock works") spells `jobArn` as
+`...:model-customization-job/<id>`, while CreateModelCustomizationJob and GetModelCustomizationJob return
+`...:model-customization-job/<base model>/<id>` (botocore's ModelCustomizationJobArn pattern). Matching one
+spelling would leave every run to the fallback if the event used the other.
 """
 
 from __future__ import annotations
@@ -25,13 +32,15 @@ TOKEN_RETENTION = timedelta(days=8)
 
 
 class Waiter(BaseModel):
+    job_name: str
+    # As CreateModelCustomizationJob returned it: what the registration reads the job's status by.
     job_arn: str
     task_token: str
     execution_arn: str
 
 
 class JobWaiterTable:
-    """DynamoDB table keyed by `jobArn`; `expiresAt` is its TTL attribute."""
+    """DynamoDB table keyed by `jobName`; `expiresAt` is its TTL attribute."""
 
     def __init__(self, table_name: str, client: LazyClient | None = None) -> None:
         self._table_name = table_name
@@ -42,6 +51,7 @@ class JobWaiterTable:
             "PutItem",
             self._client.client.put_item,
             Item={
+                "jobName": {"S": waiter.job_name},
                 "jobArn": {"S": waiter.job_arn},
                 "taskToken": {"S": waiter.task_token},
                 "executionArn": {"S": waiter.execution_arn},
@@ -49,16 +59,19 @@ class JobWaiterTable:
             },
         )
 
-    def take(self, job_arn: str) -> Waiter | None:
+    def take(self, job_name: str) -> Waiter | None:
         """Remove and return the job's waiter; None if there is none (or someone else took it first)."""
         response = self._call(
-            "DeleteItem", self._client.client.delete_item, Key={"jobArn": {"S": job_arn}}, ReturnValues="ALL_OLD"
+            "DeleteItem", self._client.client.delete_item, Key={"jobName": {"S": job_name}}, ReturnValues="ALL_OLD"
         )
         item = response.get("Attributes")
         if not item:
             return None
         return Waiter(
-            job_arn=item["jobArn"]["S"], task_token=item["taskToken"]["S"], execution_arn=item["executionArn"]["S"]
+            job_name=item["jobName"]["S"],
+            job_arn=item["jobArn"]["S"],
+            task_token=item["taskToken"]["S"],
+            execution_arn=item["executionArn"]["S"],
         )
 
     def _call(self, operation: str, method: Any, **request: Any) -> dict[str, Any]:
@@ -67,22 +80,22 @@ class JobWaiterTable:
 
 
 class Release(BaseModel):
-    job_arn: str
+    job_name: str
     job_status: str
     released: bool
 
 
 def release_job_waiter(
-    job_arn: str, job_status: str, table: JobWaiterTable, executions: StepFunctionsGateway, *, released_by: str
+    job_name: str, job_status: str, table: JobWaiterTable, executions: StepFunctionsGateway, *, released_by: str
 ) -> Release:
-    """Wake the execution waiting on this job, if any. A status that is still running wakes nobody."""
+    """Wake the execution waiting on the job named `job_name`, if any. A status still running wakes nobody."""
     if job_status == STILL_RUNNING:
-        return Release(job_arn=job_arn, job_status=job_status, released=False)
-    waiter = table.take(job_arn)
+        return Release(job_name=job_name, job_status=job_status, released=False)
+    waiter = table.take(job_name)
     released = waiter is not None and executions.release(
-        waiter.task_token, {"jobArn": job_arn, "status": job_status, "releasedBy": released_by}
+        waiter.task_token, {"jobName": job_name, "status": job_status, "releasedBy": released_by}
     )
-    return Release(job_arn=job_arn, job_status=job_status, released=released)
+    return Release(job_name=job_name, job_status=job_status, released=released)
 
 
 def register_job_waiter(
@@ -95,4 +108,4 @@ def register_job_waiter(
     """File the token, then look once: a job that already finished would otherwise wait for the fallback."""
     table.put(waiter, expires_at=now + TOKEN_RETENTION)
     job_status = str(bedrock.get_model_customization_job(waiter.job_arn)["status"])
-    return release_job_waiter(waiter.job_arn, job_status, table, executions, released_by="registration")
+    return release_job_waiter(waiter.job_name, job_status, table, executions, released_by="registration")
