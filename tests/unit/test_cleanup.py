@@ -86,7 +86,7 @@ def test_sweep_deletes_pts_of_finished_executions_and_overdue_ones(emulator: Bed
 def test_cleaning_up_an_execution_stops_its_running_job_only(emulator: BedrockEmulator) -> None:
     # Given two running distillation jobs, one per execution
     s3 = boto3.client("s3")
-    s3.create_bucket(Bucket="data")
+    s3.create_bucket(Bucket="data", CreateBucketConfiguration={"LocationConstraint": s3.meta.region_name})
     record = (
         '{"schemaVersion": "bedrock-conversation-2024", "messages": [{"role": "user", "content": [{"text": "hi"}]}]}'
     )
@@ -115,3 +115,62 @@ def test_cleaning_up_an_execution_stops_its_running_job_only(emulator: BedrockEm
     assert report.stopped_jobs == [arns["job-mine"]]
     assert emulator.jobs["job-mine"].status in {"Stopping", "Stopped"}
     assert emulator.jobs["job-other"].status == "InProgress"
+
+
+def _delete_attempts(emulator: BedrockEmulator) -> list[str]:
+    return [
+        call.params["provisionedModelId"]
+        for call in emulator.calls
+        if call.operation == "DeleteProvisionedModelThroughput"
+    ]
+
+
+def test_a_pt_that_cannot_be_deleted_yet_does_not_keep_the_executions_other_pt(emulator: BedrockEmulator) -> None:
+    # Given two PTs of the execution, the one listed first (the newest) still being created: its deletion conflicts
+    second = _throughput("older", _ours(EXECUTION))
+    emulator.advance(60)
+    first = _throughput("creating", _ours(EXECUTION))
+    emulator.faults.conflict_on_delete("creating", times=None)
+    # When the execution is cleaned up
+    report = clean_up_execution(EXECUTION, BedrockGateway())
+    # Then the first was tried first and failed, and the second was still deleted in the same pass
+    assert _delete_attempts(emulator) == [first, second]
+    assert report.deleted_provisioned_throughputs == [second]
+    (failure,) = report.failures
+    assert (failure.arn, failure.operation) == (first, "DeleteProvisionedModelThroughput")
+    assert "ConflictException" in failure.error
+    assert _live(emulator) == {first}
+    # And the next attempt, once the PT can be deleted, deletes it
+    emulator.faults.clear()
+    again = clean_up_execution(EXECUTION, BedrockGateway())
+    assert (again.deleted_provisioned_throughputs, again.failures) == ([first], [])
+    assert _live(emulator) == set()
+
+
+def test_a_sweep_deletes_every_orphan_it_can_and_reports_the_rest(emulator: BedrockEmulator) -> None:
+    # Given two PTs of an ended execution, the one listed first refusing deletion
+    second = _throughput("older", _ours(OTHER_EXECUTION))
+    emulator.advance(60)
+    first = _throughput("creating", _ours(OTHER_EXECUTION))
+    emulator.faults.conflict_on_delete("creating", times=None)
+    # When the sweeper runs
+    report = sweep(BedrockGateway(), lambda _: "ABORTED", emulator.clock.now(), timedelta(hours=12))
+    # Then it deleted the other one in the same pass and reports the one left for its next pass
+    assert _delete_attempts(emulator) == [first, second]
+    assert report.deleted_provisioned_throughputs == [second]
+    assert [failure.arn for failure in report.failures] == [first]
+    assert _live(emulator) == {first}
+
+
+def test_a_pt_deleted_between_listing_and_reading_its_tags_is_no_failure(emulator: BedrockEmulator) -> None:
+    # Given a PT of the execution, and the tags read of another PT failing because it is already gone
+    mine = _throughput("mine", _ours(EXECUTION))
+    emulator.advance(60)
+    gone = _throughput("gone", _ours(EXECUTION))
+    emulator.faults.raise_on("ListTagsForResource", "ResourceNotFoundException", nth=1)
+    # When the execution is cleaned up (the newest, "gone", is read first)
+    report = clean_up_execution(EXECUTION, BedrockGateway())
+    # Then the vanished PT is skipped without a failure and the other one is deleted
+    assert report.failures == []
+    assert report.deleted_provisioned_throughputs == [mine]
+    assert _live(emulator) == {gone}

@@ -3,6 +3,12 @@
 `Catch` cannot see a timeout, StopExecution, States.Runtime or States.DataLimitExceeded; this can. An end the
 workflow did not report itself gets one notification here. Idempotent by execution (Powertools idempotency):
 EventBridge delivers at least once, and a second delivery of the same end must not send a second message.
+
+A PT that cannot be deleted yet does not keep the others alive: everything else is deleted and stopped, then
+the invocation fails (CleanupIncompleteError) without notifying. Powertools forgets a failed invocation, so
+Lambda's retry runs it again: it deletes what is left and sends the one message, listing what that attempt
+did (the first attempt's deletions are in its log). What fails every retry lands in the dead-letter queue,
+and the hourly sweep deletes the PT.
 """
 
 from __future__ import annotations
@@ -25,7 +31,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from bedrock_distill.handlers.common import logger, metrics, settings, to_state, tracer
 from bedrock_distill.observability import JOBS_STOPPED_OUT_OF_BAND, PROVISIONED_THROUGHPUTS_DELETED_OUT_OF_BAND
 from bedrock_distill.workflow.bedrock import BedrockGateway
-from bedrock_distill.workflow.cleanup import clean_up_execution
+from bedrock_distill.workflow.cleanup import CleanupIncompleteError, clean_up_execution
 from bedrock_distill.workflow.executions import StepFunctionsGateway
 from bedrock_distill.workflow.notify import NEXT_STEPS_BY_STATUS, NotificationGateway, Outcome
 
@@ -86,6 +92,9 @@ def _clean_up(detail: ExecutionStatusChange) -> dict[str, Any]:
         value=len(report.deleted_provisioned_throughputs),
     )
     metrics.add_metric(name=JOBS_STOPPED_OUT_OF_BAND, unit=MetricUnit.Count, value=len(report.stopped_jobs))
+    if report.failures:
+        logger.warning("cleanup incomplete; failing so that it is retried", **report.model_dump())
+        raise CleanupIncompleteError(report)
     # The workflow reports its own failures; only an end it never saw is reported here.
     history = _executions.history(detail.execution_arn)
     notify = not history.notified()

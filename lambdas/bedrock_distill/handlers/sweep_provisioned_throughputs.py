@@ -1,6 +1,10 @@
 """Scheduled: delete this project's PTs whose execution is no longer RUNNING or that outlived their lifetime.
 
 The last line of defence when an execution-status event was lost or its handler failed every retry.
+
+A PT it cannot delete (e.g. ConflictException) does not stop the pass: every other PT due is deleted, the
+metrics and the notification go out, then the invocation fails (CleanupIncompleteError, listing what is left)
+so the Lambda-errors alarm sees it; Lambda's retries and the next hourly pass try again.
 """
 
 from __future__ import annotations
@@ -18,7 +22,7 @@ from bedrock_distill.observability import (
     PROVISIONED_THROUGHPUTS_DELETED_OUT_OF_BAND,
 )
 from bedrock_distill.workflow.bedrock import BedrockGateway
-from bedrock_distill.workflow.cleanup import sweep
+from bedrock_distill.workflow.cleanup import CleanupIncompleteError, sweep
 from bedrock_distill.workflow.executions import StepFunctionsGateway
 from bedrock_distill.workflow.notify import SWEPT, NotificationGateway, Outcome
 
@@ -56,9 +60,12 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
                 next_step="A Provisioned Throughput outlived its execution or its lifetime and was deleted by the "
                 "sweeper; check why its execution did not delete it (see the cleanup list).",
                 cleanup=report.model_dump(
-                    include={"deleted_provisioned_throughputs", "overdue_provisioned_throughputs"}
+                    include={"deleted_provisioned_throughputs", "overdue_provisioned_throughputs", "failures"}
                 ),
             )
         )
+    if report.failures:
+        logger.warning("sweep incomplete; failing so that it is retried", **report.model_dump())
+        raise CleanupIncompleteError(report)
     logger.info("sweep done", **report.model_dump())
     return to_state(report)

@@ -4,6 +4,14 @@ Both entry points find resources by the tags every run puts on them, so they onl
 project's PTs and jobs, and both are idempotent: a PT already gone counts as done.
 `handlers/clean_up_execution.py` runs the first on Step Functions' "Execution Status Change" events;
 `handlers/sweep_provisioned_throughputs.py` runs the sweep on a schedule.
+
+One PT that cannot be deleted yet (ConflictException while it is Creating or Updating, or any other error on
+it, its tags included) does not stop a pass: a pass tries every PT and job it found, and reports what it could
+not do in `CleanupReport.failures`. Both handlers then fail their invocation (`CleanupIncompleteError`), after
+everything else is done, so that the rest is retried: by Lambda's asynchronous retries, then from the
+function's dead-letter queue by hand, and in any case by the next hourly sweep. Each failed invocation counts
+in the Lambda-errors alarm. A PT nobody can delete for longer than the maximum lifetime also raises the
+overdue alarm.
 """
 
 from __future__ import annotations
@@ -16,11 +24,19 @@ from typing import Any
 from pydantic import BaseModel
 
 from bedrock_distill.workflow.bedrock import BedrockGateway
-from bedrock_distill.workflow.errors import call_aws
+from bedrock_distill.workflow.errors import BedrockRequestRejected, WorkflowError, call_aws, error_code
 from bedrock_distill.workflow.provisioned_throughput import delete_provisioned_throughput
 from bedrock_distill.workflow.run import EXECUTION_TAG_KEY, PROJECT_TAG_KEY, PROJECT_TAG_VALUE
 
 RUNNING = "RUNNING"
+
+
+class CleanupFailure(BaseModel):
+    """One thing a pass could not do: the resource, the operation, and the error, for the next attempt."""
+
+    arn: str
+    operation: str
+    error: str
 
 
 class CleanupReport(BaseModel):
@@ -30,6 +46,22 @@ class CleanupReport(BaseModel):
     # PTs found alive longer than the maximum lifetime (deleted too): each one is a leak to look into.
     overdue_provisioned_throughputs: list[str] = []
     oldest_age_seconds: float = 0.0
+    failures: list[CleanupFailure] = []
+
+    def failed(self, arn: str, operation: str, error: WorkflowError) -> None:
+        self.failures.append(CleanupFailure(arn=arn, operation=operation, error=str(error)))
+
+
+class CleanupIncompleteError(WorkflowError):
+    """A pass did all it could and left `report.failures`; failing the invocation gets them retried."""
+
+    def __init__(self, report: CleanupReport) -> None:
+        left = "; ".join(f"{failure.operation} {failure.arn}: {failure.error}" for failure in report.failures)
+        super().__init__(
+            f"{len(report.failures)} cleanup step(s) failed, to be retried: {left}. Done meanwhile: deleted PTs "
+            f"{report.deleted_provisioned_throughputs}, stopped jobs {report.stopped_jobs}"
+        )
+        self.report = report
 
 
 def _listed(bedrock: BedrockGateway, operation: str, key: str, **request: Any) -> list[dict[str, Any]]:
@@ -38,36 +70,71 @@ def _listed(bedrock: BedrockGateway, operation: str, key: str, **request: Any) -
     return call_aws(operation, lambda: [item for page in pages for item in page.get(key, [])])
 
 
-def _tags(bedrock: BedrockGateway, arn: str) -> dict[str, str]:
-    response = call_aws("ListTagsForResource", lambda: bedrock.client.list_tags_for_resource(resourceARN=arn))
+def _tags(bedrock: BedrockGateway, arn: str) -> dict[str, str] | None:
+    """The resource's tags; None when it no longer exists (deleted since it was listed)."""
+    try:
+        response = call_aws("ListTagsForResource", lambda: bedrock.client.list_tags_for_resource(resourceARN=arn))
+    except BedrockRequestRejected as rejected:
+        if error_code(rejected.__cause__ or rejected) == "ResourceNotFoundException":
+            return None
+        raise
     return {tag["key"]: tag["value"] for tag in response.get("tags", [])}
 
 
-def _project_throughputs(bedrock: BedrockGateway) -> Iterator[tuple[dict[str, Any], dict[str, str]]]:
-    for summary in _listed(bedrock, "list_provisioned_model_throughputs", "provisionedModelSummaries"):
-        tags = _tags(bedrock, summary["provisionedModelArn"])
+_Tagged = Iterator[tuple[dict[str, Any], dict[str, str]]]
+
+
+def _tagged(bedrock: BedrockGateway, report: CleanupReport, summaries: list[dict[str, Any]], arn_key: str) -> _Tagged:
+    """Each listed resource still there, with its tags. One whose tags cannot be read is recorded as a failure
+    (it may be this project's) and skipped, so the others are still handled."""
+    for summary in summaries:
+        try:
+            tags = _tags(bedrock, summary[arn_key])
+        except WorkflowError as error:
+            report.failed(summary[arn_key], "ListTagsForResource", error)
+            continue
+        if tags is not None:
+            yield summary, tags
+
+
+def _project_throughputs(bedrock: BedrockGateway, report: CleanupReport) -> _Tagged:
+    summaries = _listed(bedrock, "list_provisioned_model_throughputs", "provisionedModelSummaries")
+    for summary, tags in _tagged(bedrock, report, summaries, "provisionedModelArn"):
         if tags.get(PROJECT_TAG_KEY) == PROJECT_TAG_VALUE:
             yield summary, tags
 
 
+def _delete(arn: str, bedrock: BedrockGateway, report: CleanupReport) -> None:
+    """Delete one PT, or record why not: the other PTs of the pass are deleted either way."""
+    try:
+        delete_provisioned_throughput(arn, bedrock)
+    except WorkflowError as error:
+        report.failed(arn, "DeleteProvisionedModelThroughput", error)
+        return
+    report.deleted_provisioned_throughputs.append(arn)
+
+
 def clean_up_execution(execution_arn: str, bedrock: BedrockGateway) -> CleanupReport:
-    """Delete every PT tagged with this execution, and stop its job if it is still running."""
+    """Delete every PT tagged with this execution, and stop its job if it is still running. What fails is in
+    the report's `failures`; everything else is done regardless."""
     report = CleanupReport()
     # The job first: a job left running would go on to need a PT nobody will delete.
     jobs = _listed(
         bedrock, "list_model_customization_jobs", "modelCustomizationJobSummaries", statusEquals="InProgress"
     )
-    for job in jobs:
-        if _tags(bedrock, job["jobArn"]).get(EXECUTION_TAG_KEY) == execution_arn:
-            call_aws(
-                "StopModelCustomizationJob",
-                partial(bedrock.client.stop_model_customization_job, jobIdentifier=job["jobArn"]),
-            )
-            report.stopped_jobs.append(job["jobArn"])
-    for summary, tags in _project_throughputs(bedrock):
+    for job, tags in _tagged(bedrock, report, jobs, "jobArn"):
         if tags.get(EXECUTION_TAG_KEY) == execution_arn:
-            delete_provisioned_throughput(summary["provisionedModelArn"], bedrock)
-            report.deleted_provisioned_throughputs.append(summary["provisionedModelArn"])
+            job_arn = job["jobArn"]
+            stop = partial(bedrock.client.stop_model_customization_job, jobIdentifier=job_arn)
+            try:
+                call_aws("StopModelCustomizationJob", stop)
+            except WorkflowError as error:
+                report.failed(job_arn, "StopModelCustomizationJob", error)
+                continue
+            report.stopped_jobs.append(job_arn)
+    for summary, tags in _project_throughputs(bedrock, report):
+        if tags.get(EXECUTION_TAG_KEY) == execution_arn:
+            _delete(summary["provisionedModelArn"], bedrock, report)
     return report
 
 
@@ -79,7 +146,7 @@ def sweep(
 ) -> CleanupReport:
     """Delete this project's PTs whose execution is no longer running or that outlived `max_lifetime`."""
     report = CleanupReport()
-    for summary, tags in _project_throughputs(bedrock):
+    for summary, tags in _project_throughputs(bedrock, report):
         arn = summary["provisionedModelArn"]
         execution_arn = tags.get(EXECUTION_TAG_KEY)
         age = now - summary["creationTime"]
@@ -89,8 +156,7 @@ def sweep(
             report.overdue_provisioned_throughputs.append(arn)
         orphaned = execution_arn is None or execution_status(execution_arn) != RUNNING
         if orphaned or overdue:
-            delete_provisioned_throughput(arn, bedrock)
-            report.deleted_provisioned_throughputs.append(arn)
+            _delete(arn, bedrock, report)
         else:
             report.kept_provisioned_throughputs.append(arn)
     return report
