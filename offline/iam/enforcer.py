@@ -24,7 +24,7 @@ from botocore.handlers import BUILTIN_HANDLERS, REGISTER_FIRST
 from botocore.model import OperationModel
 
 from offline.iam.policy import Decision, Grant, Request, explain
-from offline.iam.requests import SERVICES, World, requests_for
+from offline.iam.requests import SERVICES, World, list_bucket_request, requests_for
 
 _PARAMS_KEY = "bedrock_distill.offline.iam.params"
 # The error each service answers a denied request with (its API reference, "Common errors").
@@ -129,6 +129,14 @@ def _remember_params(params: dict[str, Any], context: dict[str, Any], **_: Any) 
     context[_PARAMS_KEY] = params
 
 
+def _denied(service: str, denial: Denial) -> dict[str, Any]:
+    code = _DENIAL_CODES.get(service, "AccessDeniedException")
+    return {
+        "Error": {"Code": code, "Message": denial.message},
+        "ResponseMetadata": {"HTTPStatusCode": 403, "HTTPHeaders": {}, "RetryAttempts": 0},
+    }
+
+
 def _authorize(model: OperationModel, context: dict[str, Any], **_: Any) -> tuple[AWSResponse, dict[str, Any]] | None:
     enforcer, principal = _active, _caller.get()
     if enforcer is None or principal is None:
@@ -138,12 +146,25 @@ def _authorize(model: OperationModel, context: dict[str, Any], **_: Any) -> tupl
     denial = enforcer.check(principal, f"{service}:{model.name}", requests)
     if denial is None:
         return None
-    code = _DENIAL_CODES.get(service, "AccessDeniedException")
-    parsed = {
-        "Error": {"Code": code, "Message": denial.message},
-        "ResponseMetadata": {"HTTPStatusCode": 403, "HTTPHeaders": {}, "RetryAttempts": 0},
-    }
-    return AWSResponse(f"https://{service}.offline", 403, HTTPHeaders(), BytesIO()), parsed
+    return AWSResponse(f"https://{service}.offline", 403, HTTPHeaders(), BytesIO()), _denied(service, denial)
+
+
+def _missing_object_without_list_permission(
+    model: OperationModel, parsed: dict[str, Any], context: dict[str, Any], **_: Any
+) -> None:
+    """S3 answers a read of a missing key with 404 only to a caller that may list the bucket; anyone else gets
+    403 AccessDenied (S3 API reference, GetObject and HeadObject: "Permissions")."""
+    enforcer, principal = _active, _caller.get()
+    if enforcer is None or principal is None or model.name not in ("GetObject", "HeadObject"):
+        return
+    if parsed.get("Error", {}).get("Code") not in ("NoSuchKey", "404"):
+        return
+    params = context.get(_PARAMS_KEY, {})
+    listing = list_bucket_request(enforcer.world, str(params.get("Bucket", "")), str(params.get("Key", "")))
+    denial = enforcer.check(principal, f"s3:{model.name}", [listing])
+    if denial is not None:
+        parsed.clear()
+        parsed.update(_denied("s3", denial))
 
 
 # botocore emits a service's events under its hyphenized service id, which differs from its name for Step
@@ -154,3 +175,4 @@ EVENT_NAMES = {service: "sfn" if service == "stepfunctions" else service for ser
 for _name in EVENT_NAMES.values():
     BUILTIN_HANDLERS.append((f"before-parameter-build.{_name}", _remember_params, REGISTER_FIRST))
     BUILTIN_HANDLERS.append((f"before-call.{_name}", _authorize, REGISTER_FIRST))
+BUILTIN_HANDLERS.append(("after-call.s3", _missing_object_without_list_permission))

@@ -84,13 +84,18 @@ def _s3(  # noqa: PLR0911 - one return per group of S3 operations
     if operation == "DeleteObject":
         return [Request("s3:DeleteObject", object_arn)]
     if operation in ("ListObjectsV2", "ListObjects", "HeadBucket"):
-        context: dict[str, ContextValue] = {"s3:prefix": str(params["Prefix"])} if "Prefix" in params else {}
-        return [Request("s3:ListBucket", bucket_arn, context)]
+        prefix = str(params["Prefix"]) if "Prefix" in params else None
+        return [list_bucket_request(world, bucket, prefix)]
     if operation == "ListObjectVersions":
         return [Request("s3:ListBucketVersions", bucket_arn)]
     if operation == "GetBucketLocation":
         return [Request("s3:GetBucketLocation", bucket_arn)]
     raise UnmodelledCallError(f"s3:{operation}")
+
+
+def list_bucket_request(world: World, bucket: str, prefix: str | None) -> Request:
+    context: dict[str, ContextValue] = {"s3:prefix": prefix} if prefix is not None else {}
+    return Request("s3:ListBucket", f"arn:{world.partition}:s3:::{bucket}", context)
 
 
 # DynamoDB, SNS, SSM, Step Functions, STS -----------------------------------------------------------------

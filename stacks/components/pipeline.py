@@ -9,7 +9,6 @@ from aws_cdk import aws_sns_subscriptions as subscriptions
 from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 
-from bedrock_distill.catalog import parse_model_id
 from bedrock_distill.workflow.settings import PipelineSettings
 from stacks.components.buckets import DataBuckets
 from stacks.components.grants import publish_to, read_objects, use_key_through, use_key_through_dynamodb, write_objects
@@ -67,6 +66,7 @@ class DistillationPipeline(Construct):
             service_role_arn=distillation_role.role_arn,
             default_teacher_model_id=config.teacher_model_id,
             default_student_model_id=config.student_model_id,
+            allowed_model_pairs=config.model_pairs,
             invocation_log_source=(
                 f"s3://{buckets.invocation_logs.bucket_name}/{config.invocation_log_prefix}/AWSLogs"
             ),
@@ -127,7 +127,11 @@ class DistillationPipeline(Construct):
         jobs = f"{bedrock}:model-customization-job/*"
         custom_models = f"{bedrock}:custom-model/*"
         provisioned_models = f"{bedrock}:provisioned-model/*"
-        student = parse_model_id(config.student_model_id).model_id
+        # Bedrock authorizes CreateModelCustomizationJob on the base model too: only the allowed students.
+        students = [
+            f"arn:{Aws.PARTITION}:bedrock:{Aws.REGION}::foundation-model/{student}"
+            for student in dict.fromkeys(pair.student for pair in config.model_pairs)
+        ]
         f = {name: function.role for name, function in self.functions.items()}
 
         read_objects(f["Preflight"], buckets.inputs, INPUT_PREFIX)
@@ -138,11 +142,7 @@ class DistillationPipeline(Construct):
             iam.PolicyStatement(
                 sid="CreateDistillationJobs",
                 actions=["bedrock:CreateModelCustomizationJob", "bedrock:TagResource"],
-                resources=[
-                    jobs,
-                    custom_models,
-                    f"arn:{Aws.PARTITION}:bedrock:{Aws.REGION}::foundation-model/{student}",
-                ],
+                resources=[jobs, custom_models, *students],
             )
         )
         f["CreateJob"].add_to_policy(
@@ -189,6 +189,8 @@ class DistillationPipeline(Construct):
             )
         )
         read_objects(f["ValidateModel"], buckets.inputs, INPUT_PREFIX)
+        # Prompts held out of the training set before the job are written under the run's output prefix.
+        read_objects(f["ValidateModel"], buckets.outputs, OUTPUT_PREFIX)
         write_objects(f["ValidateModel"], buckets.outputs, OUTPUT_PREFIX)
 
         publish_to(f["Notify"], self.topic.topic_arn, key)

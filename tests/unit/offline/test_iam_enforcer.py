@@ -103,3 +103,17 @@ def test_the_principal_follows_the_call_into_other_threads_of_the_invocation(enf
         future = pool.submit(s3.get_object, Bucket="data", Key="jobs/a.json")
         with pytest.raises(ClientError, match="AccessDenied"):
             future.result()
+
+
+def test_a_missing_key_is_a_404_only_to_a_caller_who_may_list_the_bucket(enforcer: Enforcer) -> None:
+    get = {"Effect": "Allow", "Action": "s3:GetObject", "Resource": "arn:aws:s3:::data/*"}
+    listing = {"Effect": "Allow", "Action": "s3:ListBucket", "Resource": "arn:aws:s3:::data"}
+    s3 = boto3.client("s3")
+    # Given a caller who may read objects but not list the bucket, a missing key is AccessDenied
+    with Enforcer.acting_as(reader(get)), pytest.raises(ClientError) as without_list:
+        s3.head_object(Bucket="data", Key="jobs/missing.json")
+    assert without_list.value.response["Error"]["Code"] == "AccessDenied"
+    # And with ListBucket it is the 404 S3 gives everyone who may know the key is not there
+    with Enforcer.acting_as(reader(get, listing)), pytest.raises(ClientError) as with_list:
+        s3.head_object(Bucket="data", Key="jobs/missing.json")
+    assert with_list.value.response["Error"]["Code"] == "404"
