@@ -63,7 +63,7 @@ class PassRoleCheck:
         if role is not None and role not in self.passable:
             message = f"not authorized to perform: iam:PassRole on resource: {role}"
             error = {"Error": {"Code": "AccessDeniedException", "Message": message}}
-            raise ClientError(error, "PutModelInvocationLoggingConfiguration")  # type: ignore[arg-type]
+            raise ClientError(error, "PutModelInvocationLoggingConfiguration")
         self.puts.append(copy.deepcopy(configuration))
 
 
