@@ -54,9 +54,10 @@ lint: install
 test: lint
 	$(BIN)/pytest
 
+# No CDK CLI here to set the deploy Region from an AWS profile: us-west-2 (the default Llama pair) unless you set one.
 synth: install
 	rm -rf cdk.out
-	CDK_OUTDIR=cdk.out $(BIN)/python app.py
+	CDK_OUTDIR=cdk.out CDK_DEFAULT_REGION="$${CDK_DEFAULT_REGION:-us-west-2}" $(BIN)/python app.py
 	@echo "Synthesized to cdk.out/"
 
 # Only the venv: the offline demo needs neither the synthesized template nor the Lambda layer.

@@ -29,7 +29,7 @@ from botocore.exceptions import ClientError
 from botocore.model import OperationModel
 from botocore.utils import parse_timestamp
 
-from bedrock_emulator import interceptor
+from bedrock_emulator import distillation, interceptor
 from bedrock_emulator.clock import LogicalClock
 from bedrock_emulator.converse import answer, estimate_tokens, prompt_text
 from bedrock_emulator.errors import BedrockError, UnsupportedOperationError
@@ -366,6 +366,9 @@ class BedrockEmulator:
     # Customization jobs and custom models -----------------------------------------------------------
 
     def _create_job(self, params: Params, region: str) -> Response:
+        # A pair not offered in this Region, a teacher in a form Bedrock does not take, a student without its suffix.
+        if refused := distillation.refusal(params, region):
+            raise BedrockError("ValidationException", refused)
         token = params.get("clientRequestToken")
         for job in self._state.jobs.values():
             if token is not None and job.request.get("clientRequestToken") == token:

@@ -38,7 +38,7 @@ _FORCED_ENVIRONMENT = {
     "POWERTOOLS_METRICS_DISABLED": "true",
 }
 _DEFAULT_ENVIRONMENT = {
-    "AWS_DEFAULT_REGION": "us-east-1",
+    "AWS_DEFAULT_REGION": "us-west-2",
     "POWERTOOLS_LOG_LEVEL": "WARNING",
     "POWERTOOLS_SERVICE_NAME": "bedrock-distill-demo",
     "POWERTOOLS_METRICS_NAMESPACE": "bedrock-distill-demo",
@@ -217,9 +217,9 @@ def install_invocation_logging(pipeline: LocalPipeline) -> dict[str, Any]:
     invocation_logging._manager.cache_clear()  # it reads the parameter name once
     event = {
         "RequestType": "Create",
-        "ServiceToken": "arn:aws:lambda:us-east-1:123456789012:function:offline-demo-provider",
+        "ServiceToken": "arn:aws:lambda:us-west-2:123456789012:function:offline-demo-provider",
         "ResponseURL": "https://cloudformation-custom-resource-response.invalid/",
-        "StackId": "arn:aws:cloudformation:us-east-1:123456789012:stack/BedrockDistill/offline-demo",
+        "StackId": "arn:aws:cloudformation:us-west-2:123456789012:stack/BedrockDistill/offline-demo",
         "RequestId": "offline-demo",
         "LogicalResourceId": "InvocationLoggingConfiguration",
         "ResourceType": "Custom::BedrockInvocationLogging",

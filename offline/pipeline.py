@@ -126,7 +126,7 @@ class LocalPipeline:
         self._saved_environment: dict[str, str | None] = {}
 
     def deploy(self) -> LocalPipeline:
-        region = boto3.session.Session().region_name or "us-east-1"
+        region = boto3.session.Session().region_name or "us-west-2"
         account = boto3.client("sts").get_caller_identity()["Account"]
         deployed = DeployedTemplate(
             self.template, prefix=self.names.prefix, account=Account(region, account), stack_name=STACK_ID

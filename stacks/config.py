@@ -6,16 +6,19 @@ value stops synth with one message that names the context key.
 
 from __future__ import annotations
 
+import json
 import re
+from collections.abc import Mapping
 from typing import Annotated, Any, Final, Self
 
+from aws_cdk import Environment
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from constructs import Node
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator
 from pydantic.alias_generators import to_camel
 
-from bedrock_distill.catalog import pair_problem, teacher_problem
+from bedrock_distill.catalog import ModelPair, describe_region, pair_problem, region_default, teacher_problem
 from bedrock_distill.invocation_logging import ROLE_ARN_PATTERN
 
 PROJECT_NAME: Final = "bedrock-distill"
@@ -70,6 +73,24 @@ class ConfigurationError(ValueError):
     """Invalid app configuration; the message names the context key."""
 
 
+# What the CDK CLI sets for the app from your AWS configuration (`--profile`, or the default profile); the CDK
+# developer guide ("Environments for the AWS CDK") has apps read exactly these. The app does not fall back to
+# AWS_REGION/AWS_DEFAULT_REGION: the guide names no such fallback for the app, only the CLI's own resolution.
+REGION_VARIABLE: Final = "CDK_DEFAULT_REGION"
+ACCOUNT_VARIABLE: Final = "CDK_DEFAULT_ACCOUNT"
+
+
+def deploy_environment(variables: Mapping[str, str]) -> Environment:
+    """The stack's environment: the Region decides which model pairs Bedrock offers (bedrock_distill/catalog.json)."""
+    region = variables.get(REGION_VARIABLE)
+    if not region:
+        raise ConfigurationError(
+            f"No deploy Region: {REGION_VARIABLE} is not set. The CDK CLI sets it from your AWS profile's Region "
+            f"(cdk synth/deploy --profile ...); to run app.py yourself, set it: {REGION_VARIABLE}=us-west-2"
+        )
+    return Environment(account=variables.get(ACCOUNT_VARIABLE) or None, region=region)
+
+
 def _key_prefix(value: str) -> str:
     if value.startswith("/"):
         raise ValueError("must not start with '/': Bedrock writes '<prefix>/AWSLogs/...' relative to the bucket")
@@ -85,8 +106,14 @@ class DistillConfig(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid", alias_generator=to_camel, populate_by_name=True)
 
+    # The deploy Region (the stack's env), not a context key: every model pair is checked against it.
+    region: Annotated[str, Field(min_length=1)]
+    # Both empty in cdk.json: the Region's default pair (bedrock_distill/catalog.json, regionDefaults).
     teacher_model_id: Annotated[str, Field(min_length=1)]
     student_model_id: Annotated[str, Field(min_length=1)]
+    # Further pairs a run may choose instead (execution input, upload settings): [{"teacher": ..., "student": ...}].
+    # IAM grants exactly these and the configured pair (model_pairs).
+    allowed_model_pairs: tuple[ModelPair, ...] = ()
     invocation_log_prefix: Annotated[str, AfterValidator(_key_prefix)]
     invocation_log_expiration_days: Annotated[int, Field(ge=1)]
     provisioned_model_units: Annotated[int, Field(ge=1)]
@@ -111,9 +138,29 @@ class DistillConfig(BaseModel):
     @classmethod
     def _student_pairs_with_teacher(cls, student: str, info: Any) -> str:
         teacher = info.data.get("teacher_model_id")
-        if teacher is not None and (problem := pair_problem(teacher, student)):
+        if teacher is not None and (problem := pair_problem(teacher, student, info.data.get("region"))):
             raise ValueError(problem)
         return student
+
+    @field_validator("allowed_model_pairs", mode="before")
+    @classmethod
+    def _pairs_from_json_text(cls, value: object) -> object:
+        # `-c allowedModelPairs='[...]'` arrives as text; cdk.json gives the list itself.
+        if not isinstance(value, str):
+            return value
+        try:
+            return json.loads(value) if value.strip() else []
+        except json.JSONDecodeError as error:
+            raise ValueError(f'is not a JSON list of {{"teacher": ..., "student": ...}}: {error.msg}') from None
+
+    @field_validator("allowed_model_pairs")
+    @classmethod
+    def _pairs_offered_here(cls, pairs: tuple[ModelPair, ...], info: Any) -> tuple[ModelPair, ...]:
+        region = info.data.get("region")
+        for index, pair in enumerate(pairs):
+            if problem := pair_problem(pair.teacher, pair.student, region):
+                raise ValueError(f"pair {index} ({pair}): {problem}")
+        return pairs
 
     @field_validator("notification_email", mode="before")
     @classmethod
@@ -151,17 +198,24 @@ class DistillConfig(BaseModel):
     def log_retention(self) -> logs.RetentionDays:
         return _RETENTION_BY_DAYS[self.log_retention_days]
 
+    @property
+    def model_pairs(self) -> tuple[ModelPair, ...]:
+        """Every pair a run may use, the configured one first: what IAM grants and Preflight allows."""
+        configured = ModelPair(self.teacher_model_id, self.student_model_id)
+        return tuple(dict.fromkeys((configured, *self.allowed_model_pairs)))
+
     @classmethod
     def context_keys(cls) -> list[str]:
-        return [field.alias or name for name, field in cls.model_fields.items()]
+        return [field.alias or name for name, field in cls.model_fields.items() if name != "region"]
 
     @classmethod
-    def from_context(cls, node: Node) -> Self:
+    def from_context(cls, node: Node, region: str) -> Self:
         raw = {key: node.try_get_context(key) for key in cls.context_keys()}
-        return cls.from_mapping({key: value for key, value in raw.items() if value is not None})
+        return cls.from_mapping({key: value for key, value in raw.items() if value is not None}, region)
 
     @classmethod
-    def from_mapping(cls, values: dict[str, Any]) -> Self:
+    def from_mapping(cls, values: dict[str, Any], region: str) -> Self:
+        values = {**values, **_models_or_region_default(values, region), "region": region}
         try:
             return cls.model_validate(values)
         except ValidationError as error:
@@ -169,5 +223,28 @@ class DistillConfig(BaseModel):
             key = ".".join(str(part) for part in first["loc"]) or "(configuration)"
             reason = first["msg"].removeprefix("Value error, ")
             if first["type"] == "missing":
-                reason = "is required: set it in cdk.json context or with -c"
+                # A context key itself, or a member of one (an allowedModelPairs item's "student", say).
+                reason = "is required"
+                if len(first["loc"]) == 1:
+                    reason += ": set it in cdk.json context or with -c"
             raise ConfigurationError(f"Invalid configuration: context key '{key}': {reason}") from None
+
+
+def _models_or_region_default(values: Mapping[str, Any], region: str) -> dict[str, str]:
+    """The configured teacher and student, or, when both are left empty, the Region's default pair."""
+    teacher, student = values.get("teacherModelId") or "", values.get("studentModelId") or ""
+    if teacher and student:
+        return {"teacherModelId": teacher, "studentModelId": student}
+    default = region_default(region)
+    if teacher or student:
+        hint = f" for {region}'s default pair ({default})" if default else ""
+        raise ConfigurationError(
+            "Invalid configuration: context keys 'teacherModelId' and 'studentModelId': "
+            f"set both, or leave both empty{hint}"
+        )
+    if default is None:
+        raise ConfigurationError(
+            "Invalid configuration: context keys 'teacherModelId' and 'studentModelId' are empty and "
+            f"{region} has no default pair: {describe_region(region)}"
+        )
+    return {"teacherModelId": default.teacher, "studentModelId": default.student}

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from aws_cdk import CfnOutput, Stack
+from aws_cdk import CfnOutput, Environment, Stack
 from constructs import Construct
 
 from stacks.components.buckets import DataBuckets
@@ -18,8 +18,10 @@ from stacks.pipeline_spec import UPLOAD_TRIGGER_PREFIX
 class DistillStack(Stack):
     """bedrock-distill: one construct per capability, composed."""
 
-    def __init__(self, scope: Construct, construct_id: str, *, config: DistillConfig) -> None:
-        super().__init__(scope, construct_id, description="bedrock-distill: Amazon Bedrock Model Distillation as code")
+    def __init__(self, scope: Construct, construct_id: str, *, config: DistillConfig, env: Environment) -> None:
+        super().__init__(
+            scope, construct_id, description="bedrock-distill: Amazon Bedrock Model Distillation as code", env=env
+        )
         encryption = EncryptionKey(self, "Encryption")
         encryption.allow_bedrock_log_delivery()
         buckets = DataBuckets(self, "Buckets", config=config, key=encryption.key)

@@ -6,7 +6,7 @@ from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
-from bedrock_distill.catalog import parse_model_id
+from bedrock_distill.catalog import teacher_route
 from stacks.components.encryption import bedrock_source_conditions
 from stacks.config import INPUT_PREFIX, OUTPUT_PREFIX, DistillConfig
 
@@ -14,8 +14,8 @@ from stacks.config import INPUT_PREFIX, OUTPUT_PREFIX, DistillConfig
 class DistillationServiceRole(Construct):
     """The role Bedrock assumes to run a distillation job, and nothing more.
 
-    It reads prompt datasets and invocation logs, writes job outputs, uses the project key through S3
-    only, and invokes only the configured teacher.
+    It reads prompt datasets and invocation logs, reads, writes and lists job outputs, uses the project key
+    through S3 only, and invokes only the teachers of the deployment's allowed model pairs.
     """
 
     def __init__(
@@ -44,13 +44,16 @@ class DistillationServiceRole(Construct):
         self.role.add_to_policy(_list_prefix("ListPromptDatasets", inputs, INPUT_PREFIX))
         self.role.add_to_policy(_read_prefix("ReadInvocationLogs", invocation_logs, invocation_log_prefix))
         self.role.add_to_policy(_list_prefix("ListInvocationLogs", invocation_logs, invocation_log_prefix))
+        # The output location's grants of AWS's documented service-role policy (User Guide: "Create a service role
+        # for model customization"): GetObject, PutObject and ListBucket, here scoped to the output prefix.
         self.role.add_to_policy(
             iam.PolicyStatement(
-                sid="WriteJobOutputs",
-                actions=["s3:PutObject"],
+                sid="ReadWriteJobOutputs",
+                actions=["s3:GetObject", "s3:PutObject"],
                 resources=[outputs.arn_for_objects(f"{OUTPUT_PREFIX}/*")],
             )
         )
+        self.role.add_to_policy(_list_prefix("ListJobOutputs", outputs, OUTPUT_PREFIX))
         self.role.add_to_policy(
             iam.PolicyStatement(
                 sid="UseProjectKeyThroughS3",
@@ -59,28 +62,30 @@ class DistillationServiceRole(Construct):
                 conditions={"StringEquals": {"kms:ViaService": f"s3.{Aws.REGION}.amazonaws.com"}},
             )
         )
+        teachers = dict.fromkeys(pair.teacher for pair in config.model_pairs)
         self.role.add_to_policy(
             iam.PolicyStatement(
-                sid="InvokeTeacherOnly",
+                sid="InvokeAllowedTeachersOnly",
                 actions=["bedrock:InvokeModel"],
-                resources=teacher_model_arns(config.teacher_model_id),
+                resources=list(dict.fromkeys(arn for t in teachers for arn in teacher_model_arns(t, config.region))),
             )
         )
 
 
-def teacher_model_arns(teacher_model_id: str) -> list[str]:
-    """The ARNs that invoking the teacher touches.
+def teacher_model_arns(teacher_model_id: str, region: str) -> list[str]:
+    """The ARNs that invoking the teacher from `region` touches, each of which IAM checks.
 
-    A foundation model is invoked in this Region. A cross-Region inference profile is invoked by its
-    profile ARN and routes to the same foundation model in the Regions of its geography, which IAM
-    checks too, so the model ARN takes any Region.
+    A foundation model is invoked in this Region. A cross-Region inference profile is invoked by its profile
+    ARN here and routes to the foundation model in each of its destination Regions (bedrock_distill/catalog.json,
+    from the user guide's "Supported Regions and models for inference profiles"), so each is named, not `*`.
     """
-    model = parse_model_id(teacher_model_id)
-    foundation_model_region = "*" if model.is_inference_profile else Aws.REGION
-    arns = [f"arn:{Aws.PARTITION}:bedrock:{foundation_model_region}::foundation-model/{model.base_model_id}"]
-    if model.is_inference_profile:
-        arns.append(f"arn:{Aws.PARTITION}:bedrock:{Aws.REGION}:{Aws.ACCOUNT_ID}:inference-profile/{model.model_id}")
-    return arns
+    route = teacher_route(teacher_model_id, region)
+    if route.inference_profile_id is None:
+        return [f"arn:{Aws.PARTITION}:bedrock:{Aws.REGION}::foundation-model/{route.foundation_model_id}"]
+    return [
+        f"arn:{Aws.PARTITION}:bedrock:{Aws.REGION}:{Aws.ACCOUNT_ID}:inference-profile/{route.inference_profile_id}",
+        *(f"arn:{Aws.PARTITION}:bedrock:{r}::foundation-model/{route.foundation_model_id}" for r in route.regions),
+    ]
 
 
 def _read_prefix(sid: str, bucket: s3.IBucket, prefix: str) -> iam.PolicyStatement:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -14,6 +15,10 @@ from stacks.app_builder import build_app
 from stacks.config import STACK_ID
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
+# The deploy Region, as the CDK CLI would set it, for the session's app and for app.py run as a subprocess.
+DEPLOY_REGION = "us-west-2"
+os.environ["CDK_DEFAULT_REGION"] = DEPLOY_REGION
+os.environ.pop("CDK_DEFAULT_ACCOUNT", None)
 
 
 def default_context() -> dict[str, Any]:

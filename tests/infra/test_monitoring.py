@@ -31,7 +31,7 @@ from stacks.components.monitoring import (
     PipelineMonitoring,
 )
 from stacks.config import STACK_ID, DistillConfig
-from tests.infra.conftest import CloudAssembly, as_list, default_context, render
+from tests.infra.conftest import DEPLOY_REGION, CloudAssembly, as_list, default_context, render
 
 pytestmark = pytest.mark.infra
 
@@ -263,7 +263,7 @@ def standalone() -> dict[str, Any]:
     PipelineMonitoring(
         stack,
         "Monitoring",
-        config=DistillConfig.from_mapping(context),
+        config=DistillConfig.from_mapping(context, DEPLOY_REGION),
         state_machine=sfn.StateMachine.from_state_machine_name(stack, "Machine", "machine"),
         functions={
             f"Function{i:02}": lambda_.Function.from_function_arn(
@@ -327,7 +327,7 @@ def test_monitoring_without_functions_is_refused() -> None:
         PipelineMonitoring(
             stack,
             "Monitoring",
-            config=DistillConfig.from_mapping(context),
+            config=DistillConfig.from_mapping(context, DEPLOY_REGION),
             state_machine=sfn.StateMachine.from_state_machine_name(stack, "Machine", "machine"),
             functions={},
             topic=sns.Topic(stack, "Topic"),

@@ -210,7 +210,8 @@ def test_distillation_role_touches_exactly_its_s3_prefixes(assembly: CloudAssemb
         if action.startswith("s3:")
         for resource in as_list(statement["Resource"])
     }
-    # Then it reads datasets and logs, lists only their prefixes, and writes only job outputs
+    # Then it reads datasets and logs, lists only their prefixes, and reads, writes and lists only job outputs
+    # (the output grants of AWS's documented service-role policy, scoped to the output prefix)
     assert s3_grants == {
         ("s3:GetObject", f"${{{inputs}.Arn}}/datasets/*", "None"),
         (
@@ -224,7 +225,9 @@ def test_distillation_role_touches_exactly_its_s3_prefixes(assembly: CloudAssemb
             f"${{{logs}.Arn}}",
             repr({"StringLike": {"s3:prefix": [log_prefix, f"{log_prefix}/*"]}}),
         ),
+        ("s3:GetObject", f"${{{outputs}.Arn}}/jobs/*", "None"),
         ("s3:PutObject", f"${{{outputs}.Arn}}/jobs/*", "None"),
+        ("s3:ListBucket", f"${{{outputs}.Arn}}", repr({"StringLike": {"s3:prefix": ["jobs", "jobs/*"]}})),
     }
     assert all(s["Effect"] == "Allow" for s in statements)
 
@@ -232,10 +235,11 @@ def test_distillation_role_touches_exactly_its_s3_prefixes(assembly: CloudAssemb
 def test_distillation_role_invokes_only_the_teacher(assembly: CloudAssembly) -> None:
     statements = _policy_of_role(assembly, "DistillationServiceRole")
     bedrock = [s for s in statements if any(a.startswith("bedrock:") for a in as_list(s["Action"]))]
-    teacher = assembly.context["teacherModelId"]
+    # cdk.json leaves the models empty: the deploy Region's (us-west-2) default pair
+    teacher = "meta.llama3-1-70b-instruct-v1:0"
     assert bedrock == [
         {
-            "Sid": "InvokeTeacherOnly",
+            "Sid": "InvokeAllowedTeachersOnly",
             "Effect": "Allow",
             "Action": "bedrock:InvokeModel",
             "Resource": f"arn:${{AWS::Partition}}:bedrock:${{AWS::Region}}::foundation-model/{teacher}",

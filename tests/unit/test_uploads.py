@@ -9,12 +9,27 @@ from hypothesis import strategies as st
 from bedrock_distill.workflow.dataset_settings import load_dataset_settings
 from bedrock_distill.workflow.errors import InvalidExecutionInput
 from bedrock_distill.workflow.run import ExecutionInput
+from bedrock_distill.workflow.settings import PipelineSettings
 from bedrock_distill.workflow.uploads import UploadedObject, decide, execution_input, execution_name
 
 pytestmark = pytest.mark.unit
 
 PREFIX = "datasets/incoming"
 SETTINGS_URI = "s3://inputs/datasets/incoming/tickets.json"
+TEACHER = "us.meta.llama3-3-70b-instruct-v1:0"
+STUDENT = "meta.llama3-2-1b-instruct-v1:0:128k"
+# A deployment whose default pair is the Llama 3.1 pair and that also allows the pair the settings below name.
+PIPELINE = PipelineSettings(
+    output_bucket="outputs",
+    output_prefix="jobs",
+    service_role_arn="arn:aws:iam::123456789012:role/distillation",
+    default_teacher_model_id="meta.llama3-1-70b-instruct-v1:0",
+    default_student_model_id="meta.llama3-1-8b-instruct-v1:0:128k",
+    invocation_log_source="s3://logs/bedrock-invocation-logs/AWSLogs",
+    default_model_units=1,
+    default_job_poll_seconds=43_200,
+    default_provisioned_throughput_poll_seconds=60,
+)
 
 
 def _upload(key: str = f"{PREFIX}/tickets.jsonl", version: str | None = "v1") -> UploadedObject:
@@ -70,14 +85,19 @@ def test_the_execution_input_names_the_settings_only_when_they_exist() -> None:
 
 
 def test_settings_override_the_models_and_units() -> None:
-    settings = load_dataset_settings('{"studentModelId": "s", "teacherModelId": "t", "provisionedModelUnits": 2}', "x")
+    text = f'{{"studentModelId": "{STUDENT}", "teacherModelId": "{TEACHER}", "provisionedModelUnits": 2}}'
+    settings = load_dataset_settings(text, "x", PIPELINE)
     applied = settings.apply_to(ExecutionInput.model_validate(execution_input(_upload(), settings_exist=True)))
-    assert (applied.student_model_id, applied.teacher_model_id, applied.provisioned_model_units) == ("s", "t", 2)
+    assert (applied.student_model_id, applied.teacher_model_id, applied.provisioned_model_units) == (
+        STUDENT,
+        TEACHER,
+        2,
+    )
     assert applied.training_data.prompts == "s3://inputs/datasets/incoming/tickets.jsonl"
 
 
 def test_a_filter_trains_from_the_logs_and_validates_on_the_upload() -> None:
-    settings = load_dataset_settings('{"filter": {"equals": {"project": "tickets"}}}', SETTINGS_URI)
+    settings = load_dataset_settings('{"filter": {"equals": {"project": "tickets"}}}', SETTINGS_URI, PIPELINE)
     applied = settings.apply_to(ExecutionInput.model_validate(execution_input(_upload(), settings_exist=True)))
     assert applied.training_data.prompts is None
     assert applied.training_data.invocation_logs is not None
@@ -100,5 +120,5 @@ def test_a_filter_trains_from_the_logs_and_validates_on_the_upload() -> None:
 )
 def test_a_bad_settings_file_is_refused_naming_file_line_field_and_reason(text: str, expected: str) -> None:
     with pytest.raises(InvalidExecutionInput) as raised:
-        load_dataset_settings(text, SETTINGS_URI)
+        load_dataset_settings(text, SETTINGS_URI, PIPELINE)
     assert str(raised.value).startswith(expected), str(raised.value)

@@ -44,7 +44,7 @@ def _with_dataset_settings(execution_input: ExecutionInput, uri: str) -> Executi
         text = _s3.read_text(S3Location.parse(uri))
     except (ClientError, UnicodeDecodeError) as error:
         raise InvalidExecutionInput(f"{uri}: cannot read the dataset settings: {error}") from None
-    return load_dataset_settings(text, uri).apply_to(execution_input)
+    return load_dataset_settings(text, uri, settings()).apply_to(execution_input)
 
 
 def _describe(error: ValidationError) -> str:

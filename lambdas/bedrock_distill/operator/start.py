@@ -122,7 +122,8 @@ def plan_start(options: StartOptions, stack: Stack, s3: S3Gateway, now: datetime
     name = options.name or default_execution_name(now)
     teacher = options.teacher or stack.teacher_model_id
     student = options.student or stack.student_model_id
-    if problem := pair_problem(teacher, student):
+    # The deployment's own allow-list is Preflight's to enforce; here, what Bedrock offers in the stack's Region.
+    if problem := pair_problem(teacher, student, stack.region):
         findings.problem(f"--teacher/--student: {problem}")
     uploads: list[Upload] = []
 

@@ -13,9 +13,11 @@ from typing import Annotated, Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from pydantic.alias_generators import to_camel
 
+from bedrock_distill.catalog import allowed_pair_problem
 from bedrock_distill.preflight import check_filter
 from bedrock_distill.workflow.errors import InvalidExecutionInput
 from bedrock_distill.workflow.run import ExecutionInput, InvocationLogsSource, TrainingData
+from bedrock_distill.workflow.settings import PipelineSettings
 
 
 class DatasetSettings(BaseModel):
@@ -47,8 +49,12 @@ class DatasetSettings(BaseModel):
         return execution_input.model_copy(update=update)
 
 
-def load_dataset_settings(text: str, uri: str) -> DatasetSettings:
-    """Parse and check a settings file; InvalidExecutionInput names the file, line, field and reason."""
+def load_dataset_settings(text: str, uri: str, pipeline: PipelineSettings) -> DatasetSettings:
+    """Parse and check a settings file; InvalidExecutionInput names the file, line, field and reason.
+
+    A teacher or student it names must make, with the deployment's default for the other, a pair the deployment
+    allows: the same check Preflight makes on every run (workflow/run.py), here with the file's line.
+    """
     try:
         document = json.loads(text)
     except json.JSONDecodeError as error:
@@ -69,6 +75,12 @@ def load_dataset_settings(text: str, uri: str) -> DatasetSettings:
         raise InvalidExecutionInput(
             "\n".join(f"{uri}:{line}: filter.{violation.field}: {violation.reason}" for violation in violations)
         )
+    if settings.teacher_model_id is not None or settings.student_model_id is not None:
+        teacher = settings.teacher_model_id or pipeline.default_teacher_model_id
+        student = settings.student_model_id or pipeline.default_student_model_id
+        if refusal := allowed_pair_problem(teacher, student, pipeline.allowed_model_pairs):
+            key = "studentModelId" if settings.student_model_id is not None else "teacherModelId"
+            raise InvalidExecutionInput(f"{uri}:{_line_of(text, key)}: {key}: {refusal}")
     return settings
 
 

@@ -13,7 +13,7 @@ from typing import Annotated, Any, Literal, Self
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 from pydantic.alias_generators import to_camel
 
-from bedrock_distill.catalog import pair_problem
+from bedrock_distill.catalog import allowed_pair_problem
 from bedrock_distill.workflow.settings import PipelineSettings
 
 PROJECT_TAG_KEY = "project"
@@ -133,10 +133,11 @@ def resource_names(execution_name: str, execution_arn: str) -> ResourceNames:
 
 
 def plan_run(execution_input: ExecutionInput, execution: Execution, settings: PipelineSettings) -> Run:
-    """Decide every name, token and default of the run. Raises ValueError on an unsupported model pair."""
+    """Decide every name, token and default of the run. Raises ValueError on a model pair Bedrock does not offer
+    or the deployment does not allow (its IAM would refuse the job), before anything exists in Bedrock."""
     teacher = execution_input.teacher_model_id or settings.default_teacher_model_id
     student = execution_input.student_model_id or settings.default_student_model_id
-    if problem := pair_problem(teacher, student):
+    if problem := allowed_pair_problem(teacher, student, settings.allowed_model_pairs):
         raise ValueError(problem)
     training = execution_input.training_data
     if training.invocation_logs is not None and execution_input.validation_prompts is None:

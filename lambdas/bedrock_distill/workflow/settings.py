@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from bedrock_distill.catalog import ModelPair
 
 # The environment variable each setting is read from; the pipeline construct sets exactly these.
 ENVIRONMENT_VARIABLES = {
@@ -14,6 +17,7 @@ ENVIRONMENT_VARIABLES = {
     "service_role_arn": "DISTILLATION_ROLE_ARN",
     "default_teacher_model_id": "DEFAULT_TEACHER_MODEL_ID",
     "default_student_model_id": "DEFAULT_STUDENT_MODEL_ID",
+    "allowed_model_pairs": "ALLOWED_MODEL_PAIRS",
     "invocation_log_source": "INVOCATION_LOG_SOURCE",
     "default_model_units": "PROVISIONED_MODEL_UNITS",
     "default_job_poll_seconds": "JOB_POLL_INTERVAL_SECONDS",
@@ -52,6 +56,15 @@ class PipelineSettings(BaseModel):
     min_job_poll_seconds: Annotated[int, Field(ge=1)] = 600
     upload_trigger_prefix: str = "datasets/incoming"
     max_provisioned_throughput_seconds: Annotated[int, Field(ge=1)] = 12 * 3600
+    # The pairs a run may use, the default pair among them: the stack's allowedModelPairs plus its configured pair,
+    # exactly what its IAM grants. In the environment as JSON: [{"teacher": ..., "student": ...}]. None (not set):
+    # any pair the catalog documents, for a deployment that has no list (the stack always sets one).
+    allowed_model_pairs: tuple[ModelPair, ...] | None = None
+
+    @field_validator("allowed_model_pairs", mode="before")
+    @classmethod
+    def _pairs_from_json_text(cls, value: object) -> object:
+        return json.loads(value) if isinstance(value, str) else value
 
     @classmethod
     def from_environment(cls, environment: Mapping[str, str]) -> PipelineSettings:
@@ -59,4 +72,9 @@ class PipelineSettings(BaseModel):
         return cls.model_validate(values)
 
     def to_environment(self) -> dict[str, str]:
-        return {name: str(getattr(self, field)) for field, name in ENVIRONMENT_VARIABLES.items()}
+        values = self.model_dump(mode="json", exclude_none=True)
+        return {
+            name: json.dumps(values[field]) if isinstance(values[field], list) else str(values[field])
+            for field, name in ENVIRONMENT_VARIABLES.items()
+            if field in values
+        }

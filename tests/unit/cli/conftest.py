@@ -22,11 +22,11 @@ from bedrock_distill.operator import commands
 from bedrock_distill.workflow.run import resource_names
 from bedrock_emulator import BedrockEmulator, bedrock_emulator
 
-REGION = "us-east-1"
+REGION = "us-west-2"
 ACCOUNT = "123456789012"
 STACK = "BedrockDistill"
 TEACHER = "meta.llama3-1-70b-instruct-v1:0"
-STUDENT = "meta.llama3-1-8b-instruct-v1:0"
+STUDENT = "meta.llama3-1-8b-instruct-v1:0:128k"
 INPUT_BUCKET = "distill-inputs"
 OUTPUT_BUCKET = "distill-outputs"
 LOG_BUCKET = "distill-invocation-logs"
@@ -119,7 +119,7 @@ def create_stack(name: str, outputs: dict[str, str]) -> None:
 def deployment(emulator: BedrockEmulator) -> Deployment:
     s3 = aws_client("s3")
     for bucket in (INPUT_BUCKET, OUTPUT_BUCKET, LOG_BUCKET):
-        s3.create_bucket(Bucket=bucket)
+        s3.create_bucket(Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": REGION})
     role = aws_client("iam").create_role(
         RoleName="distill-states", AssumeRolePolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": []})
     )["Role"]["Arn"]

@@ -32,7 +32,7 @@ def _put_json(key: str, document: dict[str, Any]) -> str:
 
 
 VALIDATION = {
-    "modelId": "arn:aws:bedrock:us-east-1:123456789012:provisioned-model/abc",
+    "modelId": "arn:aws:bedrock:us-west-2:123456789012:provisioned-model/abc",
     "summary": {
         "prompts": 2,
         "succeeded": 2,

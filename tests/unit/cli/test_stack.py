@@ -29,7 +29,7 @@ def test_the_stack_is_found_by_name_with_its_outputs(deployment: Deployment) -> 
     assert stack.output_location == "s3://distill-outputs/jobs/"
     assert stack.invocation_log_source == LOG_SOURCE
     assert stack.teacher_model_id == TEACHER
-    assert stack.region == "us-east-1"
+    assert stack.region == "us-west-2"
     assert stack.run_prefix("run-1") == "s3://distill-outputs/jobs/run-1/"
 
 
@@ -40,7 +40,7 @@ def test_a_missing_stack_is_one_line_and_exit_2(deployment: Deployment, capsys: 
     err = capsys.readouterr().err.strip()
     assert code == 2
     assert err.count("\n") == 0
-    assert err.startswith("distill: stack NoSuchStack not found in us-east-1")
+    assert err.startswith("distill: stack NoSuchStack not found in us-west-2")
     assert "--stack-name" in err
 
 
@@ -52,7 +52,7 @@ def test_a_missing_output_is_named(emulator: BedrockEmulator, capsys: pytest.Cap
     # Then it exits 2 naming the missing output and the ones present
     err = capsys.readouterr().err.strip()
     assert code == 2
-    assert "stack Partial in us-east-1 has no output StateMachineArn (its outputs: InputLocation)" in err
+    assert "stack Partial in us-west-2 has no output StateMachineArn (its outputs: InputLocation)" in err
     with pytest.raises(OperatorError, match="no output TeacherModelId"):
         _ = _stacks().find("Partial").teacher_model_id
 

@@ -27,7 +27,7 @@ from tests.unit.cli.conftest import (
 
 pytestmark = pytest.mark.unit
 
-CONSOLE = "https://us-east-1.console.aws.amazon.com/states/home?region=us-east-1#/v2/executions/details/"
+CONSOLE = "https://us-west-2.console.aws.amazon.com/states/home?region=us-west-2#/v2/executions/details/"
 
 
 def _executions(deployment: Deployment) -> list[str]:

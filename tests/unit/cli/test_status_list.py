@@ -167,7 +167,7 @@ def test_status_of_an_unknown_execution_is_exit_2(
     code = main(["status", "nope"])
     # Then one line says so
     assert code == 2
-    assert "no execution arn:aws:states:us-east-1:123456789012:execution:distillation:nope" in capsys.readouterr().err
+    assert "no execution arn:aws:states:us-west-2:123456789012:execution:distillation:nope" in capsys.readouterr().err
 
 
 def test_watch_with_json_prints_only_the_final_status(
