@@ -45,3 +45,56 @@ def test_a_fallback_too_short_for_a_seven_day_history_is_refused() -> None:
         plan_run(_input(60), EXECUTION, _settings())
     # And a deployment that lowers it (the offline pipeline, whose waits really sleep) accepts it
     assert plan_run(_input(1), EXECUTION, _settings(min_job_poll_seconds=1)).job_poll_seconds == 1
+
+
+# --- S3 URIs Bedrock would refuse (its S3Uri shape; bedrock_uris.py) ------------------------------------
+
+
+def _given_prompts(prompts: str) -> ExecutionInput:
+    # With validationPrompts given, the job reads the prompts themselves.
+    document = {"trainingData": {"prompts": prompts}, "validationPrompts": "s3://inputs/datasets/held-out.jsonl"}
+    return ExecutionInput.model_validate(document)
+
+
+def test_prompts_bedrock_could_not_read_are_refused_naming_the_field_the_value_and_the_allowed_characters() -> None:
+    # Given prompts whose key has characters S3 stores but Bedrock's S3Uri pattern refuses
+    uri = "s3://inputs/datasets/my data+v2=final@home.jsonl"
+    # When the run is planned (Preflight), Then it is refused before any job exists
+    with pytest.raises(ValueError, match=r"input\.trainingData\.prompts") as raised:
+        plan_run(_given_prompts(uri), EXECUTION, _settings())
+    message = str(raised.value)
+    assert uri in message
+    assert "trainingDataConfig.s3Uri" in message
+    assert "' ' '+' '=' '@'" in message
+    assert "letters, digits and - ! _ * ' ( ) ." in message
+
+
+def test_an_invocation_log_source_bedrock_could_not_read_is_refused() -> None:
+    document = {
+        "trainingData": {"invocationLogs": {"source": "s3://logs/AWS Logs/", "requestMetadataFilters": {}}},
+        "validationPrompts": "s3://inputs/datasets/held-out.jsonl",
+    }
+    with pytest.raises(ValueError, match=r"input\.trainingData\.invocationLogs\.source: .*'s3://logs/AWS Logs/'"):
+        plan_run(ExecutionInput.model_validate(document), EXECUTION, _settings())
+
+
+def test_a_deployment_setting_bedrock_could_not_read_is_refused_as_such() -> None:
+    # Given a deployment whose invocation log source Bedrock would refuse (its bucket name has capitals)
+    document = {
+        "trainingData": {"invocationLogs": {"requestMetadataFilters": {"equals": {"project": "t"}}}},
+        "validationPrompts": "s3://inputs/datasets/held-out.jsonl",
+    }
+    settings = _settings(invocation_log_source="s3://Logs/AWSLogs")
+    with pytest.raises(ValueError, match=r"the deployment's settings: .*invocationLogSource\.s3Uri"):
+        plan_run(ExecutionInput.model_validate(document), EXECUTION, settings)
+
+
+def test_an_execution_name_bedrock_could_not_take_in_a_uri_gets_a_run_folder_it_can() -> None:
+    # Given an execution name Step Functions allows but Bedrock's S3Uri does not ('+', '=', '@')
+    execution = Execution(id=f"{EXECUTION.id.rsplit(':', 1)[0]}:run+1=a@b", name="run+1=a@b")
+    # When the run is planned, Then its output (and reports) go under a folder Bedrock accepts, named after it
+    run = plan_run(_given_prompts("s3://inputs/datasets/prompts.jsonl"), execution, _settings())
+    assert run.output_s3_uri.startswith("s3://outputs/jobs/run-1-a-b-")
+    assert run.report_s3_uri == f"{run.output_s3_uri}report/"
+    # And an execution name Bedrock accepts is its folder unchanged
+    assert plan_run(_input(), EXECUTION, _settings()).output_s3_uri == "s3://outputs/jobs/run-1/"

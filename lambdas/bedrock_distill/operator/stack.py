@@ -9,6 +9,7 @@ from typing import Any, Final
 from bedrock_distill.aws import LazyClient
 from bedrock_distill.operator.errors import OperatorError, aws_errors
 from bedrock_distill.workflow.errors import error_code
+from bedrock_distill.workflow.run import run_folder
 
 DEFAULT_STACK_NAME: Final = "BedrockDistill"
 
@@ -66,7 +67,7 @@ class Stack:
 
     def run_prefix(self, execution_name: str) -> str:
         """Where a run writes: the job's output, and its reports under ``report/``."""
-        return f"{self.output_location}{execution_name}/"
+        return f"{self.output_location}{run_folder(execution_name)}/"
 
 
 class StackGateway:

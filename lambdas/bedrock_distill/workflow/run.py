@@ -13,6 +13,7 @@ from typing import Annotated, Any, Literal, Self
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 from pydantic.alias_generators import to_camel
 
+from bedrock_distill.bedrock_uris import key_segment, s3_uri_problem
 from bedrock_distill.catalog import allowed_pair_problem
 from bedrock_distill.workflow.settings import PipelineSettings
 
@@ -20,8 +21,15 @@ PROJECT_TAG_KEY = "project"
 PROJECT_TAG_VALUE = "bedrock-distill"
 EXECUTION_TAG_KEY = "bedrock-distill:execution-arn"
 
+# Only our functions read validationPrompts and datasetSettings; what Bedrock reads is checked against its own
+# S3Uri pattern when the run is planned (bedrock_uris.py).
 _S3_URI = r"^s3://[a-z0-9][-.a-z0-9]{1,61}[a-z0-9](/.*)?$"
 _NOT_NAME_CHARACTERS = re.compile(r"[^a-zA-Z0-9]+")
+# Bedrock's name shapes (botocore's `bedrock` model): JobName `[a-zA-Z0-9](-*[a-zA-Z0-9\+\-\.])*`,
+# CustomModelName `([0-9a-zA-Z][_-]?){1,63}` and ProvisionedModelName `([0-9a-zA-Z][_-]?)+`, each 1-63
+# characters. Letters and digits joined by single hyphens satisfy all three.
+_MAX_NAME_LENGTH = 63
+_NAME_DIGEST_LENGTH = 12
 
 
 class _CamelModel(BaseModel):
@@ -110,10 +118,25 @@ def _digest(*parts: str) -> str:
     return hashlib.sha256("\n".join(parts).encode()).hexdigest()
 
 
-def _name(prefix: str, execution_name: str, execution_arn: str, *, separator: str) -> str:
+def _name(prefix: str, execution_name: str, execution_arn: str) -> str:
     """A Bedrock resource name: readable from the execution name, unique by a digest of its ARN."""
-    readable = _NOT_NAME_CHARACTERS.sub(separator, execution_name).strip(separator)[:36] or "run"
-    return f"{prefix}{separator}{readable}{separator}{_digest(execution_arn)[:12]}"
+    digest = _digest(execution_arn)[:_NAME_DIGEST_LENGTH]
+    room = _MAX_NAME_LENGTH - len(f"{prefix}--{digest}")
+    # Stripped again after the cut: a cut ending on a hyphen would double the one before the digest.
+    readable = _NOT_NAME_CHARACTERS.sub("-", execution_name).strip("-")[:room].rstrip("-") or "run"
+    return f"{prefix}-{readable}-{digest}"
+
+
+def client_request_token(execution_arn: str, purpose: Literal["job", "provisioned-throughput"]) -> str:
+    """The idempotency token of one create call of the run: 64 hex digits, within Bedrock's IdempotencyToken
+    shape (`[a-zA-Z0-9]([-a-zA-Z0-9]{0,254}[a-zA-Z0-9])?`, 1-256 characters)."""
+    return _digest(execution_arn, purpose)[:64]
+
+
+def run_folder(execution_name: str) -> str:
+    """The run's folder under the output prefix (the job's outputDataConfig.s3Uri, the reports): the execution
+    name, renamed where Bedrock's S3Uri pattern would refuse it (Step Functions allows `+`, `=`, `@`, ...)."""
+    return key_segment(execution_name)
 
 
 class ResourceNames(_CamelModel):
@@ -126,10 +149,32 @@ class ResourceNames(_CamelModel):
 
 def resource_names(execution_name: str, execution_arn: str) -> ResourceNames:
     return ResourceNames(
-        job_name=_name("distill", execution_name, execution_arn, separator="-"),
-        custom_model_name=_name("distilled", execution_name, execution_arn, separator="-"),
-        provisioned_model_name=_name("distill-pt", execution_name, execution_arn, separator="-"),
+        job_name=_name("distill", execution_name, execution_arn),
+        custom_model_name=_name("distilled", execution_name, execution_arn),
+        provisioned_model_name=_name("distill-pt", execution_name, execution_arn),
     )
+
+
+def _uris_bedrock_refuses(
+    training_data_config: dict[str, Any], output_s3_uri: str, training: TrainingData
+) -> list[str]:
+    """Each S3 URI the job request will carry that Bedrock would refuse, named as the execution input gives it
+    (or as the deployment's setting it comes from), with what Bedrock allows."""
+    logs = training_data_config.get("invocationLogsConfig", {})
+    carried = {
+        "trainingDataConfig.s3Uri": training_data_config.get("s3Uri"),
+        "invocationLogSource.s3Uri": logs.get("invocationLogSource", {}).get("s3Uri"),
+        "outputDataConfig.s3Uri": output_s3_uri,
+    }
+    given: dict[str | None, str] = {training.prompts: "input.trainingData.prompts"}
+    if training.invocation_logs is not None:
+        given[training.invocation_logs.source] = "input.trainingData.invocationLogs.source"
+    problems = []
+    for field, uri in carried.items():
+        if uri is not None and (reason := s3_uri_problem(uri)):
+            source = given.get(uri, "the deployment's settings")
+            problems.append(f"{source}: Bedrock would refuse {uri!r} as the job's {field}: {reason}")
+    return problems
 
 
 def plan_run(execution_input: ExecutionInput, execution: Execution, settings: PipelineSettings) -> Run:
@@ -169,7 +214,9 @@ def plan_run(execution_input: ExecutionInput, execution: Execution, settings: Pi
             "Step Functions' 25,000-event history even if every job event is lost"
         )
     names = resource_names(execution.name, execution.id)
-    run_prefix = f"s3://{settings.output_bucket}/{settings.output_prefix}/{execution.name}"
+    run_prefix = f"s3://{settings.output_bucket}/{settings.output_prefix}/{run_folder(execution.name)}"
+    if problems := _uris_bedrock_refuses(training_data_config, f"{run_prefix}/", training):
+        raise ValueError("\n".join(problems))
     intervals = execution_input.poll_intervals
     return Run(
         execution_arn=execution.id,
@@ -183,9 +230,9 @@ def plan_run(execution_input: ExecutionInput, execution: Execution, settings: Pi
         report_s3_uri=f"{run_prefix}/report/",
         job_name=names.job_name,
         custom_model_name=names.custom_model_name,
-        job_client_request_token=_digest(execution.id, "job")[:64],
+        job_client_request_token=client_request_token(execution.id, "job"),
         provisioned_model_name=names.provisioned_model_name,
-        provisioned_throughput_client_request_token=_digest(execution.id, "provisioned-throughput")[:64],
+        provisioned_throughput_client_request_token=client_request_token(execution.id, "provisioned-throughput"),
         provisioned_model_units=execution_input.provisioned_model_units or settings.default_model_units,
         validation_prompts=execution_input.validation_prompts,
         validation_sample_size=execution_input.validation_sample_size,

@@ -18,7 +18,8 @@ from bedrock_distill.workflow.executions import StepFunctionsGateway
 
 DATASET_SUFFIX = ".jsonl"
 SETTINGS_SUFFIX = ".json"
-# Step Functions execution names: at most 80 characters of [a-zA-Z0-9-_].
+# Step Functions execution names (StartExecution `name`): 1-80 characters; with CloudWatch Logs logging, only
+# 0-9, A-Z, a-z, - and _ (stricter than the characters any name must avoid). Ours keep to the stricter set.
 _MAX_EXECUTION_NAME = 80
 _NOT_NAME_CHARACTERS = re.compile(r"[^a-zA-Z0-9-_]+")
 
@@ -58,7 +59,8 @@ def execution_name(upload: UploadedObject) -> str:
     stem = upload.key.rsplit("/", 1)[-1].removesuffix(DATASET_SUFFIX)
     readable = _NOT_NAME_CHARACTERS.sub("-", stem).strip("-") or "dataset"
     room = _MAX_EXECUTION_NAME - len("upload--") - len(digest)
-    return f"upload-{readable[:room]}-{digest}"
+    # Stripped again after the cut, which can end on a hyphen.
+    return f"upload-{readable[:room].rstrip('-')}-{digest}"
 
 
 def decide(upload: UploadedObject, trigger_prefix: str) -> UploadDecision:
