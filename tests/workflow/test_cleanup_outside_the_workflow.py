@@ -216,3 +216,62 @@ def test_the_sweeper_never_touches_a_pt_of_another_project_or_of_a_running_execu
         stepfunctions.stop_execution(executionArn=running_arn)
     pipeline.wait(running_arn)
     _execution_end_handled(pipeline, running_arn)
+
+def test_a_pt_that_cannot_be_deleted_yet_fails_the_cleanup_attempt_and_the_retry_deletes_it(
+    pipeline: LocalPipeline, emulator: BedrockEmulator, outcomes: str
+) -> None:
+    # Given a run that has bought its PT, whose first deletion will conflict (still being created)
+    execution_arn = pipeline.start_execution(prompts_input(pipeline) | {"pollIntervals": SLOW_PT_POLL}, name="busy")
+    _release_the_job(pipeline, emulator, execution_arn)
+    wait_until(lambda: len(emulator.live_provisioned_throughputs()) == 1, "the PT to be bought")
+    (pt,) = emulator.live_provisioned_throughputs()
+    emulator.faults.conflict_on_delete(pt.name)
+    # When the execution is stopped
+    boto3.client("stepfunctions").stop_execution(executionArn=execution_arn)
+    (delivery,) = _execution_end_handled(pipeline, execution_arn)
+    # Then the first attempt failed, so it was retried, and the retry deleted the PT
+    assert delivery.succeeded, delivery.result
+    assert delivery.attempts == 2
+    assert delivery.result["deletedProvisionedThroughputs"] == [pt.arn]
+    assert emulator.live_provisioned_throughputs() == []
+    # And one message reports the end, from the attempt that finished the job
+    (outcome,) = published_outcomes(outcomes)
+    assert outcome["status"] == "ABORTED"
+    assert outcome["cleanup"]["deleted_provisioned_throughputs"] == [pt.arn]
+
+
+def test_a_sweep_that_cannot_delete_one_pt_deletes_the_others_and_fails_for_its_alarm(
+    pipeline: LocalPipeline, emulator: BedrockEmulator
+) -> None:
+    # Given two PTs of an execution Step Functions no longer knows, the first listed refusing deletion
+    bedrock = boto3.client("bedrock")
+    ours = [
+        {"key": PROJECT_TAG_KEY, "value": PROJECT_TAG_VALUE},
+        # An execution ARN of this state machine (which IAM lets the sweeper describe) that no longer exists
+        {
+            "key": EXECUTION_TAG_KEY,
+            "value": pipeline.state_machine_arn.replace(":stateMachine:", ":execution:") + ":gone",
+        },
+    ]
+    older = bedrock.create_provisioned_model_throughput(
+        modelUnits=1, provisionedModelName="older", modelId=TEACHER, tags=ours
+    )["provisionedModelArn"]
+    emulator.advance(60)
+    stuck = bedrock.create_provisioned_model_throughput(
+        modelUnits=1, provisionedModelName="stuck", modelId=TEACHER, tags=ours
+    )["provisionedModelArn"]
+    emulator.faults.conflict_on_delete("stuck", times=None)
+    # When the sweeper runs
+    assert pipeline.pump is not None
+    failed = pipeline.pump.fire("sweep")
+    # Then its invocation failed (the Lambda-errors alarm counts it) naming the PT left, after deleting the other
+    assert not failed.succeeded
+    assert failed.result["errorType"] == "CleanupIncompleteError"
+    assert stuck in failed.result["errorMessage"]
+    assert {pt.arn for pt in emulator.live_provisioned_throughputs()} == {stuck}
+    assert older not in {pt.arn for pt in emulator.live_provisioned_throughputs()}
+    # And the next pass, once the PT can be deleted, deletes it
+    emulator.faults.clear()
+    passed = pipeline.pump.fire("sweep")
+    assert passed.succeeded, passed.result
+    assert passed.result["deletedProvisionedThroughputs"] == [stuck]
