@@ -72,15 +72,16 @@ from rich.panel import Panel
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from bedrock_distill.handlers import invocation_logging
+from bedrock_distill.catalog import region_default
 from bedrock_distill.operator.executions import TERMINAL_STATUSES
 from bedrock_distill.operator.report import plot_training_loss
 from bedrock_distill.workflow.metrics import JobMetrics
 from bedrock_distill.workflow.run import EXECUTION_TAG_KEY
 from bedrock_emulator import BedrockEmulator, Job, ProvisionedThroughput, bedrock_emulator
+from bedrock_emulator.service import DEFAULT_ACCOUNT_ID
 from offline.events import Delivery, EventPump
-from offline.lambda_runtime import LocalLambdaContext
 from offline.pipeline import LocalPipeline
+from offline.synth import synthesize
 
 # Emulated durations, in logical seconds. Bedrock's clock moves only when the demo moves it: while an
 # execution waits for its job's event, each refresh of the view advances it by a step (the job's progress
@@ -115,8 +116,6 @@ TEACHER_CONCURRENCY = 8
 SYSTEM_PROMPT = "You summarise customer-support tickets in one line for the on-call engineer."
 VALIDATION_KEY = f"datasets/{PROJECT}/validation.jsonl"
 EXECUTION_NAME = f"{PROJECT}-demo"
-# Stands in for the stack's `/<project>/<stack name>/previous-invocation-logging-configuration` parameter.
-PREVIOUS_LOGGING_PARAMETER = "/bedrock-distill/offline-demo/previous-invocation-logging-configuration"
 # What the job wait costs: the states one round of waiting for the job passes through.
 JOB_WAIT_STATES = ("WaitForJobEvent", "GetJobStatus", "JobCompleted?")
 
@@ -208,29 +207,6 @@ def teacher_requests(seed: int) -> list[TeacherRequest]:
 
 
 # Set-up --------------------------------------------------------------------------------------------------
-
-
-def install_invocation_logging(pipeline: LocalPipeline) -> dict[str, Any]:
-    """What the stack's custom resource does on Create, by the same handler, so logs land where the
-    pipeline's settings say the execution reads them."""
-    os.environ["PREVIOUS_CONFIGURATION_PARAMETER"] = PREVIOUS_LOGGING_PARAMETER
-    invocation_logging._manager.cache_clear()  # it reads the parameter name once
-    event = {
-        "RequestType": "Create",
-        "ServiceToken": "arn:aws:lambda:us-west-2:123456789012:function:offline-demo-provider",
-        "ResponseURL": "https://cloudformation-custom-resource-response.invalid/",
-        "StackId": "arn:aws:cloudformation:us-west-2:123456789012:stack/BedrockDistill/offline-demo",
-        "RequestId": "offline-demo",
-        "LogicalResourceId": "InvocationLoggingConfiguration",
-        "ResourceType": "Custom::BedrockInvocationLogging",
-        "ResourceProperties": {
-            "ServiceToken": "offline-demo",
-            "BucketName": pipeline.names.invocation_log_bucket,
-            "KeyPrefix": pipeline.names.invocation_log_prefix,
-        },
-    }
-    response: dict[str, Any] = invocation_logging.handler(event, LocalLambdaContext())
-    return response
 
 
 def ask_teacher(
@@ -780,7 +756,8 @@ def distil_from_invocation_logs(
     settings = pipeline.settings
     assert settings is not None  # set by deploy()
     names = pipeline.names
-    install_invocation_logging(pipeline)
+    # What CloudFormation does with the stack's custom resource: its handler, as its role, installs logging.
+    pipeline.invocation_logging("Create")
     console.print(f"Invocation logging installed: s3://{names.invocation_log_bucket}/{names.invocation_log_prefix}/")
 
     requests = teacher_requests(arguments.seed)
@@ -840,7 +817,45 @@ def check_nothing_left(console: Console, bedrock: BedrockEmulator, inbox: Outcom
     return True
 
 
+def deploy_context(arguments: argparse.Namespace) -> dict[str, Any]:
+    """The demo's `cdk deploy -c ...`: a PT price for the cost estimate, and the upload scene's smaller student
+    allowed beside the configured pair (IAM grants exactly these; Preflight refuses any other)."""
+    # cdk.json leaves the pair to the Region: in us-west-2, Llama 3.1 70B -> Llama 3.1 8B.
+    configured = region_default(os.environ["AWS_DEFAULT_REGION"])
+    assert configured is not None, "the demo's Region offers no distillation pair"
+    return {
+        "provisionedThroughputHourlyRateUsd": arguments.hourly_rate,
+        "allowedModelPairs": [{"teacher": configured.teacher, "student": UPLOAD_SETTINGS["studentModelId"]}],
+    }
+
+
+def synthesize_stack(arguments: argparse.Namespace, console: Console) -> dict[str, Any]:
+    started = time.monotonic()
+    region = os.environ["AWS_DEFAULT_REGION"]
+    template = synthesize(region, DEFAULT_ACCOUNT_ID, deploy_context(arguments))
+    roles = sum(1 for r in template["Resources"].values() if r["Type"] == "AWS::IAM::Role")
+    console.print(
+        f"Synthesized the stack for {region} ({len(template['Resources'])} resources, {roles} IAM roles, cdk-nag "
+        f"clean) in {time.monotonic() - started:.1f} s: every AWS call below is authorized against these roles"
+    )
+    return template
+
+
+def print_iam_summary(console: Console, pipeline: LocalPipeline) -> bool:
+    enforcer = pipeline.enforcer
+    assert enforcer is not None
+    callers = {a.principal.session_arn.rsplit("/", 1)[-1] for a in enforcer.authorizations}
+    console.print(
+        f"IAM: {len(enforcer.authorizations)} requests authorized against the synthesized policies of "
+        f"{len(callers)} callers (functions and the distillation service role), {len(enforcer.denials)} denied"
+    )
+    for denial in enforcer.denials:
+        console.print(f"  denied: {denial.message}", style="bold red")
+    return not enforcer.denials
+
+
 def run_demo(arguments: argparse.Namespace, console: Console) -> int:
+    template = synthesize_stack(arguments, console)
     with (
         mock_aws(config={"stepfunctions": {"execute_state_machine": True}}),
         bedrock_emulator(
@@ -848,12 +863,13 @@ def run_demo(arguments: argparse.Namespace, console: Console) -> int:
             seconds_per_status_read=STATUS_READ_SECONDS,
             provisioning_seconds=PROVISIONING_SECONDS,
             converse_latency_seconds=CONVERSE_LATENCY_SECONDS,
-            no_commitment_model_units=1,  # the account's granted quota: one scene's PT at a time (0 in a new account)
+            # The account's granted quota (0 in a new account): one scene's PT at a time, the upload scene's 2 units.
+            no_commitment_model_units=2,
         ) as bedrock,
         LocalPipeline(
+            template,
             job_poll_seconds=JOB_FALLBACK_POLL_SECONDS,
             provisioned_throughput_poll_seconds=1,
-            hourly_rate_usd=arguments.hourly_rate,
             # Bedrock's job events go to moto's EventBridge, where the stack's rules route them.
             emulator=bedrock,
         ) as pipeline,
@@ -874,7 +890,8 @@ def run_demo(arguments: argparse.Namespace, console: Console) -> int:
         finally:
             # Whatever happened above, the demo ends by looking for Provisioned Throughput left billing.
             nothing_left = check_nothing_left(console, bedrock, inbox)
-    return 0 if distilled and uploaded and cleaned_up and nothing_left else 1
+            nothing_denied = print_iam_summary(console, pipeline)
+    return 0 if distilled and uploaded and cleaned_up and nothing_left and nothing_denied else 1
 
 
 def _filter_text() -> str:

@@ -16,13 +16,14 @@ import json
 import os
 import time
 import zipfile
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 import boto3
 
-from bedrock_distill.handlers import common
+from bedrock_distill import catalog
+from bedrock_distill.handlers import common, invocation_logging
 from bedrock_distill.operator.executions import TERMINAL_STATUSES
 from bedrock_distill.workflow.settings import PipelineSettings
 from offline import aws_semantics
@@ -145,6 +146,7 @@ class LocalPipeline:
         self._saved_environment = {key: os.environ.get(key) for key in environment}
         os.environ.update(environment)
         common.settings.cache_clear()
+        invocation_logging._manager.cache_clear()  # it reads its parameter's name from the environment once
         state_machine = deployed.find("AWS::StepFunctions::StateMachine", "Pipeline", "StateMachine")
         definition = render_definition(substitutions(function_arns, self._timing, self._execution_timeout_seconds))
         self.state_machine_arn = boto3.client("stepfunctions").create_state_machine(
@@ -268,7 +270,7 @@ class LocalPipeline:
             },
             state_machine_arn=self.state_machine_arn,
             bedrock_lookup=emulator.resource_arn if emulator is not None else World.bedrock_lookup,
-            profile_regions=_profile_regions,
+            profile_regions=_profile_regions(region),
         )
         self.enforcer = Enforcer(world)
         iam_enforcer.activate(self.enforcer)
@@ -329,12 +331,40 @@ class LocalPipeline:
             else:
                 os.environ[key] = value
         common.settings.cache_clear()
+        invocation_logging._manager.cache_clear()
 
     def __enter__(self) -> LocalPipeline:
         return self.deploy()
 
     def __exit__(self, *_: object) -> None:
         self.teardown()
+
+    def invocation_logging(self, request_type: str = "Create") -> dict[str, Any]:
+        """What CloudFormation does with the stack's invocation-logging custom resource on Create, Update or
+        Delete: its handler invoked, as its role, with the resource's properties as synthesized."""
+        assert self.deployed is not None, "deploy() first"
+        deployed = self.deployed
+        (resource,) = deployed.of_type("Custom::BedrockInvocationLogging")
+        properties = deployed.resolve(deployed.resources[resource]["Properties"])
+        handler = deployed.find("AWS::Lambda::Function", "InvocationLogging", "Handler", "Function")
+        account = deployed.account
+        event = {
+            "RequestType": request_type,
+            "ServiceToken": properties["ServiceToken"],
+            "ResponseURL": "https://cloudformation-custom-resource-response.invalid/",
+            "StackId": f"arn:aws:cloudformation:{account.region}:{account.account_id}:stack/{STACK_ID}/offline",
+            "RequestId": f"offline-{request_type.lower()}",
+            "LogicalResourceId": resource,
+            "ResourceType": "Custom::BedrockInvocationLogging",
+            "ResourceProperties": properties,
+        }
+        if request_type != "Create":
+            event["PhysicalResourceId"] = "bedrock-model-invocation-logging"
+        response = self.lambdas.invoke(deployed.physical_name(handler), json.dumps(event).encode())
+        payload: dict[str, Any] = json.loads(response["Payload"].read())
+        if "FunctionError" in response:
+            raise RuntimeError(f"the invocation-logging custom resource failed: {payload}")
+        return payload
 
     def start_execution(self, execution_input: dict[str, Any], name: str) -> str:
         response = boto3.client("stepfunctions").start_execution(
@@ -375,11 +405,15 @@ def _bucket_key(deployed: DeployedTemplate, logical_id: str) -> str | None:
     return None
 
 
-def _profile_regions(profile_id: str) -> list[str]:
-    from bedrock_distill import catalog  # noqa: PLC0415 - the catalog knows each profile's Regions
+def _profile_regions(region: str) -> Callable[[str], list[str]]:
+    """The Regions a cross-Region inference profile called from `region` routes to, from the catalog."""
 
-    regions = getattr(catalog, "inference_profile_regions", None)
-    return list(regions(profile_id)) if regions else []
+    def regions(profile_id: str) -> list[str]:
+        if profile_id not in catalog.PROFILE_DESTINATIONS:
+            return []
+        return list(catalog.teacher_route(profile_id, region).regions)
+
+    return regions
 
 
 def _placeholder_zip() -> bytes:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 
+import pytest
+
 # Set before any test module imports boto3, Powertools or jsii.
 os.environ.update(
     {
@@ -27,3 +29,8 @@ os.environ["PREVIOUS_CONFIGURATION_PARAMETER"] = PREVIOUS_LOGGING_PARAMETER
 # Before any test creates a boto3 client: the offline IAM enforcer's botocore hook is registered at import and
 # reaches only clients created afterwards (handlers keep theirs for the whole session, as a warm Lambda does).
 import offline.iam.enforcer  # noqa: E402, F401
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The grant audit judges the calls of every other workflow test, so it runs after them."""
+    items.sort(key=lambda item: item.get_closest_marker("grant_audit") is not None)

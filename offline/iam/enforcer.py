@@ -129,6 +129,13 @@ def _remember_params(params: dict[str, Any], context: dict[str, Any], **_: Any) 
     context[_PARAMS_KEY] = params
 
 
+class _EmptyBody(BytesIO):
+    """A raw HTTP body botocore can stream, as a real response's is."""
+
+    def stream(self, **_: Any) -> Iterator[bytes]:
+        yield b""
+
+
 def _denied(service: str, denial: Denial) -> dict[str, Any]:
     code = _DENIAL_CODES.get(service, "AccessDeniedException")
     return {
@@ -146,7 +153,7 @@ def _authorize(model: OperationModel, context: dict[str, Any], **_: Any) -> tupl
     denial = enforcer.check(principal, f"{service}:{model.name}", requests)
     if denial is None:
         return None
-    return AWSResponse(f"https://{service}.offline", 403, HTTPHeaders(), BytesIO()), _denied(service, denial)
+    return AWSResponse(f"https://{service}.offline", 403, HTTPHeaders(), _EmptyBody()), _denied(service, denial)
 
 
 def _missing_object_without_list_permission(

@@ -68,6 +68,13 @@ class TemplateServiceRoles:
         with Enforcer.acting_as(self._principal(role_arn)):
             yield
 
+    @contextmanager
+    def as_service(self) -> Iterator[None]:
+        # The invocation-log bucket's policy (a resource policy for bedrock.amazonaws.com) is not evaluated
+        # offline: the service's own writes are not checked (README, "What the offline world enforces").
+        with Enforcer.acting_as(None):
+            yield
+
     def may_invoke(self, role_arn: str, model_id: str) -> str | None:
         requests = invoke_model_requests(self.enforcer.world, model_id)
         denial = self.enforcer.check(self._principal(role_arn), "bedrock:InvokeModel", requests)

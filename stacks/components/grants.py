@@ -8,11 +8,14 @@ from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
 
 
-def read_objects(role: iam.IRole, bucket: s3.IBucket, prefix: str) -> None:
+def read_objects(role: iam.IRole, bucket: s3.IBucket, prefix: str, *, tell_missing: bool = True) -> None:
+    """GetObject under the prefix; with `tell_missing`, also ListBucket on it, without which S3 answers a missing
+    key with 403 AccessDenied instead of 404 (S3 API reference, GetObject: "Permissions")."""
     role.add_to_principal_policy(
         iam.PolicyStatement(actions=["s3:GetObject"], resources=[bucket.arn_for_objects(f"{prefix}/*")])
     )
-    # Without ListBucket, S3 answers a missing key with 403 instead of 404.
+    if not tell_missing:
+        return
     role.add_to_principal_policy(
         iam.PolicyStatement(
             actions=["s3:ListBucket"],

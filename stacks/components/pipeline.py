@@ -188,9 +188,10 @@ class DistillationPipeline(Construct):
                 sid="InvokeProvisionedThroughput", actions=["bedrock:InvokeModel"], resources=[provisioned_models]
             )
         )
-        read_objects(f["ValidateModel"], buckets.inputs, INPUT_PREFIX)
-        # Prompts held out of the training set before the job are written under the run's output prefix.
-        read_objects(f["ValidateModel"], buckets.outputs, OUTPUT_PREFIX)
+        # Preflight has read the validation prompts already, so a missing key here is an error either way; the
+        # held-out ones are written under the run's output prefix.
+        read_objects(f["ValidateModel"], buckets.inputs, INPUT_PREFIX, tell_missing=False)
+        read_objects(f["ValidateModel"], buckets.outputs, OUTPUT_PREFIX, tell_missing=False)
         write_objects(f["ValidateModel"], buckets.outputs, OUTPUT_PREFIX)
 
         publish_to(f["Notify"], self.topic.topic_arn, key)

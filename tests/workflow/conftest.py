@@ -7,6 +7,7 @@ import os
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass, field
 from typing import Any
 
 import boto3
@@ -21,9 +22,9 @@ from offline.synth import synthesize
 TEACHER = "meta.llama3-1-70b-instruct-v1:0"
 
 
-# The account's no-commitment model units here: one run's PT at a time, as after a first quota increase.
-# The emulator's own default is a new account's 0 (tests/workflow/test_quotas.py runs with that).
-NO_COMMITMENT_MODEL_UNITS = 1
+# The account's no-commitment model units here: one run's PT at a time (the upload tests buy two units), as after a
+# first quota increase. The emulator's own default is a new account's 0 (tests/workflow/test_quotas.py runs with that).
+NO_COMMITMENT_MODEL_UNITS = 2
 
 
 @contextmanager
@@ -49,7 +50,11 @@ def emulator() -> Iterator[BedrockEmulator]:
 
 
 # The deployment the workflow tests run: cdk.json's configuration, with a PT price so outcomes carry a cost.
-WORKFLOW_CONTEXT = {"provisionedThroughputHourlyRateUsd": 20}
+# Also allowed: the smaller student the upload tests' settings pick.
+WORKFLOW_CONTEXT = {
+    "provisionedThroughputHourlyRateUsd": 20,
+    "allowedModelPairs": [{"teacher": TEACHER, "student": "meta.llama3-2-1b-instruct-v1:0:128k"}],
+}
 
 
 @pytest.fixture(scope="session")
@@ -58,10 +63,43 @@ def pipeline_template() -> dict[str, Any]:
     return synthesize(os.environ["AWS_DEFAULT_REGION"], DEFAULT_ACCOUNT_ID, WORKFLOW_CONTEXT)
 
 
-@pytest.fixture
-def pipeline(emulator: BedrockEmulator, pipeline_template: dict[str, Any]) -> Iterator[LocalPipeline]:
+@dataclass
+class GrantAudit:
+    """Every grant of the session's template that some call of the workflow tests needed: the only grant that
+    allowed it, so taking it away would have denied that call (`offline.iam.policy.explain`)."""
+
+    template: dict[str, Any]
+    needed: set[tuple[str, int, str]] = field(default_factory=set)  # (role ARN, statement index, action)
+
+    def record(self, pipeline: LocalPipeline) -> None:
+        if pipeline.template is not self.template or pipeline.enforcer is None:
+            return  # a test that changed the template first: its calls say nothing about the template
+        for authorization in pipeline.enforcer.authorizations:
+            if len(authorization.grants) == 1:
+                (grant,) = authorization.grants
+                self.needed.add((authorization.principal.role_arn, grant.statement, grant.action))
+
+
+@pytest.fixture(scope="session")
+def grant_audit(pipeline_template: dict[str, Any]) -> GrantAudit:
+    return GrantAudit(pipeline_template)
+
+
+@contextmanager
+def deployed_pipeline(
+    template: dict[str, Any], emulator: BedrockEmulator, audit: GrantAudit, **options: Any
+) -> Iterator[LocalPipeline]:
     # The emulator's job events reach the pipeline's rules, as Bedrock's reach EventBridge.
-    with LocalPipeline(pipeline_template, emulator=emulator) as deployed:
+    with LocalPipeline(template, emulator=emulator, **options) as deployed:
+        yield deployed
+    audit.record(deployed)
+
+
+@pytest.fixture
+def pipeline(
+    emulator: BedrockEmulator, pipeline_template: dict[str, Any], grant_audit: GrantAudit
+) -> Iterator[LocalPipeline]:
+    with deployed_pipeline(pipeline_template, emulator, grant_audit) as deployed:
         yield deployed
 
 

@@ -14,6 +14,8 @@ from bedrock_emulator import BedrockEmulator
 from offline.pipeline import LocalPipeline
 from tests.workflow.conftest import (
     TEACHER,
+    GrantAudit,
+    deployed_pipeline,
     entered_states,
     filed_waiters,
     history_types,
@@ -101,9 +103,11 @@ def test_an_execution_aborted_while_its_job_runs_stops_the_job(
 
 
 @pytest.fixture
-def impatient_pipeline(emulator: BedrockEmulator, pipeline_template: dict[str, Any]) -> Iterator[LocalPipeline]:
+def impatient_pipeline(
+    emulator: BedrockEmulator, pipeline_template: dict[str, Any], grant_audit: GrantAudit
+) -> Iterator[LocalPipeline]:
     """An execution timeout of a few seconds: reached while the PT is being polled for."""
-    with LocalPipeline(pipeline_template, emulator=emulator, execution_timeout_seconds=6) as deployed:
+    with deployed_pipeline(pipeline_template, emulator, grant_audit, execution_timeout_seconds=6) as deployed:
         yield deployed
 
 
@@ -216,6 +220,7 @@ def test_the_sweeper_never_touches_a_pt_of_another_project_or_of_a_running_execu
         stepfunctions.stop_execution(executionArn=running_arn)
     pipeline.wait(running_arn)
     _execution_end_handled(pipeline, running_arn)
+
 
 def test_a_pt_that_cannot_be_deleted_yet_fails_the_cleanup_attempt_and_the_retry_deletes_it(
     pipeline: LocalPipeline, emulator: BedrockEmulator, outcomes: str
