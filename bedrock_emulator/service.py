@@ -18,6 +18,7 @@ import time
 import uuid
 from collections import deque
 from collections.abc import Callable, Iterable
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from functools import cache
@@ -35,8 +36,9 @@ from bedrock_emulator.converse import answer, estimate_tokens, prompt_text
 from bedrock_emulator.errors import BedrockError, UnsupportedOperationError
 from bedrock_emulator.events import Event, EventSink, job_state_change_event
 from bedrock_emulator.faults import Faults
-from bedrock_emulator.invocation_logs import check_destination, write_record
+from bedrock_emulator.invocation_logs import check_destination, split_s3_uri, write_record
 from bedrock_emulator.models import modeled_error_codes
+from bedrock_emulator.service_role import ServiceRoleAuthority
 from bedrock_emulator.training import count_training_records, write_metrics
 from bedrock_emulator.validation import validate_request
 
@@ -178,6 +180,8 @@ class BedrockEmulator:
         self._converse_latency_seconds = converse_latency_seconds
         self._no_commitment_model_units = no_commitment_model_units
         self._customization_jobs = customization_jobs
+        # Set by the offline world to make jobs act as their service role (see `service_role`).
+        self.service_role_authority: ServiceRoleAuthority | None = None
         self._lock = threading.RLock()
         # The invocation log a Converse on this thread still has to write, once the lock is released.
         self._pending = threading.local()
@@ -302,6 +306,22 @@ class BedrockEmulator:
         with self._lock:
             return list(self._state.calls)
 
+    def resource_arn(self, kind: str, identifier: str) -> str | None:
+        """The ARN Bedrock resolves a name or ARN of `kind` (model-customization-job, custom-model,
+        provisioned-model) to, as IAM sees the request; None when there is no such resource."""
+        with self._lock:
+            if kind == "model-customization-job":
+                job = next((j for j in self._state.jobs.values() if identifier in (j.name, j.arn)), None)
+                return job.arn if job else None
+            if kind == "custom-model":
+                model = self._find_custom_model(identifier)
+                return str(model["modelArn"]) if model else None
+            if kind == "provisioned-model":
+                pts = self._state.provisioned_throughputs.values()
+                pt = next((p for p in pts if not p.deleted and identifier in (p.arn, p.name)), None)
+                return pt.arn if pt else None
+        raise ValueError(f"unknown Bedrock resource kind {kind!r}")
+
     def call_count(self, operation: str) -> int:
         return sum(1 for call in self.calls if call.operation == operation)
 
@@ -383,9 +403,13 @@ class BedrockEmulator:
         self._check_customization_jobs_quota(region)
         now = self.clock.now()
         job_id = _new_id()
+        job_arn = (
+            f"arn:aws:bedrock:{region}:{self.account_id}:model-customization-job/"
+            f"{_model_id(params['baseModelIdentifier'])}/{job_id}"
+        )
         outcome = self.faults.take_job_outcome(name)
         try:
-            records = count_training_records(self._s3(region), params["trainingDataConfig"])
+            records = self._read_as_service_role(params, job_arn, region)
             status, message = (outcome.status, outcome.message) if outcome else ("Completed", None)
             ends_at = now + self._job_duration
         except BedrockError as problem:
@@ -393,8 +417,7 @@ class BedrockEmulator:
             records, status, message = 0, "Failed", problem.message
             ends_at = now + self._job_duration * _PHASES[0][2]
         job = Job(
-            arn=f"arn:aws:bedrock:{region}:{self.account_id}:model-customization-job/"
-            f"{_model_id(params['baseModelIdentifier'])}/{job_id}",
+            arn=job_arn,
             job_id=job_id,
             name=name,
             region=region,
@@ -425,6 +448,37 @@ class BedrockEmulator:
                 "quota in Service Quotas (Amazon Bedrock).",
             )
 
+    def _as_bedrock(self) -> AbstractContextManager[None]:
+        """Bedrock's own writes (invocation logs and their permission check) are made by the service under the
+        log bucket's policy, not by the caller whose request it logs."""
+        authority = self.service_role_authority
+        return authority.as_service() if authority else nullcontext()
+
+    def _read_as_service_role(self, params: Params, job_arn: str, region: str) -> int:
+        """What Bedrock does as the job's role before training: assume it, check it may invoke the teacher and
+        reach the output location, and count the training records it can read. A refusal fails the job."""
+        authority = self.service_role_authority
+        if authority is None:
+            return count_training_records(self._s3(region), params["trainingDataConfig"])
+        role = params["roleArn"]
+        if problem := authority.assume(role, job_arn):
+            raise BedrockError("ValidationException", f"Amazon Bedrock could not assume the service role: {problem}")
+        distillation = params.get("customizationConfig", {}).get("distillationConfig", {})
+        teacher = distillation.get("teacherModelConfig", {}).get("teacherModelIdentifier")
+        if teacher and (problem := authority.may_invoke(role, teacher)):
+            raise BedrockError("ValidationException", f"The service role cannot invoke the teacher model: {problem}")
+        output_bucket, output_prefix = split_s3_uri(params["outputDataConfig"]["s3Uri"])
+        with authority.acting_as(role):
+            try:
+                # Bedrock checks it can list the output location before it trains (the documented role policy
+                # grants s3:ListBucket there).
+                self._s3(region).list_objects_v2(Bucket=output_bucket, Prefix=output_prefix, MaxKeys=1)
+                return count_training_records(self._s3(region), params["trainingDataConfig"])
+            except ClientError as error:
+                raise BedrockError(
+                    "ValidationException", f"Amazon Bedrock could not access S3 as the service role {role}: {error}"
+                ) from error
+
     def _find_job(self, identifier: str) -> Job:
         for job in self._state.jobs.values():
             if identifier in (job.name, job.arn):
@@ -447,10 +501,16 @@ class BedrockEmulator:
     def _complete(self, job: Job) -> None:
         request = job.request
         output_uri = request["outputDataConfig"]["s3Uri"]
+        authority = self.service_role_authority
         try:
-            job.losses = write_metrics(
-                self._s3(job.region), output_uri, job.job_id, job.training_records, request.get("hyperParameters", {})
-            )
+            with authority.acting_as(request["roleArn"]) if authority else nullcontext():
+                job.losses = write_metrics(
+                    self._s3(job.region),
+                    output_uri,
+                    job.job_id,
+                    job.training_records,
+                    request.get("hyperParameters", {}),
+                )
         except ClientError as error:
             self._finish(job, "Failed", job.ends_at, f"Unable to write output to {output_uri}: {error}")
             return
@@ -761,7 +821,8 @@ class BedrockEmulator:
         if "s3Config" not in configuration and "cloudWatchConfig" not in configuration:
             raise BedrockError("ValidationException", "loggingConfig needs s3Config or cloudWatchConfig")
         if "s3Config" in configuration:
-            check_destination(self._s3(region), configuration["s3Config"], region)
+            with self._as_bedrock():
+                check_destination(self._s3(region), configuration["s3Config"], region)
         self._state.logging[region] = copy.deepcopy(configuration)
         return {}
 
@@ -859,7 +920,8 @@ class BedrockEmulator:
         pending = getattr(self._pending, "log_write", None)
         if pending is not None:
             self._pending.log_write = None
-            write_record(*pending)
+            with self._as_bedrock():
+                write_record(*pending)
 
 
 _JOB_SUMMARY_KEYS = (

@@ -22,3 +22,6 @@ class ServiceRoleAuthority(Protocol):
 
     def may_invoke(self, role_arn: str, model_id: str) -> str | None:
         """Why the role may not invoke `model_id` (a model id, inference profile id or ARN), or None."""
+
+    def as_service(self) -> AbstractContextManager[None]:
+        """AWS calls made inside are Bedrock's own, as the service principal, not any caller's."""
