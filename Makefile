@@ -5,18 +5,29 @@ SHELL := /bin/bash
 # Node 20 still runs jsii; keep its end-of-life banner out of every command's output.
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 
-PYTHON ?= python3
+# The functions' Lambda Python (stacks/config.py LAMBDA_RUNTIME). The venv, and so lint, type-check and every test
+# tier, runs on it too: what passes here is what Lambda runs. tests/infra/test_packaging.py keeps the three in step.
+PYTHON_VERSION := 3.13
+# $(PYTHON_VERSION) if the command $(1) runs and is that Python, else empty.
+python_version = $(if $(1),$(filter $(PYTHON_VERSION),$(shell $(1) -c 'import sys; print("%d.%d" % sys.version_info[:2])' 2>/dev/null)))
+# The first of these that really is that Python: a pyenv shim on PATH exists but fails unless pyenv selects the version,
+# so each candidate is asked for its version rather than trusted by name. `make PYTHON=/path/to/python3.13` overrides.
+PYTHON_CANDIDATES = python$(PYTHON_VERSION) $(wildcard $(HOME)/.pyenv/versions/$(PYTHON_VERSION)*/bin/python$(PYTHON_VERSION))
+# Looked up on first use only (when a venv must be made), then kept.
+PYTHON ?= $(eval PYTHON := $(firstword $(foreach c,$(PYTHON_CANDIDATES),$(if $(call python_version,$(c)),$(c)))))$(PYTHON)
 VENV := .venv
 BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
+# An existing venv on another Python (one an older checkout made, say) is replaced, not reused.
+VENV_STALE := $(if $(call python_version,$(BIN)/python),,FORCE)
 # The Lambda runtime the layer is built for; keep in step with stacks/config.py (LAMBDA_RUNTIME, LAMBDA_ARCHITECTURE).
 LAYER_DIR := build/lambda-layer
 LAYER_BUILT := $(LAYER_DIR)/.built
-# Lambda's Python 3.14 runs on Amazon Linux 2023 (glibc 2.34): manylinux_2_28 wheels fit, 2014 ones too.
+# Lambda's Python 3.13 runs on Amazon Linux 2023 (glibc 2.34): manylinux_2_28 wheels fit, 2014 ones too.
 LAYER_PLATFORMS := --platform manylinux_2_28_aarch64 --platform manylinux2014_aarch64
-LAYER_PYTHON := 3.14
+LAYER_PYTHON := $(PYTHON_VERSION)
 
-.PHONY: help install layer lint test synth demo bench clean
+.PHONY: help install layer lint test synth demo bench clean FORCE
 
 help:
 	@echo "make demo   - create the venv, install, run the offline pipeline end to end"
@@ -24,10 +35,22 @@ help:
 	@echo "make synth  - synthesize the CDK app to cdk.out/ (no Docker, no AWS credentials)"
 	@echo "make bench  - run the benchmarks and print their figures"
 
-$(BIN)/python:
+$(BIN)/python: $(VENV_STALE)
+	@if [ -z "$(PYTHON)" ]; then \
+		echo "No Python $(PYTHON_VERSION) found (the functions' Lambda runtime; tests run on it too)." >&2; \
+		echo "Install it: 'pyenv install $(PYTHON_VERSION)' or your OS's python$(PYTHON_VERSION) package," \
+			"or name one: make PYTHON=/path/to/python$(PYTHON_VERSION) ..." >&2; \
+		exit 1; \
+	fi
+	@if [ -z "$(call python_version,$(PYTHON))" ]; then \
+		echo "PYTHON=$(PYTHON) is not Python $(PYTHON_VERSION), the functions' Lambda runtime." >&2; exit 1; \
+	fi
+	@if [ -e $(VENV) ]; then echo "$(VENV) is not on Python $(PYTHON_VERSION): recreating it with $(PYTHON)."; fi
+	rm -rf $(VENV)
 	$(PYTHON) -m venv $(VENV)
 
 $(INSTALLED): $(BIN)/python requirements.txt requirements-dev.txt lambdas/requirements.txt pyproject.toml
+	@echo "Installing the pinned dependencies into $(VENV) (Python $(PYTHON_VERSION)); the first time takes a few minutes."
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -r requirements-dev.txt
 	$(BIN)/python -m pip install --quiet --no-deps --editable .
@@ -71,3 +94,5 @@ bench: install
 
 clean:
 	rm -rf $(VENV) build cdk.out .pytest_cache .mypy_cache .ruff_cache
+
+FORCE:

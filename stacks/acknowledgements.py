@@ -9,7 +9,8 @@ from __future__ import annotations
 from aws_cdk import Acknowledgment, Stack, Validations
 from constructs import IConstruct
 
-from stacks.config import INPUT_PREFIX, OUTPUT_PREFIX
+from stacks.components.project_function import ProjectFunction
+from stacks.config import INPUT_PREFIX, LAMBDA_RUNTIME, OUTPUT_PREFIX
 from stacks.pipeline_spec import EVENT_FUNCTIONS, STATE_MACHINE_NAME_SUFFIX, UPLOAD_TRIGGER_PREFIX, WORKFLOW_FUNCTIONS
 
 XRAY_REASON = (
@@ -28,6 +29,12 @@ DEAD_LETTER_REASON = (
     "This queue is itself the dead-letter queue of an EventBridge target and its function; a DLQ for it would "
     "only move the same undeliverable events again. The DLQ alarm reports anything that lands here."
 )
+# Runtime dates: AWS Lambda developer guide, "Building Lambda functions with Python" (supported runtimes).
+RUNTIME_REASON = (
+    f"{LAMBDA_RUNTIME.name} (Amazon Linux 2023; Lambda deprecates it on 30 June 2029), not the newest Lambda Python, "
+    "because it is the newest one the project's machines and CI have: every test tier runs on the functions' own "
+    "Python (the Makefile builds the venv on it), so what passes offline is what Lambda runs."
+)
 # Bedrock names these resources with ids it generates at creation, so a policy can only name the type.
 BEDROCK_RESOURCE_REASONS = {
     "model-customization-job": "Job ARNs end in an id Bedrock generates at creation",
@@ -40,6 +47,14 @@ def acknowledge_reviewed_findings(stack: Stack) -> None:
     _acknowledge_distillation_role(stack)
     _acknowledge_invocation_logging(stack)
     _acknowledge_pipeline(stack)
+    _acknowledge_runtime(stack)
+
+
+def _acknowledge_runtime(stack: Stack) -> None:
+    for construct in stack.node.find_all():
+        if isinstance(construct, ProjectFunction):
+            for rule in ("AwsSolutions-L1", "Serverless-LambdaLatestVersion"):
+                _acknowledge(construct.function, rule, RUNTIME_REASON)
 
 
 def _acknowledge_distillation_role(stack: Stack) -> None:

@@ -24,7 +24,8 @@ from bedrock_distill.invocation_logging import ROLE_ARN_PATTERN
 PROJECT_NAME: Final = "bedrock-distill"
 STACK_ID: Final = "BedrockDistill"
 
-LAMBDA_RUNTIME: Final = lambda_.Runtime.PYTHON_3_14
+# The Makefile's PYTHON_VERSION: the venv every test tier runs on is this Python too.
+LAMBDA_RUNTIME: Final = lambda_.Runtime.PYTHON_3_13
 LAMBDA_ARCHITECTURE: Final = lambda_.Architecture.ARM_64
 LAMBDA_MEMORY_MB: Final = 512
 LAMBDA_TIMEOUT_SECONDS: Final = 60

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import re
+import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from stacks.config import LAMBDA_MEMORY_MB, LAMBDA_TIMEOUT_SECONDS
+from stacks.config import LAMBDA_MEMORY_MB, LAMBDA_RUNTIME, LAMBDA_TIMEOUT_SECONDS
 from stacks.pipeline_spec import all_functions
 from tests.infra.conftest import REPO_ROOT, CloudAssembly, render
 
@@ -47,6 +48,19 @@ def test_every_runtime_dependency_is_packaged_at_its_pinned_version(assembly: Cl
     # Then each is exactly the pin; boto3 above all, since the runtime's own lags distillation's fields
     assert packaged == pins
     assert packaged["boto3"] == pins["boto3"]
+
+
+def test_every_tier_runs_on_the_functions_python() -> None:
+    """What passes here is what Lambda runs: the Makefile builds the venv (and the layer) for the functions' runtime."""
+    # Given the functions' runtime and the Python version the Makefile builds the venv and the layer for
+    runtime_version = LAMBDA_RUNTIME.name.removeprefix("python")
+    makefile = (REPO_ROOT / "Makefile").read_text()
+    (make_version,) = re.findall(r"^PYTHON_VERSION := (\S+)$", makefile, flags=re.MULTILINE)
+    # Then they are one version, and it is the one running these tests
+    assert make_version == runtime_version
+    assert f"{sys.version_info.major}.{sys.version_info.minor}" == runtime_version, (
+        f"tests run on Python {sys.version}, the functions on {LAMBDA_RUNTIME.name}: `make test` recreates the venv"
+    )
 
 
 def test_compiled_dependencies_match_the_function_runtime_and_architecture(assembly: CloudAssembly) -> None:
@@ -101,7 +115,7 @@ def test_project_functions_get_the_project_defaults(assembly: CloudAssembly) -> 
     for name, function in ours.items():
         properties = render(function["Properties"])
         # Then each has the runtime, architecture, size, tracing and JSON logging of the project
-        assert properties["Runtime"] == "python3.14", name
+        assert properties["Runtime"] == "python3.13", name
         assert properties["Architectures"] == ["arm64"], name
         assert (properties["MemorySize"], properties["Timeout"]) == _expected_size(name), name
         assert properties["TracingConfig"] == {"Mode": "Active"}, name

@@ -67,6 +67,11 @@ REJECTIONS = [
         "1e999 is not valid JSON",
         id="overflowing-number",
     ),
+    # How deep the standard library parses depends on the Python (3.11: ~1,000 levels, 3.13: several thousand);
+    # the verdict must not. 1,025 is one past orjson's limit; 1,000 objects pass orjson and reach the key check.
+    pytest.param(b'{"messages":' + b"[" * 1025 + b"]" * 1025 + b"}", "$", "nested too deeply", id="deep-arrays"),
+    pytest.param(b'{"a":' * 1000 + b"1" + b"}" * 1000, "$", "nested too deeply", id="deep-objects"),
+    pytest.param(b'{"messages":' + b"[" * 5000 + b"]" * 5000 + b"}", "$", "nested too deeply", id="deeper-arrays"),
     pytest.param(_line({"messages": conversation("hi?")["messages"]}), "schemaVersion", "missing", id="no-schema"),
     pytest.param(
         _line(conversation("hi?", schema="bedrock-conversion-2024")),
