@@ -83,8 +83,8 @@ synth: install
 	CDK_OUTDIR=cdk.out CDK_DEFAULT_REGION="$${CDK_DEFAULT_REGION:-us-west-2}" $(BIN)/python app.py
 	@echo "Synthesized to cdk.out/"
 
-# Only the venv: the offline demo needs neither the synthesized template nor the Lambda layer.
-demo: $(INSTALLED)
+# The demo deploys the synthesized template offline, and synth stages the Lambda layer: the full install.
+demo: install
 	$(BIN)/python -m offline.demo
 
 bench: install
