@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import io
 import json
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -37,6 +38,29 @@ class S3Location:
     @property
     def uri(self) -> str:
         return f"s3://{self.bucket}/{self.key}"
+
+
+class ChunkStream(io.RawIOBase):
+    """A readable raw stream over an iterator of byte chunks, so C-level readline can split it and
+    s3transfer can upload it part by part."""
+
+    def __init__(self, chunks: Iterable[bytes]) -> None:
+        self._chunks = iter(chunks)
+        self._pending = memoryview(b"")
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        while not self._pending:
+            chunk = next(self._chunks, None)
+            if chunk is None:
+                return 0
+            self._pending = memoryview(chunk)
+        size = min(len(buffer), len(self._pending))
+        buffer[:size] = self._pending[:size]
+        self._pending = self._pending[size:]
+        return size
 
 
 class S3Gateway:
@@ -83,6 +107,11 @@ class S3Gateway:
         for page in pages:
             for item in page.get("Contents", ()):
                 yield item["Key"]
+
+    def upload_chunks(self, location: S3Location, chunks: Iterable[bytes]) -> None:
+        """One object from a stream of any length: s3transfer uploads it in parts (multipart above
+        8 MiB), so only a part at a time is held in memory."""
+        self.client.upload_fileobj(io.BufferedReader(ChunkStream(chunks), CHUNK_BYTES), location.bucket, location.key)
 
     def put_json(self, location: S3Location, document: Any) -> None:
         self.client.put_object(

@@ -47,6 +47,34 @@ def test_a_fallback_too_short_for_a_seven_day_history_is_refused() -> None:
     assert plan_run(_input(1), EXECUTION, _settings(min_job_poll_seconds=1)).job_poll_seconds == 1
 
 
+def test_without_validation_prompts_the_job_trains_on_a_remainder_and_validates_on_held_out_prompts() -> None:
+    # Given a run from S3 prompts with no validationPrompts
+    run = plan_run(_input(), EXECUTION, _settings())
+    # Then Preflight reads the dataset, but the job trains on the remainder it writes under the run's prefix
+    assert run.training_source_uri == "s3://inputs/datasets/prompts.jsonl"
+    assert run.training_data_config == {"s3Uri": "s3://outputs/jobs/run-1/data/training.jsonl"}
+    # And validation runs on the prompts it holds out, and says so
+    assert run.validation_prompts == "s3://outputs/jobs/run-1/data/held-out.jsonl"
+    assert run.validation_prompts_source == "held-out"
+
+
+def test_given_validation_prompts_leave_the_training_prompts_whole() -> None:
+    document = {
+        "trainingData": {"prompts": "s3://inputs/datasets/prompts.jsonl"},
+        "validationPrompts": "s3://inputs/datasets/held-out.jsonl",
+    }
+    run = plan_run(ExecutionInput.model_validate(document), EXECUTION, _settings())
+    assert run.training_data_config == {"s3Uri": "s3://inputs/datasets/prompts.jsonl"}
+    assert (run.validation_prompts, run.validation_prompts_source) == ("s3://inputs/datasets/held-out.jsonl", "given")
+
+
+def test_invocation_logs_still_need_validation_prompts() -> None:
+    # Given a run from invocation logs, which hold no file to hold prompts out of
+    document = {"trainingData": {"invocationLogs": {"requestMetadataFilters": {"equals": {"project": "t"}}}}}
+    with pytest.raises(ValueError, match="validationPrompts is required when training from invocation logs"):
+        plan_run(ExecutionInput.model_validate(document), EXECUTION, _settings())
+
+
 # --- S3 URIs Bedrock would refuse (its S3Uri shape; bedrock_uris.py) ------------------------------------
 
 

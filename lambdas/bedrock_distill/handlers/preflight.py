@@ -35,8 +35,14 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         raise InvalidExecutionInput(str(error)) from None
     summary = run_preflight(run, _s3)
     metrics.add_metric(name="TrainingRecords", unit=MetricUnit.Count, value=summary.training_records)
-    logger.info("preflight passed", job_name=run.job_name, training_records=summary.training_records)
-    return run.model_copy(update={"preflight_report_uri": summary.report_uri}).model_dump(by_alias=True, mode="json")
+    logger.info(
+        "preflight passed",
+        job_name=run.job_name,
+        training_records=summary.training_records,
+        validation_prompts_source=run.validation_prompts_source,
+    )
+    planned = run.model_copy(update={"preflight_report_uri": summary.report_uri, "held_out": summary.held_out})
+    return planned.model_dump(by_alias=True, mode="json")
 
 
 def _with_dataset_settings(execution_input: ExecutionInput, uri: str) -> ExecutionInput:

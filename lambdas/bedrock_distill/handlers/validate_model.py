@@ -15,6 +15,7 @@ from bedrock_distill.workflow.run import Run
 from bedrock_distill.workflow.validation import (
     ConverseGateway,
     ValidationPrompt,
+    ValidationPromptsOrigin,
     prompts_from_conversation_records,
     run_validation,
 )
@@ -38,7 +39,8 @@ def handler(event: ValidateModelRequest, context: LambdaContext) -> dict[str, An
     run = event.run
     summary = run_validation(
         model_id=event.provisioned_model_arn,
-        prompts=_held_out_prompts(run),
+        prompts=_validation_prompts(run),
+        origin=ValidationPromptsOrigin.of(run),
         max_tokens=run.max_response_length_for_inference,
         report_location=S3Location.parse(run.report_s3_uri).child(VALIDATION_REPORT),
         converse=_converse,
@@ -49,10 +51,8 @@ def handler(event: ValidateModelRequest, context: LambdaContext) -> dict[str, An
     return to_state(summary)
 
 
-def _held_out_prompts(run: Run) -> list[ValidationPrompt]:
-    """The input's validation prompts, else the first records of the training prompts."""
-    source = run.validation_prompts or (run.training_source_uri if run.training_source_kind == "prompts" else None)
-    if source is None:
-        return []
-    lines = _s3.iter_lines(S3Location.parse(source))
+def _validation_prompts(run: Run) -> list[ValidationPrompt]:
+    """The run's validation prompts: given, or held out of its training prompts by Preflight. Never
+    records the job trained on."""
+    lines = _s3.iter_lines(S3Location.parse(run.validation_prompts))
     return prompts_from_conversation_records(islice(lines, run.validation_sample_size * 2), run.validation_sample_size)

@@ -235,7 +235,14 @@ def _print_preflight(console: Console, preflight: Mapping[str, Any] | None) -> N
     problems = preflight.get("problems") or []
     training = preflight.get("trainingData") or preflight.get("invocationLogs") or {}
     used = training.get("used", training.get("valid"))
-    if used is not None:
+    held_out = preflight.get("heldOut")
+    if held_out:
+        say(
+            console,
+            f"preflight: {held_out['trainingRecords']:,} training records, {held_out['heldOutRecords']:,} held out "
+            f"for validation (of {held_out['datasetRecords']:,}), {len(problems)} problems",
+        )
+    elif used is not None:
         say(console, f"preflight: {used:,} training records, {len(problems)} problems")
     for problem in problems[:10]:
         say(console, f"  {problem}", "red")
@@ -270,6 +277,9 @@ def _print_validation(console: Console, validation: Mapping[str, Any] | None) ->
         f"p95 {_figure(summary.get('latency_p95_ms'), '.0f')} ms, mean similarity "
         f"{_figure(summary.get('mean_similarity'), '.1f')} ({summary.get('similarity_metric', '-')})",
     )
+    origin = validation.get("validationPrompts")
+    if origin:
+        say(console, f"validation prompts: {origin.get('description', origin.get('uri'))}")
     results = validation.get("results") or []
     if not results:
         return

@@ -24,6 +24,7 @@ from bedrock_distill.operator.stack import Stack
 from bedrock_distill.preflight import Problem, Severity, parse_filter, scan_logs, validate_dataset
 from bedrock_distill.preflight.problems import WHOLE_FILE
 from bedrock_distill.s3 import S3Gateway, S3Location, is_s3_uri
+from bedrock_distill.workflow.hold_out import hold_out_problem
 from bedrock_distill.workflow.run import ExecutionInput, InvocationLogsSource, TrainingData
 
 CONSOLE_URL: Final = "https://{region}.console.aws.amazon.com/states/home?region={region}#/v2/executions/details/{arn}"
@@ -129,7 +130,12 @@ def plan_start(options: StartOptions, stack: Stack, s3: S3Gateway, now: datetime
 
     training: TrainingData
     if options.prompts is not None:
-        _check_training_prompts(options.prompts, student, s3, findings)
+        valid = _check_training_prompts(options.prompts, student, s3, findings)
+        if options.validation_prompts is None:
+            # The pipeline will hold validation prompts out of these: the rest must still be enough to train on.
+            size = options.validation_sample_size or ExecutionInput.model_fields["validation_sample_size"].default
+            if shortfall := hold_out_problem(options.prompts, valid, size):
+                findings.problem(shortfall.render())
         prompts_uri = _staged(options.prompts, stack, name, "", uploads)
         training = TrainingData(prompts=prompts_uri)
     else:
@@ -204,9 +210,11 @@ def _staged(location: str, stack: Stack, name: str, subfolder: str, uploads: lis
     return destination.uri
 
 
-def _check_training_prompts(location: str, student: str, s3: S3Gateway, findings: Findings) -> None:
+def _check_training_prompts(location: str, student: str, s3: S3Gateway, findings: Findings) -> int:
+    """Reports the prompts' problems; returns how many records are valid."""
     report = validate_dataset(location, student, s3=s3, on_problem=_reporter(findings))
     findings.note(f"{location}: {report.records:,} records, {report.valid:,} valid, {report.warnings:,} warnings")
+    return report.valid
 
 
 def _check_validation_prompts(location: str, student: str, s3: S3Gateway, findings: Findings) -> None:

@@ -14,9 +14,9 @@ from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import BinaryIO
 
-from bedrock_distill.s3 import CHUNK_BYTES, S3Gateway, S3Location, is_s3_uri
+from bedrock_distill.s3 import CHUNK_BYTES, ChunkStream, S3Gateway, S3Location, is_s3_uri
 
 # Bounds what one zlib call may inflate, so a gzip bomb cannot allocate more than this per step.
 _MAX_INFLATE_STEP = 4 << 20
@@ -177,28 +177,6 @@ def _gunzip(chunks: Iterable[bytes], location: str) -> Iterator[bytes]:
         raise SourceError(f"{location}: truncated gzip data (the stream ends inside a member)")
 
 
-class _ChunkStream(io.RawIOBase):
-    """A readable raw stream over an iterator of byte chunks, so C-level readline can split it."""
-
-    def __init__(self, chunks: Iterable[bytes]) -> None:
-        self._chunks = iter(chunks)
-        self._pending = memoryview(b"")
-
-    def readable(self) -> bool:
-        return True
-
-    def readinto(self, buffer: Any) -> int:
-        while not self._pending:
-            chunk = next(self._chunks, None)
-            if chunk is None:
-                return 0
-            self._pending = memoryview(chunk)
-        size = min(len(buffer), len(self._pending))
-        buffer[:size] = self._pending[:size]
-        self._pending = self._pending[size:]
-        return size
-
-
 def open_stream(location: str, s3: S3Gateway | None = None, *, gunzip: bool = False) -> BinaryIO:
     """A buffered binary stream over a local file or an S3 object, decompressed when ``gunzip`` is set
     and the data starts with the gzip magic number."""
@@ -214,7 +192,7 @@ def open_stream(location: str, s3: S3Gateway | None = None, *, gunzip: bool = Fa
     chunks = read_chunks(location, s3)
     if gunzip:
         chunks = maybe_gunzip(chunks, location)
-    return io.BufferedReader(_ChunkStream(chunks), CHUNK_BYTES)
+    return io.BufferedReader(ChunkStream(chunks), CHUNK_BYTES)
 
 
 def iter_lines(stream: BinaryIO, max_line_bytes: int) -> Iterator[bytes | OversizeLine]:

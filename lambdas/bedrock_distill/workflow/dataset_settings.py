@@ -22,7 +22,9 @@ from bedrock_distill.workflow.settings import PipelineSettings
 
 class DatasetSettings(BaseModel):
     """What a sidecar may set. With `filter`, the run distils from the invocation logs the filter selects,
-    and the uploaded prompts become its held-out validation prompts."""
+    and the uploaded prompts, which it then does not train on, become its validation prompts ("given").
+    Without `filter`, it trains on the uploaded prompts, and Preflight holds its validation prompts out
+    of them (workflow/hold_out.py)."""
 
     model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="forbid", frozen=True)
 
@@ -42,10 +44,17 @@ class DatasetSettings(BaseModel):
             if value is not None
         }
         if self.filter is not None:
+            prompts = execution_input.training_data.prompts
+            if prompts is not None and execution_input.validation_prompts is not None:
+                raise ValueError(
+                    f"{execution_input.dataset_settings}: filter: the run would train from invocation logs and "
+                    f"validate on validationPrompts, so {prompts} would be neither trained nor validated on; give "
+                    "either trainingData.prompts (validated on, as the upload is) or validationPrompts, not both"
+                )
             update["training_data"] = TrainingData(
                 invocation_logs=InvocationLogsSource(request_metadata_filters=self.filter)
             )
-            update["validation_prompts"] = execution_input.validation_prompts or execution_input.training_data.prompts
+            update["validation_prompts"] = execution_input.validation_prompts or prompts
         return execution_input.model_copy(update=update)
 
 

@@ -11,7 +11,8 @@ from bedrock_distill.preflight import Problem, Severity, SourceError, check_filt
 from bedrock_distill.preflight.problems import WHOLE_FILE
 from bedrock_distill.s3 import S3Gateway, S3Location
 from bedrock_distill.workflow.errors import PreflightFailed
-from bedrock_distill.workflow.run import Run
+from bedrock_distill.workflow.hold_out import SELECTION, hold_out_problem, split_dataset
+from bedrock_distill.workflow.run import HeldOutSplit, Run
 
 # A Step Functions error cause holds at most 32,768 characters: name the first problems, link the rest.
 MAX_PROBLEMS_IN_ERROR = 20
@@ -21,19 +22,35 @@ PREFLIGHT_REPORT = "preflight.json"
 class PreflightSummary(BaseModel):
     training_records: int
     report_uri: str
+    held_out: HeldOutSplit | None = None
 
 
 def run_preflight(run: Run, s3: S3Gateway) -> PreflightSummary:
-    """Validate the training source (and validation prompts); raise PreflightFailed with the problems."""
+    """Validate the training source (and validation prompts); raise PreflightFailed with the problems.
+
+    Without given validation prompts, hold them out of the training prompts (workflow/hold_out.py) once
+    the prompts are known valid, and report the split in preflight.json.
+    """
     report_location = S3Location.parse(run.report_s3_uri).child(PREFLIGHT_REPORT)
     reports: dict[str, Any] = {}
     problems: list[str] = []
+    held_out: HeldOutSplit | None = None
     try:
         if run.training_source_kind == "prompts":
             dataset = validate_dataset(run.training_source_uri, run.student_model_id)
             reports["trainingData"] = dataset.to_dict()
             problems += _errors(dataset.problems) + dataset.verdict_reasons
             training_records = dataset.valid
+            if run.validation_prompts_source == "held-out":
+                held_out = _hold_out(run, dataset.valid, problems, s3)
+                if held_out is not None:
+                    training_records = held_out.training_records
+                    reports["heldOut"] = {
+                        **held_out.model_dump(by_alias=True),
+                        "trainingUri": run.training_data_config["s3Uri"],
+                        "heldOutUri": run.validation_prompts,
+                        "selection": SELECTION,
+                    }
         else:
             logs_config = run.training_data_config["invocationLogsConfig"]
             metadata_filter = logs_config.get("requestMetadataFilters")
@@ -51,11 +68,11 @@ def run_preflight(run: Run, s3: S3Gateway) -> PreflightSummary:
                 training_records = scan.used
             else:
                 training_records = 0
-        if run.validation_prompts is not None:
-            held_out = validate_dataset(run.validation_prompts, run.student_model_id)
-            reports["validationPrompts"] = held_out.to_dict()
+        if run.validation_prompts_source == "given":
+            given = validate_dataset(run.validation_prompts, run.student_model_id)
+            reports["validationPrompts"] = given.to_dict()
             # Held-out prompts need no minimum count; every record in them must be valid.
-            problems += _errors(p for p in held_out.problems if p.line != WHOLE_FILE)
+            problems += _errors(p for p in given.problems if p.line != WHOLE_FILE)
     except SourceError as error:
         problems.append(str(error))
         training_records = 0
@@ -67,7 +84,25 @@ def run_preflight(run: Run, s3: S3Gateway) -> PreflightSummary:
             f"\n... and {len(problems) - MAX_PROBLEMS_IN_ERROR} more" if len(problems) > MAX_PROBLEMS_IN_ERROR else ""
         )
         raise PreflightFailed(f"{len(problems)} problem(s); full report: {report_location.uri}\n{shown}{more}")
-    return PreflightSummary(training_records=training_records, report_uri=report_location.uri)
+    return PreflightSummary(training_records=training_records, report_uri=report_location.uri, held_out=held_out)
+
+
+def _hold_out(run: Run, valid_records: int, problems: list[str], s3: S3Gateway) -> HeldOutSplit | None:
+    """Split the training prompts when they are valid and enough; else add why not to the problems."""
+    if problem := hold_out_problem(run.training_source_uri, valid_records, run.validation_sample_size):
+        problems.append(problem.render())
+        return None
+    if problems:
+        return None
+    return split_dataset(
+        run.training_source_uri,
+        execution_arn=run.execution_arn,
+        records=valid_records,
+        held_out_size=run.validation_sample_size,
+        training=S3Location.parse(run.training_data_config["s3Uri"]),
+        held_out=S3Location.parse(run.validation_prompts),
+        s3=s3,
+    )
 
 
 def _errors(problems: Iterable[Problem]) -> list[str]:

@@ -30,6 +30,13 @@ _NOT_NAME_CHARACTERS = re.compile(r"[^a-zA-Z0-9]+")
 # characters. Letters and digits joined by single hyphens satisfy all three.
 _MAX_NAME_LENGTH = 63
 _NAME_DIGEST_LENGTH = 12
+# Without validationPrompts, Preflight splits the training prompts into these two files under the run's
+# prefix: the job trains on the first, validation runs on the second (workflow/hold_out.py).
+TRAINING_REMAINDER_FILE = "data/training.jsonl"
+HELD_OUT_PROMPTS_FILE = "data/held-out.jsonl"
+# Where a run's validation prompts come from: given (validationPrompts, or the uploaded prompts when a
+# settings filter trains from invocation logs), or held out of its own training prompts before the job.
+ValidationPromptsSource = Literal["given", "held-out"]
 
 
 class _CamelModel(BaseModel):
@@ -82,6 +89,15 @@ class Execution(_CamelModel):
     name: str
 
 
+class HeldOutSplit(_CamelModel):
+    """How Preflight split the training prompts: each valid record is in exactly one of the two files."""
+
+    dataset_uri: str
+    dataset_records: int
+    training_records: int
+    held_out_records: int
+
+
 class Run(_CamelModel):
     """The run as every later state sees it."""
 
@@ -100,12 +116,16 @@ class Run(_CamelModel):
     provisioned_model_name: str
     provisioned_throughput_client_request_token: str
     provisioned_model_units: int
-    validation_prompts: str | None
+    # Always set: given, or the held-out file Preflight writes (validation_prompts_source says which).
+    validation_prompts: str
+    validation_prompts_source: ValidationPromptsSource
     validation_sample_size: int
     max_response_length_for_inference: int
     job_poll_seconds: int
     provisioned_throughput_poll_seconds: int
     preflight_report_uri: str | None = None
+    # Set by Preflight when it held the validation prompts out of the training prompts.
+    held_out: HeldOutSplit | None = None
 
     def tags(self) -> list[dict[str, str]]:
         return [
@@ -190,12 +210,21 @@ def plan_run(execution_input: ExecutionInput, execution: Execution, settings: Pi
             "validationPrompts is required when training from invocation logs: give an s3:// JSONL of held-out "
             "prompts (bedrock-conversation-2024, assistant turns as reference answers)"
         )
+    run_prefix = f"s3://{settings.output_bucket}/{settings.output_prefix}/{run_folder(execution.name)}"
+    validation_prompts = execution_input.validation_prompts
+    validation_prompts_source: ValidationPromptsSource = "given"
     if training.prompts is not None:
         kind: Literal["prompts", "invocationLogs"] = "prompts"
         source_uri = training.prompts
         training_data_config: dict[str, Any] = {"s3Uri": training.prompts}
+        if validation_prompts is None:
+            # Scoring the model on prompts it trained on would measure training fit: hold some out.
+            training_data_config = {"s3Uri": f"{run_prefix}/{TRAINING_REMAINDER_FILE}"}
+            validation_prompts = f"{run_prefix}/{HELD_OUT_PROMPTS_FILE}"
+            validation_prompts_source = "held-out"
     else:
         assert training.invocation_logs is not None
+        assert validation_prompts is not None  # refused above: logs hold no prompts to hold out
         kind = "invocationLogs"
         logs = training.invocation_logs
         source_uri = logs.source or settings.invocation_log_source
@@ -213,10 +242,9 @@ def plan_run(execution_input: ExecutionInput, execution: Execution, settings: Pi
             f"pollIntervals.jobSeconds must be at least {settings.min_job_poll_seconds}: a 7-day job must fit "
             "Step Functions' 25,000-event history even if every job event is lost"
         )
-    names = resource_names(execution.name, execution.id)
-    run_prefix = f"s3://{settings.output_bucket}/{settings.output_prefix}/{run_folder(execution.name)}"
     if problems := _uris_bedrock_refuses(training_data_config, f"{run_prefix}/", training):
         raise ValueError("\n".join(problems))
+    names = resource_names(execution.name, execution.id)
     intervals = execution_input.poll_intervals
     return Run(
         execution_arn=execution.id,
@@ -234,7 +262,8 @@ def plan_run(execution_input: ExecutionInput, execution: Execution, settings: Pi
         provisioned_model_name=names.provisioned_model_name,
         provisioned_throughput_client_request_token=client_request_token(execution.id, "provisioned-throughput"),
         provisioned_model_units=execution_input.provisioned_model_units or settings.default_model_units,
-        validation_prompts=execution_input.validation_prompts,
+        validation_prompts=validation_prompts,
+        validation_prompts_source=validation_prompts_source,
         validation_sample_size=execution_input.validation_sample_size,
         max_response_length_for_inference=execution_input.max_response_length_for_inference,
         job_poll_seconds=job_poll_seconds,

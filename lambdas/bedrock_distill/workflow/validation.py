@@ -20,6 +20,7 @@ from sacrebleu.metrics.chrf import CHRF
 from bedrock_distill.aws import LazyClient
 from bedrock_distill.s3 import S3Gateway, S3Location
 from bedrock_distill.workflow.errors import TransientError, ValidationInferenceFailed, translate_client_error
+from bedrock_distill.workflow.run import Run, ValidationPromptsSource
 
 DEFAULT_CONCURRENCY = 4
 SIMILARITY_METRIC = "chrF (sacrebleu)"
@@ -43,6 +44,29 @@ class PromptResult(BaseModel):
     error: str | None = None
 
 
+class ValidationPromptsOrigin(BaseModel):
+    """Where the validation prompts came from, said in validation.json, the state output and the outcome."""
+
+    source: ValidationPromptsSource
+    uri: str
+    description: str
+
+    @classmethod
+    def of(cls, run: Run) -> ValidationPromptsOrigin:
+        split = run.held_out
+        if run.validation_prompts_source == "held-out" and split is not None:
+            description = (
+                f"held out: {split.held_out_records:,} of the {split.dataset_records:,} records of "
+                f"{split.dataset_uri}, chosen before the job and not trained on (the job trained on the other "
+                f"{split.training_records:,})"
+            )
+        elif run.validation_prompts_source == "held-out":
+            description = f"held out of {run.training_source_uri} before the job and not trained on"
+        else:
+            description = f"given: {run.validation_prompts}"
+        return cls(source=run.validation_prompts_source, uri=run.validation_prompts, description=description)
+
+
 class ValidationSummary(BaseModel):
     prompts: int
     succeeded: int
@@ -51,6 +75,8 @@ class ValidationSummary(BaseModel):
     latency_p95_ms: float | None
     mean_similarity: float | None
     similarity_metric: str
+    validation_prompts_source: ValidationPromptsSource
+    validation_prompts: str
     report_uri: str
 
 
@@ -98,6 +124,7 @@ def run_validation(
     *,
     model_id: str,
     prompts: list[ValidationPrompt],
+    origin: ValidationPromptsOrigin,
     max_tokens: int,
     report_location: S3Location,
     converse: ConverseGateway,
@@ -105,7 +132,7 @@ def run_validation(
     concurrency: int = DEFAULT_CONCURRENCY,
 ) -> ValidationSummary:
     if not prompts:
-        raise ValidationInferenceFailed("no validation prompts: give validationPrompts or a training set with records")
+        raise ValidationInferenceFailed(f"no validation prompts in {origin.uri} ({origin.description})")
     chrf = CHRF()
 
     def infer(indexed: tuple[int, ValidationPrompt]) -> PromptResult:
@@ -151,11 +178,18 @@ def run_validation(
         latency_p95_ms=_percentile(latencies, 95),
         mean_similarity=statistics.fmean(similarities) if similarities else None,
         similarity_metric=SIMILARITY_METRIC,
+        validation_prompts_source=origin.source,
+        validation_prompts=origin.description,
         report_uri=report_location.uri,
     )
     s3.put_json(
         report_location,
-        {"modelId": model_id, "summary": summary.model_dump(), "results": [r.model_dump() for r in results]},
+        {
+            "modelId": model_id,
+            "validationPrompts": origin.model_dump(),
+            "summary": summary.model_dump(),
+            "results": [r.model_dump() for r in results],
+        },
     )
     return summary
 

@@ -66,7 +66,7 @@ def test_without_a_name_the_run_is_named_by_the_time(
     deployment: Deployment, clock: FakeClock, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     # When a run is started without --name, from an S3 object already in place
-    prompts = write_prompts(tmp_path / "tickets.jsonl", 100)
+    prompts = write_prompts(tmp_path / "tickets.jsonl", 120)
     aws_client("s3").upload_file(str(prompts), INPUT_BUCKET, "shared/tickets.jsonl")
     code = main(["start", "--prompts", f"s3://{INPUT_BUCKET}/shared/tickets.jsonl"])
     # Then the execution is named distill-<UTC time>-<random>, and nothing new was uploaded
@@ -80,8 +80,8 @@ def test_without_a_name_the_run_is_named_by_the_time(
 def test_invalid_local_prompts_start_nothing_and_name_file_line_and_field(
     deployment: Deployment, clock: FakeClock, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    # Given 120 prompts, the 7th of which has an empty user text
-    records = [conversation(index) for index in range(120)]
+    # Given 121 prompts, the 7th of which has an empty user text (120 valid: 100 after holding 20 out)
+    records = [conversation(index) for index in range(121)]
     records[6]["messages"][0]["content"][0]["text"] = "   "
     prompts = write_records(tmp_path / "tickets.jsonl", records)
     # When a run is started from it
@@ -235,7 +235,7 @@ def test_dry_run_prints_the_input_and_starts_nothing(
     deployment: Deployment, clock: FakeClock, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     # When a valid run is checked with --dry-run
-    prompts = write_prompts(tmp_path / "tickets.jsonl", 100)
+    prompts = write_prompts(tmp_path / "tickets.jsonl", 120)
     code = main(["start", "--prompts", str(prompts), "--name", "dry", "--model-units", "2", "--dry-run"])
     # Then the input it would send is printed, and nothing is uploaded or started
     out = capsys.readouterr().out
