@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 from aws_cdk import App
 
-from bedrock_distill.catalog import REGION_DEFAULTS, ModelPair, offered_pairs, offered_regions
+from bedrock_distill.catalog import CATALOG_FILE, REGION_DEFAULTS, ModelPair, offered_pairs, offered_regions
 from stacks.app_builder import build_app
 from stacks.config import STACK_ID, ConfigurationError
 from tests.infra.conftest import REPO_ROOT, CloudAssembly, as_list, default_context, render
@@ -154,6 +154,15 @@ def test_the_service_role_reads_writes_and_lists_the_output_prefix_only(per_regi
     }
 
 
+def test_the_stack_deploys_to_the_environment_the_cdk_cli_names() -> None:
+    # Given the variables `cdk deploy --profile ...` sets for the app
+    variables = {"CDK_DEFAULT_REGION": "us-east-1", "CDK_DEFAULT_ACCOUNT": "111122223333"}
+    # When the app is built
+    stack = build_app(App(context=default_context()), variables=variables)
+    # Then the stack is bound to that account and Region (not deploy-time tokens)
+    assert (stack.region, stack.account) == ("us-east-1", "111122223333")
+
+
 @pytest.mark.parametrize("pair", sorted(offered_pairs()), ids=str)
 def test_a_pair_is_refused_outside_the_region_it_is_offered_in(pair: ModelPair) -> None:
     (offered_in,) = [r for r in offered_regions() if pair in offered_pairs(r)]
@@ -213,3 +222,11 @@ def test_app_py_refuses_with_one_message_and_no_traceback(
     assert "Traceback" not in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1, result.stderr
     assert not (tmp_path / f"{STACK_ID}.template.json").exists()
+
+
+def test_the_functions_ship_the_catalog_they_read(assembly: CloudAssembly) -> None:
+    # Given the code asset every function runs from
+    (function_id,) = [n for n in assembly.of_type("AWS::Lambda::Function") if n.startswith("PipelinePreflightFunction")]
+    shipped = assembly.asset_dir(function_id) / "bedrock_distill" / "catalog.json"
+    # Then AWS's tables travel with the code that reads them at import
+    assert shipped.read_bytes() == CATALOG_FILE.read_bytes()
