@@ -126,3 +126,11 @@ def test_an_execution_name_bedrock_could_not_take_in_a_uri_gets_a_run_folder_it_
     assert run.report_s3_uri == f"{run.output_s3_uri}report/"
     # And an execution name Bedrock accepts is its folder unchanged
     assert plan_run(_input(), EXECUTION, _settings()).output_s3_uri == "s3://outputs/jobs/run-1/"
+
+
+def test_prompts_only_preflight_reads_may_have_any_key() -> None:
+    # Given prompts Bedrock could not read, and no validationPrompts: Preflight holds prompts out and the job
+    # trains on the remainder it writes under the run's folder, so Bedrock never reads the given key
+    document = {"trainingData": {"prompts": "s3://inputs/uploads/my data (v2).jsonl"}}
+    run = plan_run(ExecutionInput.model_validate(document), EXECUTION, _settings())
+    assert run.training_data_config == {"s3Uri": "s3://outputs/jobs/run-1/data/training.jsonl"}

@@ -10,7 +10,6 @@ import json
 import statistics
 import time
 from collections.abc import Iterable
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from botocore.exceptions import ClientError
@@ -19,6 +18,7 @@ from sacrebleu.metrics.chrf import CHRF
 
 from bedrock_distill.aws import LazyClient
 from bedrock_distill.s3 import S3Gateway, S3Location
+from bedrock_distill.threads import ContextThreadPoolExecutor
 from bedrock_distill.workflow.errors import TransientError, ValidationInferenceFailed, translate_client_error
 from bedrock_distill.workflow.run import Run, ValidationPromptsSource
 
@@ -163,7 +163,7 @@ def run_validation(
             similarity=chrf.sentence_score(output, [prompt.reference]).score if prompt.reference else None,
         )
 
-    with ThreadPoolExecutor(max_workers=concurrency) as pool:
+    with ContextThreadPoolExecutor(max_workers=concurrency) as pool:
         results = list(pool.map(infer, enumerate(prompts)))
     succeeded = [r for r in results if r.error is None]
     if not succeeded:
