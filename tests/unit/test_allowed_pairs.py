@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from dataclasses import dataclass
 from typing import Any
 
 import boto3
@@ -19,6 +18,7 @@ from bedrock_distill.workflow.errors import InvalidExecutionInput
 from bedrock_distill.workflow.run import Execution, ExecutionInput, plan_run
 from bedrock_distill.workflow.settings import ENVIRONMENT_VARIABLES, PipelineSettings
 from bedrock_emulator import BedrockEmulator, bedrock_emulator
+from offline.lambda_runtime import LocalLambdaContext
 
 pytestmark = pytest.mark.unit
 
@@ -127,20 +127,6 @@ def test_upload_settings_may_name_an_allowed_pair() -> None:
     assert (settings.teacher_model_id, settings.student_model_id) == (OVERRIDE.teacher, OVERRIDE.student)
 
 
-@dataclass(frozen=True)
-class _Context:
-    """What Powertools reads of a Lambda context."""
-
-    function_name: str = "preflight"
-    function_version: str = "$LATEST"
-    memory_limit_in_mb: int = 1024
-    invoked_function_arn: str = "arn:aws:lambda:us-west-2:123456789012:function:preflight"
-    aws_request_id: str = "00000000-0000-0000-0000-000000000000"
-
-    def get_remaining_time_in_millis(self) -> int:
-        return 60_000
-
-
 @pytest.fixture
 def deployed(monkeypatch: pytest.MonkeyPatch) -> Iterator[BedrockEmulator]:
     """The Preflight function as deployed with the list, its buckets and Bedrock."""
@@ -167,7 +153,7 @@ def test_preflight_refuses_a_run_outside_the_list_before_anything_exists(deploye
     # When an execution asks for a pair the deployment does not allow
     event = {"execution": {"id": EXECUTION.id, "name": EXECUTION.name}, "input": _input(UNLISTED)}
     with pytest.raises(InvalidExecutionInput, match="not allowed by this deployment") as raised:
-        handler(event, _Context())
+        handler(event, LocalLambdaContext(function_name="preflight"))
     # Then Preflight fails with the error the state machine catches as bad input, naming the allowed pairs
     assert f"{OVERRIDE.teacher} -> {OVERRIDE.student}" in str(raised.value)
     # And nothing exists: no Bedrock call was made, nothing was written under the run's prefix
