@@ -4,9 +4,9 @@ Everything comes from the template `cdk deploy` would upload (`offline.synth`): 
 topic, each function's handler and environment, and each function's role, whose policies decide every AWS
 call the function makes (`offline.iam`); the Bedrock emulator runs jobs as the distillation service role
 of the template. The state machine runs the stack's definition file with the stack's substitution names;
-only its retry timings are shortened (moto really sleeps), as are the few settings listed in
-`OFFLINE_TIMINGS`. Bedrock is the project's emulator, which must be active, inside `mock_aws()`, before
-`deploy()`.
+only its retry timings are shortened (moto really sleeps), as are the few polling settings in
+`LocalPipeline.offline_timings`. Bedrock is the project's emulator, which must be active, inside
+`mock_aws()`, before `deploy()`.
 """
 
 from __future__ import annotations
