@@ -270,6 +270,7 @@ class LocalPipeline:
             },
             state_machine_arn=self.state_machine_arn,
             bedrock_lookup=emulator.resource_arn if emulator is not None else World.bedrock_lookup,
+            resource_tags=emulator.tags_of if emulator is not None else World.resource_tags,
             profile_regions=_profile_regions(region),
         )
         self.enforcer = Enforcer(world)

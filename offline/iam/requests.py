@@ -40,6 +40,8 @@ class World:
     bedrock_lookup: BedrockLookup = lambda kind, identifier: None
     # Regions each cross-Region inference profile routes to, for the foundation-model check on every one.
     profile_regions: Callable[[str], list[str]] = lambda profile_id: []
+    # An existing resource's tags, which a request on it carries as aws:ResourceTag/<key>.
+    resource_tags: Callable[[str], Mapping[str, str]] = lambda arn: {}
 
     def arn(self, service: str, resource: str, *, region: bool = True, account: bool = True) -> str:
         return (
@@ -151,6 +153,13 @@ def _sts(operation: str, params: Mapping[str, Any], world: World) -> list[Reques
 # Bedrock -------------------------------------------------------------------------------------------------
 
 
+def _on(world: World, action: str, arn: str, context: Mapping[str, ContextValue] | None = None) -> Request:
+    """A request on an existing resource: its tags are in the request context ("Controlling access to AWS
+    resources using tags": aws:ResourceTag/<key>)."""
+    tags = {f"aws:ResourceTag/{key}": value for key, value in world.resource_tags(arn).items()}
+    return Request(action, arn, {**tags, **(context or {})})
+
+
 def _bedrock_arn(world: World, kind: str, identifier: str) -> str:
     if identifier.startswith("arn:"):
         return identifier
@@ -167,7 +176,7 @@ def invoke_model_requests(world: World, model_id: str) -> list[Request]:
     """bedrock:InvokeModel as Bedrock checks it: a PT or custom model by ARN; an inference profile and the
     foundation model in every Region it routes to (user guide, "Prerequisites for inference profiles")."""
     if model_id.startswith("arn:"):
-        return [Request("bedrock:InvokeModel", model_id)]
+        return [_on(world, "bedrock:InvokeModel", model_id)]
     regions = world.profile_regions(model_id)
     if regions:
         base = model_id.split(".", 1)[1]
@@ -197,22 +206,22 @@ def _bedrock(  # noqa: PLR0911 - one return per group of Bedrock operations
             requests += [Request("bedrock:TagResource", arn, context) for arn in created]
         return [*requests, _pass_role(str(params["roleArn"]))]
     if operation in ("GetModelCustomizationJob", "StopModelCustomizationJob"):
-        return [Request(action, _bedrock_arn(world, "model-customization-job", str(params["jobIdentifier"])))]
+        return [_on(world, action, _bedrock_arn(world, "model-customization-job", str(params["jobIdentifier"])))]
     if operation == "CreateProvisionedModelThroughput":
         tags = list(params.get("tags", []))
         context = _tags_context(tags) if tags else {}
         model_id = str(params["modelId"])
         model = world.bedrock_lookup("custom-model", model_id) or _foundation_model_arn(world, model_id)
         pt = world.arn("bedrock", "provisioned-model/*")
-        requests = [Request(action, model, context), Request(action, pt, context)]
+        requests = [_on(world, action, model, context), Request(action, pt, context)]
         return requests + ([Request("bedrock:TagResource", pt, context)] if tags else [])
     if operation in ("GetProvisionedModelThroughput", "DeleteProvisionedModelThroughput"):
-        return [Request(action, _bedrock_arn(world, "provisioned-model", str(params["provisionedModelId"])))]
+        return [_on(world, action, _bedrock_arn(world, "provisioned-model", str(params["provisionedModelId"])))]
     if operation == "GetCustomModel":
-        return [Request(action, _bedrock_arn(world, "custom-model", str(params["modelIdentifier"])))]
+        return [_on(world, action, _bedrock_arn(world, "custom-model", str(params["modelIdentifier"])))]
     if operation in ("ListTagsForResource", "TagResource", "UntagResource"):
         context = _tags_context(list(params["tags"])) if operation == "TagResource" else {}
-        return [Request(action, str(params["resourceARN"]), context)]
+        return [_on(world, action, str(params["resourceARN"]), context)]
     if operation in ("ListModelCustomizationJobs", "ListProvisionedModelThroughputs", "ListCustomModels"):
         return [Request(action, "*")]
     if operation in ("GetModelInvocationLoggingConfiguration", "DeleteModelInvocationLoggingConfiguration"):

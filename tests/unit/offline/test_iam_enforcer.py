@@ -117,3 +117,45 @@ def test_a_missing_key_is_a_404_only_to_a_caller_who_may_list_the_bucket(enforce
     with Enforcer.acting_as(reader(get, listing)), pytest.raises(ClientError) as with_list:
         s3.head_object(Bucket="data", Key="jobs/missing.json")
     assert with_list.value.response["Error"]["Code"] == "404"
+
+
+def test_a_request_on_a_bedrock_resource_carries_its_tags() -> None:
+    from bedrock_emulator import bedrock_emulator  # noqa: PLC0415
+
+    # Given a principal that may delete only Provisioned Throughputs tagged project=bedrock-distill
+    only_ours = {
+        "Effect": "Allow",
+        "Action": "bedrock:DeleteProvisionedModelThroughput",
+        "Resource": f"arn:aws:bedrock:us-west-2:{ACCOUNT}:provisioned-model/*",
+        "Condition": {"StringEquals": {"aws:ResourceTag/project": "bedrock-distill"}},
+    }
+    with mock_aws(), bedrock_emulator(no_commitment_model_units=2) as emulator:
+        world = World(
+            region="us-west-2",
+            account_id=ACCOUNT,
+            bedrock_lookup=emulator.resource_arn,
+            resource_tags=emulator.tags_of,
+        )
+        iam_enforcer.activate(Enforcer(world))
+        try:
+            bedrock = boto3.client("bedrock")
+            model = "meta.llama3-1-8b-instruct-v1:0:128k"
+            tags = [{"key": "project", "value": "bedrock-distill"}]
+            ours = bedrock.create_provisioned_model_throughput(
+                modelUnits=1, provisionedModelName="ours", modelId=model, tags=tags
+            )["provisionedModelArn"]
+            theirs = bedrock.create_provisioned_model_throughput(
+                modelUnits=1, provisionedModelName="theirs", modelId=model
+            )["provisionedModelArn"]
+            # When it deletes both, by ARN and by name
+            with Enforcer.acting_as(reader(only_ours)):
+                bedrock.delete_provisioned_model_throughput(provisionedModelId="ours")
+                with pytest.raises(ClientError) as refused:
+                    bedrock.delete_provisioned_model_throughput(provisionedModelId=theirs)
+        finally:
+            iam_enforcer.deactivate()
+        # Then only the tagged one is gone; the other was refused with its ARN named
+        assert refused.value.response["Error"]["Code"] == "AccessDeniedException"
+        assert theirs in refused.value.response["Error"]["Message"]
+        assert [pt.arn for pt in emulator.live_provisioned_throughputs()] == [theirs]
+        assert ours not in [pt.arn for pt in emulator.live_provisioned_throughputs()]
