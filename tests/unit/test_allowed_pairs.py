@@ -19,6 +19,7 @@ from bedrock_distill.workflow.run import Execution, ExecutionInput, plan_run
 from bedrock_distill.workflow.settings import ENVIRONMENT_VARIABLES, PipelineSettings
 from bedrock_emulator import BedrockEmulator, bedrock_emulator
 from offline.lambda_runtime import LocalLambdaContext
+from tests.unit.settings import pipeline_settings
 
 pytestmark = pytest.mark.unit
 
@@ -31,17 +32,8 @@ SETTINGS_URI = "s3://inputs/datasets/incoming/tickets.json"
 
 
 def _settings(allowed: tuple[ModelPair, ...] | None = (DEFAULT, OVERRIDE)) -> PipelineSettings:
-    return PipelineSettings(
-        output_bucket="outputs",
-        output_prefix="jobs",
-        service_role_arn="arn:aws:iam::123456789012:role/distillation",
-        default_teacher_model_id=DEFAULT.teacher,
-        default_student_model_id=DEFAULT.student,
-        invocation_log_source="s3://logs/bedrock-invocation-logs/AWSLogs",
-        default_model_units=1,
-        default_job_poll_seconds=43_200,
-        default_provisioned_throughput_poll_seconds=60,
-        allowed_model_pairs=allowed,
+    return pipeline_settings(
+        default_teacher_model_id=DEFAULT.teacher, default_student_model_id=DEFAULT.student, allowed_model_pairs=allowed
     )
 
 

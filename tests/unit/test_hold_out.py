@@ -34,6 +34,7 @@ from bedrock_distill.workflow.preflight import PREFLIGHT_REPORT, run_preflight
 from bedrock_distill.workflow.run import Execution, ExecutionInput, HeldOutSplit, Run, plan_run
 from bedrock_distill.workflow.settings import PipelineSettings
 from bedrock_distill.workflow.validation import ValidationPromptsOrigin
+from tests.unit.settings import pipeline_settings
 
 pytestmark = pytest.mark.unit
 
@@ -45,19 +46,7 @@ DATASET = f"s3://{INPUTS}/datasets/tickets.jsonl"
 
 
 def _settings() -> PipelineSettings:
-    return PipelineSettings.model_validate(
-        {
-            "output_bucket": OUTPUTS,
-            "output_prefix": "jobs",
-            "service_role_arn": "arn:aws:iam::123456789012:role/distillation",
-            "default_teacher_model_id": "meta.llama3-1-70b-instruct-v1:0",
-            "default_student_model_id": "meta.llama3-1-8b-instruct-v1:0:128k",
-            "invocation_log_source": "s3://logs/bedrock-invocation-logs/AWSLogs",
-            "default_model_units": 1,
-            "default_job_poll_seconds": 43_200,
-            "default_provisioned_throughput_poll_seconds": 60,
-        }
-    )
+    return pipeline_settings(output_bucket=OUTPUTS)
 
 
 def _record(index: int) -> bytes:

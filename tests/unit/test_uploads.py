@@ -9,8 +9,8 @@ from hypothesis import strategies as st
 from bedrock_distill.workflow.dataset_settings import load_dataset_settings
 from bedrock_distill.workflow.errors import InvalidExecutionInput
 from bedrock_distill.workflow.run import ExecutionInput
-from bedrock_distill.workflow.settings import PipelineSettings
 from bedrock_distill.workflow.uploads import UploadedObject, decide, execution_input, execution_name
+from tests.unit.settings import pipeline_settings
 
 pytestmark = pytest.mark.unit
 
@@ -19,17 +19,7 @@ SETTINGS_URI = "s3://inputs/datasets/incoming/tickets.json"
 TEACHER = "us.meta.llama3-3-70b-instruct-v1:0"
 STUDENT = "meta.llama3-2-1b-instruct-v1:0:128k"
 # A deployment whose default pair is the Llama 3.1 pair and that also allows the pair the settings below name.
-PIPELINE = PipelineSettings(
-    output_bucket="outputs",
-    output_prefix="jobs",
-    service_role_arn="arn:aws:iam::123456789012:role/distillation",
-    default_teacher_model_id="meta.llama3-1-70b-instruct-v1:0",
-    default_student_model_id="meta.llama3-1-8b-instruct-v1:0:128k",
-    invocation_log_source="s3://logs/bedrock-invocation-logs/AWSLogs",
-    default_model_units=1,
-    default_job_poll_seconds=43_200,
-    default_provisioned_throughput_poll_seconds=60,
-)
+PIPELINE = pipeline_settings()
 
 
 def _upload(key: str = f"{PREFIX}/tickets.jsonl", version: str | None = "v1") -> UploadedObject:
