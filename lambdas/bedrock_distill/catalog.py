@@ -149,6 +149,14 @@ def offered_pairs(region: str | None = None) -> tuple[ModelPair, ...]:
     return tuple(pair for teacher in teachers for pair in teacher.pairs())
 
 
+def student_problem(student_id: str) -> str | None:
+    """Why `student_id` (with or without its context suffix) names no distillation student, or None."""
+    known = sorted({pair.student for pair in offered_pairs()})
+    if parse_model_id(student_id).base_model_id in {parse_model_id(student).base_model_id for student in known}:
+        return None
+    return f"{student_id!r} is not a distillation student (known: {', '.join(known)})"
+
+
 def offered_regions() -> tuple[str, ...]:
     return tuple(sorted({region for teacher in TEACHERS for region in teacher.regions}))
 

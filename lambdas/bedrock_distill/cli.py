@@ -18,6 +18,7 @@ import sys
 from collections.abc import Callable
 from typing import Any, Final
 
+from bedrock_distill.catalog import student_problem
 from bedrock_distill.preflight import (
     DatasetReport,
     Problem,
@@ -86,6 +87,10 @@ def _add_validate(commands: Subcommands) -> None:
 
 
 def _run_validate(args: argparse.Namespace) -> int:
+    # A typo must not quietly turn the single-turn check off.
+    if args.student and (problem := student_problem(args.student)):
+        print(f"distill: --student: {problem}", file=sys.stderr)
+        return EXIT_USAGE_OR_IO
     report = validate_dataset(args.path, args.student, on_problem=None if args.json else _print_problem)
     if args.json:
         _print_json(report.to_dict())

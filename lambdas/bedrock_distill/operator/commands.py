@@ -204,9 +204,9 @@ def generate(context: Context) -> int:
     if problems:
         return EXIT_USAGE_OR_IO
     fmt = prompt_format(args.prompts, args.format)
-    errors = check_prompts(args.prompts, fmt, lambda problem: context.problem(problem.render()))
-    if errors:
-        say(context.console, f"not sent: {errors} invalid record(s) in {args.prompts}", "red")
+    invalid = check_prompts(args.prompts, fmt, lambda problem: context.problem(problem.render()))
+    if invalid:
+        say(context.console, f"not sent: {invalid} invalid record(s) in {args.prompts}", "red")
         return EXIT_PROBLEMS
 
     settings = GenerateSettings(

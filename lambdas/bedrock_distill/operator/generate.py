@@ -131,21 +131,21 @@ def prompt_format(path: str, requested: str = "auto") -> PromptFormat:
 
 
 def check_prompts(path: str, fmt: PromptFormat, on_problem: Callable[[Problem], None]) -> int:
-    """The number of errors in a JSONL prompts file (the preflight validator's, minus the whole-file
-    counts a training set needs); text files need no check beyond UTF-8, which reading them checks."""
+    """The number of invalid records in a JSONL prompts file, by the preflight validator's errors (minus the
+    whole-file counts a training set needs); text files need no check beyond UTF-8, which reading them checks."""
     if fmt == "text":
         return 0
-    errors = 0
+    invalid_lines: set[int] = set()
 
     def keep(problem: Problem) -> None:
-        nonlocal errors
         if problem.line == WHOLE_FILE:
             return
-        errors += problem.severity is Severity.ERROR
+        if problem.severity is Severity.ERROR:
+            invalid_lines.add(problem.line)
         on_problem(problem)
 
     validate_dataset(path, on_problem=keep)
-    return errors
+    return len(invalid_lines)
 
 
 def read_prompts(path: str, fmt: PromptFormat, system: str | None = None) -> Iterator[Prompt]:

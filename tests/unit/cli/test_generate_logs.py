@@ -195,6 +195,27 @@ def test_invalid_jsonl_prompts_send_nothing(
     assert not Path(f"{prompts}.progress").exists()
 
 
+def test_the_count_of_invalid_records_counts_records_not_problems(
+    deployment: Deployment,
+    emulator: BedrockEmulator,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # Given two invalid records, one of them with two problems (both roles wrong)
+    records = [conversation(index) for index in range(5)]
+    records[1]["messages"].reverse()
+    records[3]["messages"][0]["role"] = "User"
+    records[3]["schemaVersion"] = "bedrock-conversion-2024"
+    prompts = write_records(tmp_path / "prompts.jsonl", records)
+    # When they are sent
+    code = main(_arguments(prompts))
+    # Then the refusal counts two records, however many problems they have
+    out = capsys.readouterr().out
+    assert code == 1
+    assert out.count(f"{prompts}:4:") >= 2
+    assert f"not sent: 2 invalid record(s) in {prompts}" in out
+
+
 def test_concurrency_is_bounded(deployment: Deployment, tmp_path: Path, emulator: BedrockEmulator) -> None:
     # Given 40 prompts and a teacher that takes 20 ms per call
     emulator.stop()

@@ -178,3 +178,16 @@ def test_installed_console_script_runs(valid_dataset: str, invalid_dataset: str)
     assert (valid.returncode, invalid.returncode) == (0, 1)
     assert valid.stdout.rstrip().endswith("verdict: valid")
     assert f"{invalid_dataset}:42: system[0].text:" in invalid.stdout
+
+
+def test_validate_refuses_a_student_that_is_no_distillation_student(
+    valid_dataset: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Given a typo in --student, which would otherwise turn the single-turn check off silently
+    code = main(["validate", valid_dataset, "--student", "meta.llama3-1-8b-instrct-v1:0"])
+    # Then it is a usage error naming the known students, and nothing is validated
+    captured = capsys.readouterr()
+    assert code == 2
+    assert "--student: 'meta.llama3-1-8b-instrct-v1:0' is not a distillation student" in captured.err
+    assert "meta.llama3-1-8b-instruct-v1:0:128k" in captured.err
+    assert captured.out == ""
