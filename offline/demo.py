@@ -812,8 +812,9 @@ def check_nothing_left(console: Console, bedrock: BedrockEmulator, inbox: Outcom
         for pt in left:
             console.print(f"Provisioned Throughput LEFT RUNNING: {pt.arn} ({pt.status})", style="bold red")
         return False
-    created = len(bedrock.provisioned_throughputs)
-    console.print(f"Checked: no Provisioned Throughput left ({created} created, {created} deleted)", style="green")
+    throughputs = bedrock.provisioned_throughputs.values()
+    created, deleted = len(throughputs), sum(pt.deleted for pt in throughputs)
+    console.print(f"Checked: no Provisioned Throughput left ({created} created, {deleted} deleted)", style="green")
     return True
 
 

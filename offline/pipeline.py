@@ -99,11 +99,13 @@ class LocalPipeline:
         max_provisioned_throughput_seconds: int = 12 * 3600,
         emulator: Any | None = None,
         emulator_seconds_per_tick: float = 0.0,
+        out_of_band_cleanup: bool = True,
     ) -> None:
         """`template`: the stack's synthesized template (`offline.synth.synthesize`) for this Region.
         `emulator`: the Bedrock emulator, whose job events then reach the pipeline's rules and whose jobs run
         as the template's service role; with `emulator_seconds_per_tick`, the event pump also moves its clock,
-        so jobs finish without polling."""
+        so jobs finish without polling. `out_of_band_cleanup=False` leaves out the execution-end and sweep rules,
+        so a test of the workflow's own cleanup cannot pass because a later layer cleaned up."""
         self.template = template
         self.names = names
         self.lambdas = LocalLambdas()
@@ -118,6 +120,7 @@ class LocalPipeline:
         self._execution_timeout_seconds = execution_timeout_seconds
         self._emulator = emulator
         self._emulator_seconds_per_tick = emulator_seconds_per_tick
+        self._out_of_band_cleanup = out_of_band_cleanup
         self.pump: EventPump | None = None
         self.enforcer: Enforcer | None = None
         self.deployed: DeployedTemplate | None = None
@@ -304,18 +307,14 @@ class LocalPipeline:
             prefix,
         )
         pump.add_rule(LocalRule("job-events", f"{prefix}-RelayJobEvent", job_end_pattern()), prefix)
-        pump.add_rule(
-            LocalRule("execution-ends", f"{prefix}-CleanUpExecution", execution_end_pattern(self.state_machine_arn)),
-            prefix,
-        )
-        pump.add_rule(
-            LocalRule(
-                "sweep",
-                f"{prefix}-SweepProvisionedThroughputs",
-                schedule=SWEEP_SCHEDULE,
-            ),
-            prefix,
-        )
+        if self._out_of_band_cleanup:
+            pump.add_rule(
+                LocalRule(
+                    "execution-ends", f"{prefix}-CleanUpExecution", execution_end_pattern(self.state_machine_arn)
+                ),
+                prefix,
+            )
+            pump.add_rule(LocalRule("sweep", f"{prefix}-SweepProvisionedThroughputs", schedule=SWEEP_SCHEDULE), prefix)
         return pump.start()
 
     def teardown(self) -> None:

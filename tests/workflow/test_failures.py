@@ -3,15 +3,42 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
+from typing import Any
 
 import pytest
 
 from bedrock_emulator import BedrockEmulator
 from offline.pipeline import LocalPipeline
 from stacks.pipeline_spec import WORKFLOW_FUNCTIONS
-from tests.workflow.conftest import conversation_record, prompts_input, published_outcomes, run_to_end, upload_prompts
+from tests.workflow.conftest import (
+    GrantAudit,
+    conversation_record,
+    deployed_pipeline,
+    entered_states,
+    prompts_input,
+    published_outcomes,
+    run_to_end,
+    upload_prompts,
+)
 
 pytestmark = pytest.mark.workflow
+
+
+@pytest.fixture
+def workflow_only(
+    emulator: BedrockEmulator, pipeline_template: dict[str, Any], grant_audit: GrantAudit
+) -> Iterator[LocalPipeline]:
+    """The pipeline without its out-of-band cleanup (execution-end rule, sweep): only the workflow's own Catch
+    can delete a PT, so a test of that layer cannot pass because a later layer cleaned up."""
+    with deployed_pipeline(pipeline_template, emulator, grant_audit, out_of_band_cleanup=False) as deployed:
+        yield deployed
+
+
+def _deleted_by_the_workflow(pipeline: LocalPipeline, execution_arn: str, emulator: BedrockEmulator) -> None:
+    assert "DeleteProvisionedThroughputAfterFailure" in entered_states(pipeline, execution_arn)
+    assert emulator.live_provisioned_throughputs() == []
+    assert pipeline.lambdas.invocation_count(f"{pipeline.names.prefix}-CleanUpExecution") == 0
 
 
 def _function(pipeline: LocalPipeline, name: str) -> str:
@@ -44,9 +71,12 @@ def test_stopped_job_ends_the_run_instead_of_polling_forever(
     assert emulator.call_count("CreateProvisionedModelThroughput") == 0
 
 
-def test_failed_pt_is_deleted_and_the_run_fails(pipeline: LocalPipeline, emulator: BedrockEmulator) -> None:
+def test_failed_pt_is_deleted_and_the_run_fails(workflow_only: LocalPipeline, emulator: BedrockEmulator) -> None:
+    pipeline = workflow_only
     emulator.faults.fail_provisioned_throughput("Insufficient capacity")
-    result = run_to_end(pipeline, prompts_input(pipeline), "pt-failed")
+    execution_arn = pipeline.start_execution(prompts_input(pipeline), name="pt-failed")
+    result = pipeline.wait(execution_arn)
+    _deleted_by_the_workflow(pipeline, execution_arn, emulator)
     assert result["status"] == "FAILED"
     assert result["error"] == "ProvisionedThroughputFailed"
     assert "Insufficient capacity" in result["cause"]
@@ -104,10 +134,13 @@ def test_a_transient_fault_at_every_task_is_retried_to_success(
     ],
 )
 def test_a_fatal_fault_after_the_pt_request_still_deletes_the_pt(
-    pipeline: LocalPipeline, emulator: BedrockEmulator, function: str, after_running: bool
+    workflow_only: LocalPipeline, emulator: BedrockEmulator, function: str, after_running: bool
 ) -> None:
+    pipeline = workflow_only
     pipeline.lambdas.fail_next(_function(pipeline, function), "ValidationInferenceFailed", after_running=after_running)
-    result = run_to_end(pipeline, prompts_input(pipeline), f"fatal-{function}")
+    execution_arn = pipeline.start_execution(prompts_input(pipeline), name=f"fatal-{function}")
+    result = pipeline.wait(execution_arn)
+    _deleted_by_the_workflow(pipeline, execution_arn, emulator)
     assert result["status"] == "FAILED"
     assert result["error"] == "ValidationInferenceFailed", "the original error survives the cleanup"
     assert len(emulator.provisioned_throughputs) == 1, "a PT was bought"
