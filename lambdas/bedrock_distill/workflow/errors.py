@@ -82,6 +82,10 @@ TRANSIENT_ERROR_CODES = {
     "InternalServerException": InternalServerException,
     "ServiceUnavailableException": ServiceUnavailableException,
     "ModelNotReadyException": ServiceUnavailableException,
+    # S3's own codes for a request to retry (S3 API reference, "Error responses": SlowDown, InternalError, 503).
+    "SlowDown": ThrottlingException,
+    "InternalError": InternalServerException,
+    "ServiceUnavailable": ServiceUnavailableException,
 }
 
 

@@ -10,7 +10,13 @@ from pydantic import BaseModel
 from bedrock_distill.preflight import Problem, Severity, SourceError, check_filter, scan_logs, validate_dataset
 from bedrock_distill.preflight.problems import WHOLE_FILE
 from bedrock_distill.s3 import S3Gateway, S3Location
-from bedrock_distill.workflow.errors import PreflightFailed
+from bedrock_distill.workflow.errors import (
+    TRANSIENT_ERROR_CODES,
+    PreflightFailed,
+    WorkflowError,
+    error_code,
+    translate_client_error,
+)
 from bedrock_distill.workflow.hold_out import SELECTION, hold_out_problem, split_dataset
 from bedrock_distill.workflow.run import HeldOutSplit, Run
 
@@ -74,6 +80,8 @@ def run_preflight(run: Run, s3: S3Gateway) -> PreflightSummary:
             # Held-out prompts need no minimum count; every record in them must be valid.
             problems += _errors(p for p in given.problems if p.line != WHOLE_FILE)
     except SourceError as error:
+        if (retry := _transient_cause(error)) is not None:
+            raise retry from error
         problems.append(str(error))
         training_records = 0
 
@@ -103,6 +111,14 @@ def _hold_out(run: Run, valid_records: int, problems: list[str], s3: S3Gateway) 
         held_out=S3Location.parse(run.validation_prompts),
         s3=s3,
     )
+
+
+def _transient_cause(error: SourceError) -> WorkflowError | None:
+    """A read S3 failed on its side (throttled, 5xx) is retried by the state machine, not reported as bad data."""
+    cause = error.__cause__
+    if not isinstance(cause, Exception) or error_code(cause) not in TRANSIENT_ERROR_CODES:
+        return None
+    return translate_client_error(cause, str(error))
 
 
 def _errors(problems: Iterable[Problem]) -> list[str]:
