@@ -29,6 +29,7 @@ from bedrock_distill.preflight import (
     validate_dataset,
 )
 from bedrock_distill.preflight.dataset import CHARS_PER_TOKEN
+from bedrock_distill.preflight.problems import REPEATS_SHOWN
 from bedrock_distill.preflight.sources import read_chunks
 
 EXIT_VALID: Final = 0
@@ -66,6 +67,7 @@ def _build_parser() -> argparse.ArgumentParser:
     _add_list(commands, [aws, stack])
     _add_report(commands, [aws, stack])
     _add_generate_logs(commands, [aws])
+    _add_doctor(commands, [aws, stack])
     return parser
 
 
@@ -91,7 +93,9 @@ def _run_validate(args: argparse.Namespace) -> int:
     if args.student and (problem := student_problem(args.student)):
         print(f"distill: --student: {problem}", file=sys.stderr)
         return EXIT_USAGE_OR_IO
-    report = validate_dataset(args.path, args.student, on_problem=None if args.json else _print_problem)
+    report = validate_dataset(
+        args.path, args.student, on_problem=None if args.json else _print_problem, repeats_shown=REPEATS_SHOWN
+    )
     if args.json:
         _print_json(report.to_dict())
     else:
@@ -195,6 +199,7 @@ def _run_logs_scan(args: argparse.Namespace) -> int:
         args.use_prompt_response,
         on_problem=None if args.json else _print_problem,
         workers=args.workers,
+        repeats_shown=REPEATS_SHOWN,
     )
     if args.json:
         _print_json(report.to_dict())
@@ -242,7 +247,9 @@ def _aws_options() -> argparse.ArgumentParser:
         "--endpoint-url", metavar="URL", help="send every AWS request to this URL (e.g. LocalStack) instead"
     )
     group.add_argument("--profile", metavar="NAME", help="a named profile from the shared AWS config files")
-    group.add_argument("--region", metavar="REGION", help="the AWS Region (default: the profile's or AWS_REGION)")
+    group.add_argument(
+        "--region", metavar="REGION", help="the AWS Region (default: AWS_REGION, AWS_DEFAULT_REGION, the profile's)"
+    )
     return parent
 
 
@@ -384,6 +391,28 @@ def _add_generate_logs(commands: Subcommands, parents: list[argparse.ArgumentPar
     command.add_argument("--progress-file", metavar="PATH", help="default: <prompts file>.progress")
     command.add_argument("--no-progress", action="store_true", help="no progress bar")
     command.set_defaults(run=_operator("generate"))
+
+
+def _add_doctor(commands: Subcommands, parents: list[argparse.ArgumentParser]) -> None:
+    command = commands.add_parser(
+        "doctor",
+        parents=parents,
+        help="check an account and Region (and a deployed stack) before spending money",
+        description="Check, with free read-only calls, that a run could succeed here: the Region offers the pair, "
+        "the models are accessible, the Provisioned Throughput quota allows a run, what deploying does to "
+        "invocation logging, and (with a deployed stack) that its roles may make the pipeline's calls. One line "
+        "per check with what to do; exit 0 only when nothing fails.",
+    )
+    command.add_argument("--teacher", metavar="MODEL_ID", help="the teacher (default: the stack's, else the Region's)")
+    command.add_argument("--student", metavar="MODEL_ID", help="the student (default: the stack's, else the Region's)")
+    command.add_argument("--json", action="store_true", help="print one JSON object instead of text")
+    command.set_defaults(run=_run_doctor)
+
+
+def _run_doctor(args: argparse.Namespace) -> int:
+    from bedrock_distill.operator import commands, doctor  # noqa: PLC0415 - see the module docstring
+
+    return commands.run(doctor.doctor, args)
 
 
 # --- Output helpers ------------------------------------------------------------------------------------

@@ -4,6 +4,16 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Final
+
+NO_REGION: Final = (
+    "no AWS Region: pass --region, set AWS_REGION (or AWS_DEFAULT_REGION), or give the profile a region "
+    "(aws configure set region REGION)"
+)
+NO_CREDENTIALS: Final = (
+    "no AWS credentials found: pass --profile, set AWS_PROFILE or AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, "
+    "or run `aws configure` (or `aws sso login`)"
+)
 
 
 class OperatorError(Exception):
@@ -24,9 +34,9 @@ def aws_errors(context: str) -> Iterator[None]:
     try:
         yield
     except NoCredentialsError as error:
-        raise OperatorError(f"{context}: no AWS credentials found (pass --profile or configure credentials)") from error
+        raise OperatorError(f"{context}: {NO_CREDENTIALS}") from error
     except NoRegionError as error:
-        raise OperatorError(f"{context}: no AWS Region (pass --region, set AWS_REGION or a profile Region)") from error
+        raise OperatorError(f"{context}: {NO_REGION}") from error
     except ProfileNotFound as error:
         raise OperatorError(f"{context}: {error}") from error
     except ClientError as error:

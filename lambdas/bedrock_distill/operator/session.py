@@ -1,23 +1,32 @@
 """One boto3 session per command, configured the way the AWS CLI is, and its clients created on first use.
 
 ``--profile`` and ``--region`` go to ``boto3.session.Session(profile_name=..., region_name=...)``, so
-environment variables and the shared config files apply exactly as for the AWS CLI when they are not
-given. ``--endpoint-url`` goes to every client the command creates: one endpoint for every service, as
-LocalStack and similar emulators serve them.
+``AWS_PROFILE``, the credential chain and the shared config files apply exactly as for the AWS CLI when
+they are not given. The Region follows the AWS CLI v2's order: ``--region``, then ``AWS_REGION`` (which
+botocore itself does not read), then ``AWS_DEFAULT_REGION``, then the profile's ``region``.
+
+``--endpoint-url`` goes to every client the command creates: one endpoint for every service, as LocalStack
+and similar emulators serve them. Without it botocore resolves configured endpoints as the AWS CLI does:
+``AWS_ENDPOINT_URL_<SERVICE>``, ``AWS_ENDPOINT_URL``, the profile's ``endpoint_url`` and ``services``
+section, all switched off by ``AWS_IGNORE_CONFIGURED_ENDPOINT_URLS``.
 """
 
 from __future__ import annotations
 
+import os
 import threading
 from dataclasses import dataclass
 from functools import cache, cached_property
 from typing import Any
 
 from bedrock_distill.aws import LazyClient
-from bedrock_distill.operator.errors import OperatorError, aws_errors
+from bedrock_distill.operator.errors import NO_REGION, OperatorError, aws_errors
 from bedrock_distill.s3 import S3Gateway
 
 USER_AGENT_EXTRA = "bedrock-distill-cli"
+# The AWS CLI v2 and every other AWS SDK read AWS_REGION ahead of AWS_DEFAULT_REGION; botocore reads only the latter.
+REGION_VARIABLE = "AWS_REGION"
+
 STANDARD_RETRIES: dict[str, Any] = {"mode": "standard", "max_attempts": 3}
 
 
@@ -45,8 +54,12 @@ class AwsSession:
         core.register_component("data_loader", _shared_loader())
         with aws_errors("AWS session"):
             return boto3.session.Session(
-                botocore_session=core, profile_name=self.options.profile, region_name=self.options.region
+                botocore_session=core, profile_name=self.options.profile, region_name=self._requested_region()
             )
+
+    def _requested_region(self) -> str | None:
+        """--region, else AWS_REGION; None leaves AWS_DEFAULT_REGION and the profile's region to botocore."""
+        return self.options.region or os.environ.get(REGION_VARIABLE) or None
 
     def client(
         self, service_name: str, *, retries: dict[str, Any] | None = None, max_pool_connections: int = 10
@@ -77,12 +90,18 @@ class AwsSession:
         return S3Gateway(self.client("s3"))
 
     @property
-    def region(self) -> str:
-        """The session's Region: --region, else AWS_REGION / AWS_DEFAULT_REGION, else the profile's."""
+    def configured_region(self) -> str | None:
+        """The Region as configured here (options, environment, config files), with no network call."""
         region = self.boto_session.region_name
-        if not region:
-            raise OperatorError("no AWS Region: pass --region, set AWS_REGION or give the profile a region")
-        return str(region)
+        return str(region) if region else None
+
+    @property
+    def region(self) -> str:
+        """The session's Region: --region, else AWS_REGION, else AWS_DEFAULT_REGION, else the profile's."""
+        region = self.configured_region
+        if region is None:
+            raise OperatorError(NO_REGION)
+        return region
 
 
 @cache

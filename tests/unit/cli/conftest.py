@@ -4,6 +4,7 @@ state machine and buckets in moto, and the Bedrock emulator for Bedrock."""
 from __future__ import annotations
 
 import json
+import os
 import warnings
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -70,20 +71,30 @@ def aws_client(service_name: str) -> Any:
     return _session().client(service_name)
 
 
-@pytest.fixture(autouse=True)
-def hermetic_aws(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    for name, value in {
+def user_environment(tmp_path: Path) -> dict[str, str]:
+    """The AWS environment of a user who followed the AWS CLI's setup: keys and a Region in the variables the
+    AWS CLI documents (AWS_REGION; boto3 itself, which moto and the tests' own clients use, reads only
+    AWS_DEFAULT_REGION, so a user of both has both), and shared config files of their own (empty here)."""
+    return {
         "AWS_ACCESS_KEY_ID": "testing",
         "AWS_SECRET_ACCESS_KEY": "testing",
         "AWS_SESSION_TOKEN": "testing",
+        "AWS_REGION": REGION,
         "AWS_DEFAULT_REGION": REGION,
-        # No shared config files of the machine running the tests.
-        "AWS_CONFIG_FILE": str(tmp_path / "no-aws-config"),
-        "AWS_SHARED_CREDENTIALS_FILE": str(tmp_path / "no-aws-credentials"),
-    }.items():
+        "AWS_CONFIG_FILE": str(tmp_path / "aws-config"),
+        "AWS_SHARED_CREDENTIALS_FILE": str(tmp_path / "aws-credentials"),
+    }
+
+
+@pytest.fixture(autouse=True)
+def hermetic_aws(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """Every test starts from the user environment above and nothing of the machine running it: an
+    AWS_PROFILE, AWS_ENDPOINT_URL_<SERVICE> or AWS_ROLE_ARN of the developer's shell would send the
+    commands somewhere else. Tests of one variable set or drop it themselves."""
+    for name in [name for name in os.environ if name.startswith("AWS_")]:
+        monkeypatch.delenv(name)
+    for name, value in user_environment(tmp_path).items():
         monkeypatch.setenv(name, value)
-    for name in ("AWS_PROFILE", "AWS_REGION", "AWS_ENDPOINT_URL"):
-        monkeypatch.delenv(name, raising=False)
 
 
 @pytest.fixture

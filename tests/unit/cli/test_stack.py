@@ -81,7 +81,8 @@ def test_profile_selects_the_profiles_region_and_credentials(
         "aws_secret_access_key = secret\n"
     )
     monkeypatch.setenv("AWS_CONFIG_FILE", str(config))
-    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_DEFAULT_REGION"):
+    # (and no keys or Region in the environment, which would win over the profile's, as for the AWS CLI)
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_REGION", "AWS_DEFAULT_REGION"):
         monkeypatch.delenv(name)
     # When a command runs with --profile
     args = _build_parser().parse_args(
