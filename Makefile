@@ -27,13 +27,14 @@ LAYER_BUILT := $(LAYER_DIR)/.built
 LAYER_PLATFORMS := --platform manylinux_2_28_aarch64 --platform manylinux2014_aarch64
 LAYER_PYTHON := $(PYTHON_VERSION)
 
-.PHONY: help install layer lint test synth demo bench clean FORCE
+.PHONY: help install layer lint test synth demo bench diagram clean FORCE
 
 help:
 	@echo "make demo   - create the venv, install, run the offline pipeline end to end"
 	@echo "make test   - create the venv, install, lint, type-check and run every test tier"
 	@echo "make synth  - synthesize the CDK app to cdk.out/ (no Docker, no AWS credentials)"
 	@echo "make bench  - run the benchmarks and print their figures"
+	@echo "make diagram - regenerate the README's state-machine diagram from statemachines/distillation.asl.json"
 
 $(BIN)/python: $(VENV_STALE)
 	@if [ -z "$(PYTHON)" ]; then \
@@ -86,6 +87,10 @@ synth: install
 # The demo deploys the synthesized template offline, and synth stages the Lambda layer: the full install.
 demo: install
 	$(BIN)/python -m offline.demo
+
+# The README's Mermaid picture of statemachines/distillation.asl.json; a unit test fails when it is stale.
+diagram: install
+	$(BIN)/python -m stacks.state_machine_diagram
 
 bench: install
 	$(BIN)/python bench/preflight_bench.py
