@@ -101,3 +101,25 @@ def _student_refusal(student: str) -> str | None:
             f"The base model identifier {student} is invalid: specify the model with its context length, {suffixed[0]}."
         )
     return f"The base model identifier {student} is not supported for distillation."
+
+
+@dataclass(frozen=True)
+class FoundationModel:
+    model_id: str
+    provider: str
+    customizations: tuple[str, ...]
+
+
+def foundation_models(region: str) -> tuple[FoundationModel, ...]:
+    """The table's models offered in `region`, as ListFoundationModels would list them: each teacher by its model
+    id, each student by its id with the context length (the customizable form) for fine-tuning and distillation."""
+    document: dict[str, Any] = json.loads((resources.files("bedrock_distill") / "catalog.json").read_text())
+    models: dict[str, FoundationModel] = {}
+    for teacher in document["pairs"]["teachers"]:
+        if region not in teacher["regions"]:
+            continue
+        provider = str(teacher["provider"]).capitalize()
+        models.setdefault(teacher["modelId"], FoundationModel(teacher["modelId"], provider, ()))
+        for student in teacher["students"]:
+            models[student["modelId"]] = FoundationModel(student["modelId"], provider, ("FINE_TUNING", "DISTILLATION"))
+    return tuple(models.values())

@@ -151,6 +151,9 @@ class BedrockEmulator:
       requested before any purchase), so whoever buys a PT sets it.
     - `customization_jobs`: the account's CUSTOMIZATION_JOBS_QUOTA in each Region (jobs InProgress or
       Stopping); None enforces none.
+    - `models_without_access`: foundation model ids whose GetFoundationModelAvailability says the account has
+      no access (not authorized, not entitled), as before model access is granted in the console. The models
+      ListFoundationModels and GetFoundationModel know are the distillation table's in the Region.
 
     Inspection results (`jobs`, `provisioned_throughputs`, ...) are live objects: read them, never change them.
     """
@@ -168,6 +171,7 @@ class BedrockEmulator:
         event_sinks: Iterable[EventSink] = (),
         no_commitment_model_units: int = 0,
         customization_jobs: int | None = None,
+        models_without_access: Iterable[str] = (),
     ) -> None:
         self.account_id = account_id
         self.clock = clock or LogicalClock()
@@ -180,6 +184,7 @@ class BedrockEmulator:
         self._converse_latency_seconds = converse_latency_seconds
         self._no_commitment_model_units = no_commitment_model_units
         self._customization_jobs = customization_jobs
+        self._models_without_access = frozenset(models_without_access)
         # Set by the offline world to make jobs act as their service role (see `service_role`).
         self.service_role_authority: ServiceRoleAuthority | None = None
         self._lock = threading.RLock()
@@ -208,6 +213,9 @@ class BedrockEmulator:
             "UntagResource": self._untag_resource,
             "ListTagsForResource": self._list_tags,
             "Converse": self._converse,
+            "ListFoundationModels": self._list_foundation_models,
+            "GetFoundationModel": self._get_foundation_model,
+            "GetFoundationModelAvailability": self._get_foundation_model_availability,
         }
 
     # Activation -------------------------------------------------------------------------------------
@@ -834,6 +842,39 @@ class BedrockEmulator:
         self._state.logging.pop(region, None)
         return {}
 
+    # Foundation models: the catalog's, read-only ------------------------------------------------------
+
+    def _list_foundation_models(self, params: Params, region: str) -> Response:
+        kind = params.get("byCustomizationType")
+        return {
+            "modelSummaries": [
+                _model_summary(model, region)
+                for model in distillation.foundation_models(region)
+                if kind is None or kind in model.customizations
+            ]
+        }
+
+    def _foundation_model(self, identifier: str, region: str) -> distillation.FoundationModel:
+        model_id = _model_id(identifier)
+        for model in distillation.foundation_models(region):
+            if model.model_id == model_id:
+                return model
+        raise BedrockError("ResourceNotFoundException", f"The model {identifier} does not exist in {region}.")
+
+    def _get_foundation_model(self, params: Params, region: str) -> Response:
+        return {"modelDetails": _model_summary(self._foundation_model(params["modelIdentifier"], region), region)}
+
+    def _get_foundation_model_availability(self, params: Params, region: str) -> Response:
+        model = self._foundation_model(params["modelId"], region)
+        access = "NOT_AVAILABLE" if model.model_id in self._models_without_access else "AVAILABLE"
+        return {
+            "modelId": model.model_id,
+            "agreementAvailability": {"status": access},
+            "authorizationStatus": "NOT_AUTHORIZED" if access == "NOT_AVAILABLE" else "AUTHORIZED",
+            "entitlementAvailability": access,
+            "regionAvailability": "AVAILABLE",
+        }
+
     # Tags -------------------------------------------------------------------------------------------
 
     def _taggable(self, arn: str) -> dict[str, str]:
@@ -958,6 +999,16 @@ def _model_id(identifier: str) -> str:
 
 def _base_model_arn(identifier: str, region: str) -> str:
     return identifier if identifier.startswith("arn:") else f"arn:aws:bedrock:{region}::foundation-model/{identifier}"
+
+
+def _model_summary(model: distillation.FoundationModel, region: str) -> Response:
+    return {
+        "modelArn": _base_model_arn(model.model_id, region),
+        "modelId": model.model_id,
+        "providerName": model.provider,
+        "customizationsSupported": list(model.customizations),
+        "modelLifecycle": {"status": "ACTIVE"},
+    }
 
 
 def _tag_map(tags: list[dict[str, str]]) -> dict[str, str]:

@@ -66,6 +66,7 @@ def _build_parser() -> argparse.ArgumentParser:
     _add_list(commands, [aws, stack])
     _add_report(commands, [aws, stack])
     _add_generate_logs(commands, [aws])
+    _add_doctor(commands, [aws, stack])
     return parser
 
 
@@ -386,6 +387,28 @@ def _add_generate_logs(commands: Subcommands, parents: list[argparse.ArgumentPar
     command.add_argument("--progress-file", metavar="PATH", help="default: <prompts file>.progress")
     command.add_argument("--no-progress", action="store_true", help="no progress bar")
     command.set_defaults(run=_operator("generate"))
+
+
+def _add_doctor(commands: Subcommands, parents: list[argparse.ArgumentParser]) -> None:
+    command = commands.add_parser(
+        "doctor",
+        parents=parents,
+        help="check an account and Region (and a deployed stack) before spending money",
+        description="Check, with free read-only calls, that a run could succeed here: the Region offers the pair, "
+        "the models are accessible, the Provisioned Throughput quota allows a run, what deploying does to "
+        "invocation logging, and (with a deployed stack) that its roles may make the pipeline's calls. One line "
+        "per check with what to do; exit 0 only when nothing fails.",
+    )
+    command.add_argument("--teacher", metavar="MODEL_ID", help="the teacher (default: the stack's, else the Region's)")
+    command.add_argument("--student", metavar="MODEL_ID", help="the student (default: the stack's, else the Region's)")
+    command.add_argument("--json", action="store_true", help="print one JSON object instead of text")
+    command.set_defaults(run=_run_doctor)
+
+
+def _run_doctor(args: argparse.Namespace) -> int:
+    from bedrock_distill.operator import commands, doctor  # noqa: PLC0415 - see the module docstring
+
+    return commands.run(doctor.doctor, args)
 
 
 # --- Output helpers ------------------------------------------------------------------------------------

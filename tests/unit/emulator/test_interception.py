@@ -90,8 +90,8 @@ def test_only_one_emulator_is_active_at_a_time(emulator: BedrockEmulator) -> Non
 
 
 def test_an_unsupported_operation_fails_loudly(bedrock: Any, runtime: Any) -> None:
-    with pytest.raises(UnsupportedOperationError, match="bedrock:ListFoundationModels"):
-        bedrock.list_foundation_models()
+    with pytest.raises(UnsupportedOperationError, match="bedrock:ListImportedModels"):
+        bedrock.list_imported_models()
     with pytest.raises(UnsupportedOperationError, match="bedrock-runtime:InvokeModel"):
         runtime.invoke_model(modelId="amazon.nova-pro-v1:0", body=b"{}")
 
