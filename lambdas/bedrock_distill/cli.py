@@ -294,6 +294,9 @@ def _add_start(commands: Subcommands, parents: list[argparse.ArgumentParser]) ->
         "--skip-log-scan", action="store_true", help="with --logs: check the filter only, not the logs themselves"
     )
     command.add_argument("--dry-run", action="store_true", help="check and print the input; upload and start nothing")
+    command.add_argument(
+        "--json", action="store_true", help="print one JSON object (the run, or the plan) on stdout; checks on stderr"
+    )
     command.set_defaults(run=_operator("start"))
 
 

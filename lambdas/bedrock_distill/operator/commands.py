@@ -23,6 +23,7 @@ from bedrock_distill.operator.console import (
     StatusView,
     print_generate_result,
     print_json,
+    print_plan,
     print_report,
     print_runs,
     print_started,
@@ -49,7 +50,7 @@ from bedrock_distill.operator.listing import recent_runs
 from bedrock_distill.operator.report import gather_report, write_report
 from bedrock_distill.operator.session import AwsOptions, AwsSession
 from bedrock_distill.operator.stack import Stack, StackGateway
-from bedrock_distill.operator.start import Findings, StartOptions, carry_out, plan_start
+from bedrock_distill.operator.start import Findings, StartAws, StartOptions, carry_out, plan_start
 from bedrock_distill.operator.status import Clock, RunStatus, SystemClock, run_status, watch
 
 EXIT_OK: Final = 0
@@ -119,18 +120,29 @@ def start(context: Context) -> int:
         model_units=args.model_units,
         validation_sample_size=args.validation_sample_size,
         scan_logs=not args.skip_log_scan,
+        dry_run=args.dry_run,
     )
-    findings = Findings(on_problem=context.problem, on_note=lambda line: say(context.console, line))
-    plan = plan_start(options, context.stack, context.aws.s3, context.clock.now(), findings)
+    aws = StartAws(stack=lambda: context.stack, s3=lambda: context.aws.s3, region=lambda: context.aws.configured_region)
+    # With --json, the checks' lines go to stderr and stdout carries one JSON object.
+    lines = context.errors if args.json else context.console
+    findings = Findings(on_problem=lambda line: say(lines, line), on_note=lambda line: say(lines, line))
+    plan = plan_start(options, aws, context.clock.now(), findings)
     if findings.problems:
-        say(context.console, f"not started: {findings.problems} problem(s) above; nothing was uploaded", "red")
+        if args.json:
+            print_json(context.console, {"started": False, "problems": findings.problems} | plan.to_dict())
+        say(lines, f"not started: {findings.problems} problem(s) above; nothing was uploaded", "red")
         return EXIT_PROBLEMS
     if args.dry_run:
-        say(context.console, f"valid; would start {plan.name} with this input (--dry-run: nothing uploaded):")
-        print_json(context.console, plan.input_document())
+        if args.json:
+            print_json(context.console, {"started": False, "dryRun": True} | plan.to_dict())
+        else:
+            print_plan(context.console, plan)
         return EXIT_OK
     started = carry_out(plan, context.stack, context.aws.s3, context.executions)
-    print_started(context.console, started)
+    if args.json:
+        print_json(context.console, {"started": True} | started.to_dict())
+    else:
+        print_started(context.console, started)
     return EXIT_OK
 
 

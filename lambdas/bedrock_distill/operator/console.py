@@ -30,7 +30,7 @@ from rich.text import Text
 from bedrock_distill.operator.generate import GenerateResult, GenerateSettings
 from bedrock_distill.operator.listing import Listed
 from bedrock_distill.operator.report import RunReport
-from bedrock_distill.operator.start import Started
+from bedrock_distill.operator.start import Started, StartPlan
 from bedrock_distill.operator.status import RunStatus
 
 STATUS_STYLES: Final = {
@@ -67,6 +67,16 @@ def print_json(console: Console, document: Any) -> None:
 
 
 # start ----------------------------------------------------------------------------------------------------
+
+
+def print_plan(console: Console, plan: StartPlan) -> None:
+    """What a dry run would do: each upload, then the execution and its input as JSON (the last line)."""
+    for upload in plan.uploads:
+        say(console, f"would upload {upload.path} -> {plan.destination(upload)}")
+    if not plan.input_location_known:
+        say(console, "(--teacher and --student given: the stack was not looked up; <InputLocation> is its output)")
+    say(console, f"valid; would start {plan.name} with this input (--dry-run: nothing uploaded):")
+    print_json(console, plan.input_document())
 
 
 def print_started(console: Console, started: Started) -> None:

@@ -9,10 +9,13 @@ from pathlib import Path
 import pytest
 
 from bedrock_distill.cli import main
+from bedrock_distill.operator.session import AwsSession
 from bedrock_distill.workflow.run import ExecutionInput
 from tests.unit.cli.conftest import (
     INPUT_BUCKET,
     LOG_SOURCE,
+    STUDENT,
+    TEACHER,
     Deployment,
     FakeClock,
     aws_client,
@@ -245,3 +248,117 @@ def test_dry_run_prints_the_input_and_starts_nothing(
     assert document["trainingData"] == {"prompts": f"s3://{INPUT_BUCKET}/datasets/dry/tickets.jsonl"}
     assert s3_keys(INPUT_BUCKET) == []
     assert _executions(deployment) == []
+
+
+@pytest.fixture
+def no_aws(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No Region, no credentials, and any AWS client a failure: what a laptop offline looks like to `start`."""
+    for name in ("AWS_REGION", "AWS_DEFAULT_REGION", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"):
+        monkeypatch.delenv(name)
+
+    def no_client(*_: object, **__: object) -> None:
+        raise AssertionError("start asked AWS for a client")
+
+    monkeypatch.setattr(AwsSession, "client", no_client)
+
+
+@pytest.mark.parametrize(
+    ("arguments", "message"),
+    [
+        (["--prompts", "missing.jsonl"], "--prompts missing.jsonl: no such file"),
+        (["--prompts", "{prompts}", "--validation-prompts", "gone.jsonl"], "--validation-prompts gone.jsonl: no such"),
+        (["--prompts", "{prompts}", "--name", "has space"], "--name 'has space': use 1-80 letters"),
+        (["--prompts", "{prompts}", "--model-units", "0"], "--model-units 0: Input should be greater"),
+        (["--prompts", "{prompts}", "--validation-sample-size", "501"], "--validation-sample-size 501: Input"),
+    ],
+)
+def test_local_problems_come_before_any_aws_error(
+    no_aws: None, tmp_path: Path, arguments: list[str], message: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Given no AWS configuration at all, and an argument that is wrong here
+    prompts = write_prompts(tmp_path / "tickets.jsonl", 120)
+    # When a run is started
+    code = main(["start", *(argument.format(prompts=prompts) for argument in arguments)])
+    # Then the local problem is the one line reported (exit 2), not a Region or credentials error
+    err = capsys.readouterr().err
+    assert code == 2
+    assert message in err
+    assert "Region" not in err
+
+
+def test_invalid_local_data_is_reported_before_the_stack_is_looked_up(
+    no_aws: None, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Given invalid local prompts, the models given, and no AWS
+    records = [conversation(index) for index in range(120)]
+    records[2]["messages"][0]["content"][0]["text"] = ""
+    prompts = write_records(tmp_path / "tickets.jsonl", records)
+    # When a run (not a dry run) is started
+    code = main(["start", "--prompts", str(prompts), "--teacher", TEACHER, "--student", STUDENT])
+    # Then the data's problem is reported with exit 1, and AWS was never asked
+    captured = capsys.readouterr()
+    assert code == 1, captured.err
+    assert f"{prompts}:3: messages[0].content[0].text: empty or whitespace-only text" in captured.out
+    assert captured.err == ""
+
+
+def test_dry_run_with_both_models_needs_no_aws(
+    no_aws: None, tmp_path: Path, validation_prompts: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Given valid local prompts and held-out prompts, the models given, and no AWS at all
+    prompts = write_prompts(tmp_path / "tickets.jsonl", 120)
+    # When the run is checked with --dry-run
+    code = main(
+        [
+            "start",
+            *("--prompts", str(prompts), "--validation-prompts", str(validation_prompts)),
+            *("--teacher", TEACHER, "--student", STUDENT, "--name", "offline", "--dry-run"),
+        ]
+    )
+    # Then it validates here and prints what it would upload, relative to the stack's InputLocation
+    out = capsys.readouterr().out
+    assert code == 0, out
+    assert f"would upload {prompts} -> <InputLocation>offline/tickets.jsonl\n" in out
+    assert f"would upload {validation_prompts} -> <InputLocation>offline/validation/held-out.jsonl\n" in out
+    # And the execution input it would start, with the models given
+    document = json.loads(out.splitlines()[-1])
+    assert document == {
+        "trainingData": {"prompts": "<InputLocation>offline/tickets.jsonl"},
+        "teacherModelId": TEACHER,
+        "studentModelId": STUDENT,
+        "validationPrompts": "<InputLocation>offline/validation/held-out.jsonl",
+        "validationSampleSize": 20,
+        "maxResponseLengthForInference": 1000,
+        "pollIntervals": {},
+    }
+
+
+def test_json_prints_one_object_for_a_run_a_dry_run_and_problems(
+    deployment: Deployment, clock: FakeClock, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    prompts = write_prompts(tmp_path / "tickets.jsonl", 120)
+    # When a dry run is asked for as JSON
+    assert main(["start", "--prompts", str(prompts), "--name", "j0", "--dry-run", "--json"]) == 0
+    # Then stdout is one object with the uploads and the input (the checks' lines are on stderr)
+    captured = capsys.readouterr()
+    plan = json.loads(captured.out)
+    assert plan["started"] is False
+    assert plan["dryRun"] is True
+    assert plan["uploads"] == [{"path": str(prompts), "destination": f"s3://{INPUT_BUCKET}/datasets/j0/tickets.jsonl"}]
+    assert "120 records, 120 valid" in captured.err
+    # When a run is started as JSON
+    assert main(["start", "--prompts", str(prompts), "--name", "j1", "--json"]) == 0
+    # Then the object carries the execution's ARN and console link
+    started = json.loads(capsys.readouterr().out)
+    (arn,) = _executions(deployment)
+    assert started["started"] is True
+    assert started["executionArn"] == arn
+    assert started["consoleUrl"] == f"{CONSOLE}{arn}"
+    assert started["input"] == execution_input_of(arn)
+    # When the data has problems
+    bad = write_records(tmp_path / "bad.jsonl", [conversation(index) for index in range(3)])
+    assert main(["start", "--prompts", str(bad), "--json"]) == 1
+    # Then the object says nothing started, and how many problems
+    outcome = json.loads(capsys.readouterr().out)
+    assert outcome["started"] is False
+    assert outcome["problems"] >= 1
