@@ -158,7 +158,8 @@ def _find_stack(clients: Clients, stack_name: str) -> tuple[Stack | None, Check]
                 "stack", Status.SKIP, f"{stack_name} is not deployed here: checks of a deployment are skipped"
             )
         return None, Check("stack", Status.UNKNOWN, str(error), "allow cloudformation:DescribeStacks")
-    if not stack.status.endswith("_COMPLETE") or "ROLLBACK" in stack.status:
+    # ROLLBACK_COMPLETE: the creation failed and nothing is left; UPDATE_ROLLBACK_COMPLETE is the previous version.
+    if not stack.status.endswith("_COMPLETE") or stack.status == "ROLLBACK_COMPLETE":
         return stack, Check(
             "stack", Status.FAIL, f"{stack_name} is {stack.status}", "fix and redeploy it (`npx aws-cdk@2 deploy`)"
         )

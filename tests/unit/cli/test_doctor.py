@@ -34,6 +34,7 @@ class FakeAccount:
     """What the AWS account answers where moto and the emulator cannot: its quota, and IAM's decisions."""
 
     model_units: float = 0.0
+    quota_error: str | None = None
     denied_actions: set[str] = field(default_factory=set)
     simulated: list[dict[str, Any]] = field(default_factory=list)
 
@@ -47,11 +48,12 @@ def account(monkeypatch: pytest.MonkeyPatch) -> FakeAccount:
         real = made(self, service_name, **settings)
         if service_name == "service-quotas" and not hasattr(real, "_doctor_stub"):
             stub = Stubber(real)
-            stub.add_response(
-                "get_service_quota",
-                {"Quota": {"ServiceCode": "bedrock", "QuotaCode": PT_QUOTA_CODE, "Value": fake.model_units}},
-                {"ServiceCode": "bedrock", "QuotaCode": PT_QUOTA_CODE},
-            )
+            request = {"ServiceCode": "bedrock", "QuotaCode": PT_QUOTA_CODE}
+            if fake.quota_error:
+                stub.add_client_error("get_service_quota", fake.quota_error, expected_params=request)
+            else:
+                quota = {"ServiceCode": "bedrock", "QuotaCode": PT_QUOTA_CODE, "Value": fake.model_units}
+                stub.add_response("get_service_quota", {"Quota": quota}, request)
             stub.activate()
             real._doctor_stub = stub
         if service_name == "iam" and not hasattr(real, "_doctor_stub"):
@@ -208,6 +210,20 @@ def test_s3_logging_elsewhere_would_move_to_the_stack_bucket(
     (logging,) = lines_of(out, "WARN    invocation logging:")
     assert "logs go to S3 bucket team-bedrock-logs: deploying moves them to the stack's bucket" in logging
     assert code == 0
+
+
+def test_a_check_that_cannot_be_made_keeps_the_verdict_not_ready(
+    world: Any, account: FakeAccount, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Given a caller that may not read service quotas, in an otherwise ready Region
+    account.quota_error = "AccessDeniedException"
+    # When the doctor checks it
+    code, out = doctor(capsys, "--region", NOVA_REGION)
+    # Then the quota is unknown, saying which call was refused, and the run is not called ready
+    (quota,) = lines_of(out, "UNKNOWN quota:")
+    assert "could not check (GetServiceQuota: AccessDeniedException" in quota
+    assert "to do: allow the caller this read-only call" in quota
+    assert code == 1
 
 
 def test_teacher_without_student_is_a_usage_error(world: Any, capsys: pytest.CaptureFixture[str]) -> None:
