@@ -14,8 +14,10 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from collections.abc import Callable
+from importlib.metadata import version
 from typing import Any, Final
 
 from bedrock_distill.catalog import student_problem
@@ -34,6 +36,8 @@ from bedrock_distill.preflight.sources import read_chunks
 EXIT_VALID: Final = 0
 EXIT_INVALID: Final = 1
 EXIT_USAGE_OR_IO: Final = 2
+EXIT_INTERRUPTED: Final = 130  # 128 + SIGINT, as a shell reports Ctrl-C
+EXIT_CLOSED_PIPE: Final = 141  # 128 + SIGPIPE, as a shell reports a writer whose reader went away
 DEFAULT_STACK_NAME: Final = "BedrockDistill"  # bedrock_distill.operator.stack.DEFAULT_STACK_NAME
 
 Subcommands = Any  # argparse's _SubParsersAction is private
@@ -44,17 +48,29 @@ def main(argv: list[str] | None = None) -> int:
     args = _build_parser().parse_args(argv)
     runner: Runner = args.run
     try:
-        return runner(args)
+        code = runner(args)
+        sys.stdout.flush()  # here, where a closed pipe can still be handled, not at interpreter exit
     except SourceError as error:
         print(f"distill: {error}", file=sys.stderr)
         return EXIT_USAGE_OR_IO
+    except KeyboardInterrupt:
+        print("distill: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except BrokenPipeError:
+        # The reader went away (`distill validate FILE | head -1`): stop quietly. As CPython's signal docs
+        # advise, point stdout at devnull so the interpreter's final flush cannot raise again.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_CLOSED_PIPE
+    return code
 
 
 def _build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="distill",
-        description="Amazon Bedrock Model Distillation as code. Exit codes: 0 valid, 1 invalid, 2 usage or I/O error.",
+        description="Amazon Bedrock Model Distillation as code. Exit codes: 0 valid (or done), 1 invalid (or a "
+        "failed run), 2 usage, I/O or AWS error, 130 interrupted (Ctrl-C), 141 output pipe closed.",
     )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {version('bedrock-distill')}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     _add_validate(commands)
     _add_filter(commands)
@@ -389,6 +405,7 @@ def _add_generate_logs(commands: Subcommands, parents: list[argparse.ArgumentPar
     )
     command.add_argument("--progress-file", metavar="PATH", help="default: <prompts file>.progress")
     command.add_argument("--no-progress", action="store_true", help="no progress bar")
+    command.add_argument("--json", action="store_true", help="print one JSON object with the result instead of text")
     command.set_defaults(run=_operator("generate"))
 
 

@@ -21,6 +21,7 @@ from bedrock_distill.operator.bedrock import BedrockReader
 from bedrock_distill.operator.console import (
     GenerateProgress,
     StatusView,
+    generate_document,
     print_generate_result,
     print_json,
     print_plan,
@@ -216,9 +217,13 @@ def generate(context: Context) -> int:
     if problems:
         return EXIT_USAGE_OR_IO
     fmt = prompt_format(args.prompts, args.format)
-    invalid = check_prompts(args.prompts, fmt, lambda problem: context.problem(problem.render()))
+    # With --json, the problems go to stderr and stdout carries one JSON object.
+    lines = context.errors if args.json else context.console
+    invalid = check_prompts(args.prompts, fmt, lambda problem: say(lines, problem.render()))
     if invalid:
-        say(context.console, f"not sent: {invalid} invalid record(s) in {args.prompts}", "red")
+        if args.json:
+            print_json(context.console, {"sent": 0, "invalidRecords": invalid, "prompts": args.prompts})
+        say(lines, f"not sent: {invalid} invalid record(s) in {args.prompts}", "red")
         return EXIT_PROBLEMS
 
     settings = GenerateSettings(
@@ -259,7 +264,10 @@ def generate(context: Context) -> int:
         return EXIT_INTERRUPTED
     finally:
         progress.close()
-    print_generate_result(context.console, result, settings, str(progress_path))
+    if args.json:
+        print_json(context.console, generate_document(result, settings, str(progress_path)))
+    else:
+        print_generate_result(context.console, result, settings, str(progress_path))
     if result.interrupted:
         return EXIT_INTERRUPTED
     if result.failure:

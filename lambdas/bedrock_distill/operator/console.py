@@ -357,6 +357,30 @@ def filter_for(metadata: Mapping[str, str]) -> dict[str, Any]:
     return entries[0] if len(entries) == 1 else {"andAll": entries}
 
 
+def generate_document(result: GenerateResult, settings: GenerateSettings, progress_path: str) -> dict[str, Any]:
+    """generate-logs' result for a script: what print_generate_result says, as one JSON object."""
+    return {
+        "teacherModelId": settings.teacher_model_id,
+        "requestMetadata": dict(settings.request_metadata),
+        "prompts": result.prompts,
+        "sent": result.succeeded,
+        "alreadySent": result.already_done,
+        "remaining": result.remaining,
+        "complete": result.complete,
+        "elapsedSeconds": round(result.elapsed_seconds, 3),
+        "promptsPerSecond": round(result.prompts_per_second, 3),
+        "concurrency": settings.concurrency,
+        "throttled": result.throttled,
+        "retried": result.retried,
+        "smallestWindow": result.smallest_window,
+        "failure": result.failure,
+        "interrupted": result.interrupted,
+        "progressFile": progress_path,
+        # The filter that selects exactly these logs, for `distill start --logs --filter`.
+        "filter": filter_for(settings.request_metadata),
+    }
+
+
 def print_generate_result(
     console: Console, result: GenerateResult, settings: GenerateSettings, progress_path: str
 ) -> None:

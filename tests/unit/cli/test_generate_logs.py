@@ -396,3 +396,28 @@ def test_region_and_endpoint_reach_the_runtime_client(
     assert {call.region for call in emulator.calls if call.operation == "Converse"} == {"eu-central-1"}
     # And the operator is warned that logging is off there, so these calls leave no logs
     assert "model invocation logging to S3 is not enabled in eu-central-1" in capsys.readouterr().err
+
+
+def test_json_prints_the_result_as_one_object(
+    deployment: Deployment, emulator: BedrockEmulator, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Given 12 prompts and logging on
+    enable_invocation_logging()
+    prompts = _text_prompts(tmp_path / "prompts.txt", 12)
+    # When they are sent with --json
+    code = main(_arguments(prompts, "--json"))
+    # Then stdout is one JSON object a script can read: what was sent, and the filter that selects it
+    result = json.loads(capsys.readouterr().out)
+    assert code == 0
+    assert result["sent"] == 12
+    assert result["complete"] is True
+    assert result["remaining"] == 0
+    assert result["requestMetadata"] == METADATA
+    assert result["progressFile"] == f"{prompts}.progress"
+    assert result["filter"] == {"andAll": [{"equals": {"project": "tickets"}}, {"equals": {"run": "2025-01"}}]}
+    # And invalid JSONL prompts give an object too, their problems on stderr
+    bad = write_records(tmp_path / "bad.jsonl", [{"schemaVersion": "bedrock-conversation-2024", "messages": []}])
+    assert main(_arguments(bad, "--json")) == 1
+    captured = capsys.readouterr()
+    assert json.loads(captured.out) == {"sent": 0, "invalidRecords": 1, "prompts": str(bad)}
+    assert f"{bad}:1: messages" in captured.err
