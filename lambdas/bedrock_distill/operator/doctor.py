@@ -29,7 +29,15 @@ from bedrock_distill.catalog import (
 )
 from bedrock_distill.invocation_logging import ROLE_CONTEXT_KEY
 from bedrock_distill.operator.errors import OperatorError
-from bedrock_distill.operator.stack import Stack, StackGateway
+from bedrock_distill.operator.stack import (
+    DISTILLATION_SERVICE_ROLE_ARN,
+    INVOCATION_LOG_SOURCE,
+    OUTCOME_TOPIC_ARN,
+    STUDENT_MODEL_ID,
+    TEACHER_MODEL_ID,
+    Stack,
+    StackGateway,
+)
 from bedrock_distill.workflow.errors import error_code
 from bedrock_distill.workflow.quotas import NO_COMMITMENT_MODEL_UNITS
 
@@ -170,7 +178,7 @@ def _pair(teacher: str | None, student: str | None, stack: Stack | None, region:
     """--teacher/--student, else the deployed stack's pair, else the pair a deployment here uses by default."""
     if teacher and student:
         return ModelPair(teacher, student)
-    if stack is not None and stack.outputs.get("TeacherModelId") and stack.outputs.get("StudentModelId"):
+    if stack is not None and stack.outputs.get(TEACHER_MODEL_ID) and stack.outputs.get(STUDENT_MODEL_ID):
         return ModelPair(stack.teacher_model_id, stack.student_model_id)
     return region_default(region)
 
@@ -236,7 +244,7 @@ def _access_check(bedrock: Any, model_id: str) -> Check:
             bedrock.get_foundation_model(modelIdentifier=model_id)
     except _CallRefusedError as refused:
         return Check(name, Status.FAIL, f"cannot read the model ({refused})", "check the model id and the Region")
-    if not bedrock.meta.service_model.operation_names.count("GetFoundationModelAvailability"):
+    if "GetFoundationModelAvailability" not in bedrock.meta.service_model.operation_names:
         return Check(name, Status.OK, "readable (this botocore cannot ask for model access: check it in the console)")
     with _call("GetFoundationModelAvailability"):
         availability = bedrock.get_foundation_model_availability(modelId=model_id)
@@ -321,7 +329,7 @@ def _logging_check(bedrock: Any, stack: Stack | None) -> Check:
 
 
 def _log_bucket(stack: Stack | None) -> str | None:
-    source = (stack.outputs.get("InvocationLogSource") if stack else None) or ""
+    source = (stack.outputs.get(INVOCATION_LOG_SOURCE) if stack else None) or ""
     return _split_s3(source)[0] if source else None
 
 
@@ -519,7 +527,7 @@ def _construct_id(logical_id: str) -> str:
 
 
 def _place(stack: Stack, region: str, resources: dict[str, tuple[str, str]]) -> Place:
-    service_role_arn = stack.output("DistillationServiceRoleArn")
+    service_role_arn = stack.output(DISTILLATION_SERVICE_ROLE_ARN)
     arn_parts = service_role_arn.split(":")
     log_bucket, log_key = _split_s3(stack.invocation_log_source)
     tables = [
@@ -534,7 +542,7 @@ def _place(stack: Stack, region: str, resources: dict[str, tuple[str, str]]) -> 
         inputs=_split_s3(stack.input_location),
         outputs=_split_s3(stack.output_location),
         logs=(log_bucket, log_key.rstrip("/") + "/"),
-        topic_arn=stack.output("OutcomeTopicArn"),
+        topic_arn=stack.output(OUTCOME_TOPIC_ARN),
         state_machine_arn=stack.state_machine_arn,
         service_role_arn=service_role_arn,
         table_name=tables[0] if tables else None,
