@@ -30,11 +30,15 @@ LAYER_PYTHON := $(PYTHON_VERSION)
 .PHONY: help install layer lint test synth demo bench diagram clean FORCE
 
 help:
-	@echo "make demo   - create the venv, install, run the offline pipeline end to end"
-	@echo "make test   - create the venv, install, lint, type-check and run every test tier"
-	@echo "make synth  - synthesize the CDK app to cdk.out/ (no Docker, no AWS credentials)"
-	@echo "make bench  - run the benchmarks and print their figures"
+	@echo "make demo    - create the venv, install, run the offline pipeline end to end"
+	@echo "make test    - create the venv, install, lint, type-check and run every test tier"
+	@echo "make install - create the venv, install the pinned dependencies and the project, build the Lambda layer"
+	@echo "make synth   - synthesize the CDK app to cdk.out/ (no Docker, no AWS credentials)"
+	@echo "make bench   - run the benchmarks and print their figures"
 	@echo "make diagram - regenerate the README's state-machine diagram from statemachines/distillation.asl.json"
+	@echo "make lint    - ruff check, ruff format --check and mypy"
+	@echo "make layer   - build the Lambda layer only (build/lambda-layer)"
+	@echo "make clean   - remove the venv, the layer, cdk.out and the tool caches"
 
 $(BIN)/python: $(VENV_STALE)
 	@if [ -z "$(PYTHON)" ]; then \
@@ -47,24 +51,28 @@ $(BIN)/python: $(VENV_STALE)
 		echo "PYTHON=$(PYTHON) is not Python $(PYTHON_VERSION), the functions' Lambda runtime." >&2; exit 1; \
 	fi
 	@if [ -e $(VENV) ]; then echo "$(VENV) is not on Python $(PYTHON_VERSION): recreating it with $(PYTHON)."; fi
-	rm -rf $(VENV)
-	$(PYTHON) -m venv $(VENV)
+	@echo "Creating $(VENV) with $(PYTHON)."
+	@rm -rf $(VENV)
+	@$(PYTHON) -m venv $(VENV)
 
 $(INSTALLED): $(BIN)/python requirements.txt requirements-dev.txt lambdas/requirements.txt pyproject.toml
 	@echo "Installing the pinned dependencies into $(VENV) (Python $(PYTHON_VERSION)); the first time takes a few minutes."
-	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -r requirements-dev.txt
-	$(BIN)/python -m pip install --quiet --no-deps --editable .
-	touch $@
+	@$(BIN)/python -m pip install --quiet --upgrade pip
+	@$(BIN)/python -m pip install --quiet -r requirements-dev.txt
+	@echo "Installing bedrock-distill itself into $(VENV) (editable: the distill command runs this checkout)."
+	@# -qq: setuptools' editable finder (two package roots, lambdas/ and .) prints an informational banner; errors show.
+	@$(BIN)/python -m pip install -qq --no-deps --editable .
+	@touch $@
 
 # The functions' pinned runtime dependencies, built for the Lambda platform without Docker:
 # wheels only, for the target OS/architecture/Python, never compiled here.
 $(LAYER_BUILT): lambdas/requirements.txt Makefile $(BIN)/python
-	rm -rf $(LAYER_DIR)
-	$(BIN)/python -m pip install --quiet --target $(LAYER_DIR)/python \
+	@echo "Building the Lambda layer in $(LAYER_DIR) (lambdas/requirements.txt, wheels for Python $(LAYER_PYTHON) on arm64)."
+	@rm -rf $(LAYER_DIR)
+	@$(BIN)/python -m pip install --quiet --target $(LAYER_DIR)/python \
 		$(LAYER_PLATFORMS) --implementation cp --python-version $(LAYER_PYTHON) \
 		--only-binary=:all: --no-compile -r lambdas/requirements.txt
-	touch $@
+	@touch $@
 
 install: $(INSTALLED) $(LAYER_BUILT)
 

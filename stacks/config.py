@@ -211,7 +211,13 @@ class DistillConfig(BaseModel):
 
     @classmethod
     def from_context(cls, node: Node, region: str) -> Self:
-        raw = {key: node.try_get_context(key) for key in cls.context_keys()}
+        """Refuses a context key that is neither ours nor the CDK's: a typo in `-c` would otherwise pass unnoticed."""
+        known = cls.context_keys()
+        if unknown := [key for key in node.get_all_context() if key not in known and not _is_cdk_context_key(key)]:
+            raise ConfigurationError(
+                f"Invalid configuration: unknown context key '{unknown[0]}'; the known keys are: {', '.join(known)}"
+            )
+        raw = {key: node.try_get_context(key) for key in known}
         return cls.from_mapping({key: value for key, value in raw.items() if value is not None}, region)
 
     @classmethod
@@ -229,6 +235,16 @@ class DistillConfig(BaseModel):
                 if len(first["loc"]) == 1:
                     reason += ": set it in cdk.json context or with -c"
             raise ConfigurationError(f"Invalid configuration: context key '{key}': {reason}") from None
+
+
+# Context the CDK itself reads or writes: feature flags (`@aws-cdk/aws-s3:...`), the CLI's settings (`aws:cdk:...`,
+# `aws-cdk:...`), lookup results cached in cdk.context.json (`availability-zones:account=...`) all hold a ':'; our own
+# keys are camelCase words. `cdk acknowledge` stores the notices it silences under the one key without a ':'.
+_CDK_ACKNOWLEDGED_NOTICES_KEY: Final = "acknowledged-issue-numbers"
+
+
+def _is_cdk_context_key(key: str) -> bool:
+    return ":" in key or key == _CDK_ACKNOWLEDGED_NOTICES_KEY
 
 
 def _models_or_region_default(values: Mapping[str, Any], region: str) -> dict[str, str]:
