@@ -23,7 +23,7 @@ from bedrock_distill.operator.console import print_report
 from bedrock_distill.operator.executions import Execution as ExecutionRecord
 from bedrock_distill.operator.report import RunReport
 from bedrock_distill.operator.stack import INPUT_LOCATION, STUDENT_MODEL_ID, TEACHER_MODEL_ID, Stack
-from bedrock_distill.operator.start import Findings, StartOptions, plan_start
+from bedrock_distill.operator.start import Findings, StartAws, StartOptions, plan_start
 from bedrock_distill.preflight import SourceError
 from bedrock_distill.preflight.dataset import MIN_VALID_RECORDS
 from bedrock_distill.s3 import S3Gateway, S3Location
@@ -315,7 +315,8 @@ def _start_findings(tmp_path: Path, records: int, **options: Any) -> list[str]:
     )
     problems: list[str] = []
     findings = Findings(on_problem=problems.append, on_note=lambda _: None)
-    plan_start(StartOptions(prompts=str(prompts), name="r", **options), stack, S3Gateway(), datetime.now(UTC), findings)
+    aws = StartAws(stack=lambda: stack, s3=S3Gateway, region=lambda: stack.region)
+    plan_start(StartOptions(prompts=str(prompts), name="r", **options), aws, datetime.now(UTC), findings)
     return problems
 
 
