@@ -5,9 +5,10 @@ that runs it; ``main`` only parses and dispatches. Exit codes everywhere: 0 vali
 2 usage or I/O error (argparse exits 2 on its own usage errors); the operator commands add 130 for
 an interrupted run.
 
-``validate``, ``filter check`` and ``logs scan`` work on data alone. ``start``, ``status``, ``list``,
+``validate``, ``convert``, ``filter check`` and ``logs scan`` work on data alone. ``start``, ``status``, ``list``,
 ``report`` and ``generate-logs`` work on a deployed stack; their logic is ``bedrock_distill.operator``,
-imported only when one of them runs, so the data commands start fast and never import boto3.
+imported only when one of them runs, so the data commands start fast and never import boto3 (``convert``'s
+code is CLI-only, ``bedrock_distill.operator.convert``, and likewise imported when it runs).
 """
 
 from __future__ import annotations
@@ -73,6 +74,7 @@ def _build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"%(prog)s {version('bedrock-distill')}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     _add_validate(commands)
+    _add_convert(commands)
     _add_filter(commands)
     _add_logs(commands)
     aws = _aws_options()
@@ -126,6 +128,79 @@ def _print_dataset_summary(report: DatasetReport) -> None:
         f"  errors: {report.errors:,}, warnings: {report.warnings:,}"
     )
     _print_verdict(report.verdict, report.verdict_reasons)
+
+
+# --- distill convert -----------------------------------------------------------------------------------
+
+
+def _add_convert(commands: Subcommands) -> None:
+    command = commands.add_parser(
+        "convert",
+        help="convert prompt/completion JSONL, OpenAI chat JSONL or CSV to bedrock-conversation-2024",
+        description="Convert a dataset to bedrock-conversation-2024 JSONL, streaming, then validate the output as "
+        "`distill validate` does. A record that cannot be converted is refused (not written) with "
+        "PATH:LINE: FIELD: reason. Exit 0 when every record was written and the output is valid, 1 otherwise.",
+    )
+    command.add_argument("input", metavar="INPUT", help="a local file or s3://bucket/key (gzip is read too)")
+    command.add_argument(
+        "--from",
+        dest="input_format",
+        required=True,
+        choices=["prompt-completion", "openai-chat", "csv"],
+        help="the input's format",
+    )
+    command.add_argument(
+        "--output",
+        metavar="OUT",
+        help="a local .jsonl file or s3://bucket/key (default: INPUT.bedrock.jsonl beside it)",
+    )
+    command.add_argument("--system", metavar="TEXT", help="a system prompt for every record that has none of its own")
+    command.add_argument("--prompt-column", metavar="NAME", help="--from csv: the prompt column (default: prompt)")
+    command.add_argument(
+        "--completion-column",
+        metavar="NAME",
+        help="--from csv: the golden-answer column (default: completion, when the header has it)",
+    )
+    command.add_argument(
+        "--student", metavar="MODEL_ID", help="the student model: Meta and Anthropic students need single-turn records"
+    )
+    command.add_argument("--json", action="store_true", help="print one JSON object instead of text")
+    command.set_defaults(run=_run_convert)
+
+
+def _run_convert(args: argparse.Namespace) -> int:
+    from bedrock_distill.operator.convert import (  # noqa: PLC0415 - CLI-only code, loaded when it runs
+        ConvertOptions,
+        ConvertUsageError,
+        InputFormat,
+        convert_dataset,
+    )
+
+    if args.student and (problem := student_problem(args.student)):
+        print(f"distill: --student: {problem}", file=sys.stderr)
+        return EXIT_USAGE_OR_IO
+    options = ConvertOptions(
+        InputFormat(args.input_format), args.system, args.prompt_column, args.completion_column, args.student
+    )
+    show = None if args.json else _print_problem
+    try:
+        report = convert_dataset(args.input, args.output, options, on_problem=show, on_validation_problem=show)
+    except ConvertUsageError as error:
+        print(f"distill: {error}", file=sys.stderr)
+        return EXIT_USAGE_OR_IO
+    if args.json:
+        _print_json(report.to_dict())
+        return EXIT_VALID if report.is_valid else EXIT_INVALID
+    refused = f"{report.refused:,} refused" + (" (not written: see the lines above)" if report.refused else "")
+    print(
+        f"{report.source}: {report.records:,} {report.input_format.value} records, {report.written:,} written, "
+        f"{refused}, {report.blank_lines:,} blank lines skipped\n"
+        f"wrote {report.output}; validated as `distill validate` does:"
+    )
+    _print_dataset_summary(report.validation)
+    if report.refused:
+        print(f"incomplete: {report.refused:,} records refused; fix them in {report.source} and convert again")
+    return EXIT_VALID if report.is_valid else EXIT_INVALID
 
 
 # --- distill filter check -------------------------------------------------------------------------------
