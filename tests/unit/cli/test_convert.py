@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import gzip
 import json
 import tracemalloc
 from pathlib import Path
@@ -99,6 +100,24 @@ def test_without_system_the_records_have_none_and_the_default_output_sits_beside
     written = read_jsonl(tmp_path / "uber10K.bedrock.jsonl")
     assert len(written) == 120
     assert all("system" not in record for record in written)
+
+
+def test_gzip_input_with_a_byte_order_mark_and_crlf_line_ends_converts_whole(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Given the sample data saved by a Windows editor (BOM, CRLF) and gzipped
+    records = [aws_sample_record(index) for index in range(100)]
+    text = b"\xef\xbb\xbf" + b"".join(orjson.dumps(record) + b"\r\n" for record in records)
+    source = tmp_path / "uber10K.jsonl.gz"
+    source.write_bytes(gzip.compress(text))
+
+    # When it is converted
+    code = main(["convert", str(source), "--from", "prompt-completion"])
+
+    # Then every record is written, its text unchanged
+    assert code == 0, capsys.readouterr().out
+    written = read_jsonl(tmp_path / "uber10K.bedrock.jsonl")
+    assert [record["messages"][0]["content"][0]["text"] for record in written] == [r["prompt"] for r in records]
 
 
 @pytest.mark.parametrize(
