@@ -32,6 +32,7 @@ from bedrock_distill.preflight import (
     validate_dataset,
 )
 from bedrock_distill.preflight.dataset import CHARS_PER_TOKEN
+from bedrock_distill.preflight.problems import REPEATS_SHOWN
 from bedrock_distill.preflight.sources import read_chunks
 
 EXIT_VALID: Final = 0
@@ -110,7 +111,9 @@ def _run_validate(args: argparse.Namespace) -> int:
     if args.student and (problem := student_problem(args.student)):
         print(f"distill: --student: {problem}", file=sys.stderr)
         return EXIT_USAGE_OR_IO
-    report = validate_dataset(args.path, args.student, on_problem=None if args.json else _print_problem)
+    report = validate_dataset(
+        args.path, args.student, on_problem=None if args.json else _print_problem, repeats_shown=REPEATS_SHOWN
+    )
     if args.json:
         _print_json(report.to_dict())
     else:
@@ -287,6 +290,7 @@ def _run_logs_scan(args: argparse.Namespace) -> int:
         args.use_prompt_response,
         on_problem=None if args.json else _print_problem,
         workers=args.workers,
+        repeats_shown=REPEATS_SHOWN,
     )
     if args.json:
         _print_json(report.to_dict())

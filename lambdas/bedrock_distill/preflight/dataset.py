@@ -18,6 +18,7 @@ from typing import Any, Final, NamedTuple
 import orjson
 
 from bedrock_distill.catalog import requires_single_turn
+from bedrock_distill.preflight.file_format import HEAD_BYTES, FileFormat, recognize_file_format
 from bedrock_distill.preflight.problems import (
     DEFAULT_KEPT_PROBLEMS,
     WHOLE_FILE,
@@ -39,6 +40,8 @@ SCHEMA_VERSION: Final = "bedrock-conversation-2024"
 # The Bedrock user guide's own example spells it this way; Bedrock rejects it.
 DOCUMENTED_SCHEMA_TYPO: Final = "bedrock-conversion-2024"
 MAX_RECORDS: Final = 15_000
+# A file-level diagnosis points at the file's first line, where an editor opens it.
+FIRST_LINE: Final = 1
 MIN_VALID_RECORDS: Final = 100
 # No per-record byte limit is documented for distillation input. The smallest context window among
 # the supported students is 128K tokens (Nova Micro, Llama 3.1 8B, Llama 3.2 1B/3B); at the usual
@@ -139,18 +142,28 @@ def validate_dataset(
     s3: S3Gateway | None = None,
     on_problem: ProblemCallback | None = None,
     keep_problems: int = DEFAULT_KEPT_PROBLEMS,
+    repeats_shown: int | None = None,
 ) -> DatasetReport:
     """Validates a local ``.jsonl`` file or an ``s3://bucket/key`` object, streaming it.
 
     Raises SourceError when the input cannot be read. Every problem is passed to ``on_problem`` as it
-    is found; the report keeps the first ``keep_problems`` of them.
+    is found; the report keeps the first ``keep_problems`` of them. With ``repeats_shown``, a problem
+    repeated on many lines is passed on for that many lines, then once as a summary (the counts keep
+    every repeat).
+
+    A file that is not JSONL records at all (gzip, UTF-16, a JSON array, prompt/completion data, ...)
+    gets one problem on line 1 that names its format and the fix, and no line-by-line validation.
     """
     checker = RecordChecker(student_model_id)
-    log = ProblemLog(on_problem, keep_problems)
+    log = ProblemLog(on_problem, keep_problems, repeats_shown=repeats_shown)
     duplicates = _DuplicatePrompts(source)
     records = valid = blank_lines = single_turn = multi_turn = golden = characters = 0
 
     with open_stream(source, s3) as stream, paused_garbage_collection():
+        head = stream.peek(HEAD_BYTES)[:HEAD_BYTES]
+        file_format = recognize_file_format(head, source, whole_file=len(head) < HEAD_BYTES)
+        if file_format is not None:
+            return _unusable_file(source, student_model_id, file_format, log)
         for line_number, line in enumerate(iter_lines(stream, MAX_RECORD_BYTES), start=1):
             if isinstance(line, OversizeLine):
                 records += 1
@@ -177,6 +190,7 @@ def validate_dataset(
             if duplicate is not None:
                 log.add(duplicate)
 
+    log.finish()
     verdict_reasons = _file_level_verdict(source, records, valid, log)
     return DatasetReport(
         source=source,
@@ -193,6 +207,32 @@ def validate_dataset(
         errors=log.errors,
         warnings=log.warnings,
         verdict_reasons=verdict_reasons,
+        problems=log.kept,
+        problems_truncated=log.truncated,
+    )
+
+
+def _unusable_file(
+    source: str, student_model_id: str | None, file_format: FileFormat, log: ProblemLog
+) -> DatasetReport:
+    """The report on a file in another format: one problem, and no records counted."""
+    log.add(Problem(source, FIRST_LINE, "(file)", file_format.reason))
+    log.finish()
+    return DatasetReport(
+        source=source,
+        student_model_id=student_model_id,
+        records=0,
+        valid=0,
+        invalid=0,
+        blank_lines=0,
+        single_turn=0,
+        multi_turn=0,
+        with_golden_answer=0,
+        duplicate_prompts=0,
+        estimated_input_tokens=0,
+        errors=log.errors,
+        warnings=log.warnings,
+        verdict_reasons=[f"not {SCHEMA_VERSION} JSONL ({file_format.name})"],
         problems=log.kept,
         problems_truncated=log.truncated,
     )
@@ -314,8 +354,9 @@ class RecordChecker:
         texts: list[str] = []
         for index, message in enumerate(messages):
             keys_seen += self._check_message(message, index, issues, texts, check_controls)
-        # Roles must alternate from user, so every even position is a user turn.
-        user_turns = (len(messages) + 1) // 2
+        # In a record without problems roles alternate from user, so every even position is a user turn;
+        # otherwise the roles must be counted (user, assistant, assistant is one user turn, not two).
+        user_turns = _user_turns(messages) if issues else (len(messages) + 1) // 2
         if user_turns > 1:
             self._check_turns(user_turns, issues)
         if issues and any(severity is Severity.ERROR for _, _, severity in issues):
@@ -389,6 +430,10 @@ class RecordChecker:
                     Severity.WARNING,
                 )
             )
+
+
+def _user_turns(messages: list[Any]) -> int:
+    return sum(isinstance(message, dict) and message.get("role") == "user" for message in messages)
 
 
 def _unescaped_key_terminators(raw: bytes) -> int:

@@ -150,8 +150,12 @@ def scan_logs(
     on_problem: ProblemCallback | None = None,
     keep_problems: int = DEFAULT_KEPT_PROBLEMS,
     workers: int | None = None,
+    repeats_shown: int | None = None,
 ) -> ScanReport:
     """Scans a local directory, a single log file or an ``s3://bucket/prefix``.
+
+    With ``repeats_shown``, a problem repeated on many lines of a file is passed on for that many lines,
+    then once as a summary (the counts keep every repeat).
 
     Raises ValueError for an invalid filter or prompt-response pairs without a teacher, and
     SourceError when the source itself cannot be listed.
@@ -169,7 +173,7 @@ def scan_logs(
         s3=gateway,
         keep_problems=keep_problems,
     )
-    log = ProblemLog(on_problem, keep_problems)
+    log = ProblemLog(on_problem, keep_problems, repeats_shown=repeats_shown)
     files_read = files_skipped = files_unreadable = 0
     totals = _Tally()
     log_files = _only_log_files(list_locations(source, gateway))
@@ -182,6 +186,7 @@ def scan_logs(
             files_read += 1
             files_unreadable += tally.unreadable
             _merge(totals, tally, log)
+    log.finish()
 
     kind = "prompt-response pairs" if use_prompt_response else "prompts"
     used = totals.usable_pairs if use_prompt_response else totals.usable_prompts

@@ -8,7 +8,7 @@ from typing import Any
 from pydantic import BaseModel
 
 from bedrock_distill.preflight import Problem, Severity, SourceError, check_filter, scan_logs, validate_dataset
-from bedrock_distill.preflight.problems import WHOLE_FILE
+from bedrock_distill.preflight.problems import REPEATS_SHOWN, WHOLE_FILE
 from bedrock_distill.s3 import S3Gateway, S3Location
 from bedrock_distill.workflow.errors import (
     TRANSIENT_ERROR_CODES,
@@ -40,12 +40,16 @@ def run_preflight(run: Run, s3: S3Gateway) -> PreflightSummary:
     report_location = S3Location.parse(run.report_s3_uri).child(PREFLIGHT_REPORT)
     reports: dict[str, Any] = {}
     problems: list[str] = []
+    # A problem repeated on many lines is listed REPEATS_SHOWN times, then summarized in one line that
+    # stands for the rest: the count in the cause adds them back.
+    summarized = 0
     held_out: HeldOutSplit | None = None
     try:
         if run.training_source_kind == "prompts":
-            dataset = validate_dataset(run.training_source_uri, run.student_model_id)
+            dataset = validate_dataset(run.training_source_uri, run.student_model_id, repeats_shown=REPEATS_SHOWN)
             reports["trainingData"] = dataset.to_dict()
             problems += _errors(dataset.problems) + dataset.verdict_reasons
+            summarized += _summarized(dataset.problems)
             training_records = dataset.valid
             if run.validation_prompts_source == "held-out":
                 held_out = _hold_out(run, dataset.valid, problems, s3)
@@ -68,17 +72,20 @@ def run_preflight(run: Run, s3: S3Gateway) -> PreflightSummary:
                     metadata_filter,
                     teacher_model_id=run.teacher_model_id,
                     use_prompt_response=logs_config["usePromptResponse"],
+                    repeats_shown=REPEATS_SHOWN,
                 )
                 reports["invocationLogs"] = scan.to_dict()
                 problems += _errors(scan.problems) + scan.verdict_reasons
+                summarized += _summarized(scan.problems)
                 training_records = scan.used
             else:
                 training_records = 0
         if run.validation_prompts_source == "given":
-            given = validate_dataset(run.validation_prompts, run.student_model_id)
+            given = validate_dataset(run.validation_prompts, run.student_model_id, repeats_shown=REPEATS_SHOWN)
             reports["validationPrompts"] = given.to_dict()
             # Held-out prompts need no minimum count; every record in them must be valid.
             problems += _errors(p for p in given.problems if p.line != WHOLE_FILE)
+            summarized += _summarized(given.problems)
     except SourceError as error:
         if (retry := _transient_cause(error)) is not None:
             raise retry from error
@@ -91,7 +98,8 @@ def run_preflight(run: Run, s3: S3Gateway) -> PreflightSummary:
         more = (
             f"\n... and {len(problems) - MAX_PROBLEMS_IN_ERROR} more" if len(problems) > MAX_PROBLEMS_IN_ERROR else ""
         )
-        raise PreflightFailed(f"{len(problems)} problem(s); full report: {report_location.uri}\n{shown}{more}")
+        count = len(problems) + summarized
+        raise PreflightFailed(f"{count} problem(s); full report: {report_location.uri}\n{shown}{more}")
     return PreflightSummary(training_records=training_records, report_uri=report_location.uri, held_out=held_out)
 
 
@@ -123,3 +131,8 @@ def _transient_cause(error: SourceError) -> WorkflowError | None:
 
 def _errors(problems: Iterable[Problem]) -> list[str]:
     return [problem.render() for problem in problems if problem.severity is Severity.ERROR]
+
+
+def _summarized(problems: Iterable[Problem]) -> int:
+    """The errors a report's summary lines stand for beyond the one line each of them takes."""
+    return sum(problem.omitted - 1 for problem in problems if problem.omitted and problem.severity is Severity.ERROR)
