@@ -197,7 +197,7 @@ def _csv_header(sampled: list[bytes], source: str) -> FileFormat | None:
     """A header row of column names, followed by a row that also has several columns."""
     try:
         rows = [next(csv.reader([line.decode("utf-8")]), []) for line in sampled[:2]]
-    except UnicodeDecodeError:
+    except (UnicodeDecodeError, csv.Error):  # csv.Error: a CR inside a line, which no CSV header has
         return None
     names = [column.strip() for column in rows[0]]
     if len(names) < 2 or not all(_COLUMN_NAME.match(name) for name in names):

@@ -12,10 +12,13 @@ from typing import Any
 import boto3
 import orjson
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from moto import mock_aws
 
 from bedrock_distill.cli import main
 from bedrock_distill.preflight import Problem, Severity, validate_dataset
+from bedrock_distill.preflight.file_format import FileFormat, recognize_file_format
 from bedrock_distill.preflight.problems import REPEATS_SHOWN, ProblemLog
 from bedrock_distill.s3 import S3Gateway
 from bedrock_distill.workflow import preflight
@@ -160,6 +163,17 @@ def test_jsonl_records_with_line_level_mistakes_are_still_checked_line_by_line(t
     report = validate_dataset(str(path))
     assert not [p for p in report.problems if p.field == "(file)" and p.line == 1]
     assert report.records > 0
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    head=st.binary(max_size=2048) | st.sampled_from([b"a\rb,c\nd,e\n", b"[" * 5000, b'{"prompt"\n{']),
+    whole=st.booleans(),
+)
+def test_any_head_is_recognized_or_not_without_raising(head: bytes, whole: bool) -> None:
+    # Given any bytes at the start of a file, When its format is recognized, Then the answer is a format or None
+    recognized = recognize_file_format(head, "data.jsonl", whole_file=whole)
+    assert recognized is None or isinstance(recognized, FileFormat)
 
 
 def test_aws_prompt_completion_sample_gets_a_handful_of_lines_naming_the_format_and_distill_convert(
