@@ -187,7 +187,9 @@ def _run_convert(args: argparse.Namespace) -> int:
     )
     show = None if args.json else _print_problem
     try:
-        report = convert_dataset(args.input, args.output, options, on_problem=show, on_validation_problem=show)
+        report = convert_dataset(
+            args.input, args.output, options, on_problem=show, on_validation_problem=show, repeats_shown=REPEATS_SHOWN
+        )
     except ConvertUsageError as error:
         print(f"distill: {error}", file=sys.stderr)
         return EXIT_USAGE_OR_IO

@@ -160,19 +160,25 @@ def convert_dataset(
     on_problem: ProblemCallback | None = None,
     on_validation_problem: ProblemCallback | None = None,
     keep_problems: int = DEFAULT_KEPT_PROBLEMS,
+    repeats_shown: int | None = None,
 ) -> ConversionReport:
     """Converts ``source`` into ``output`` (default: ``default_output(source)``), then validates the output.
 
     Raises ConvertUsageError for options that cannot work and SourceError when the input cannot be read
-    or the output cannot be written; a partly written local output is removed.
+    or the output cannot be written; a partly written local output is removed. With ``repeats_shown``, a
+    refusal repeated on many lines (a file converted with the wrong ``--from``) is shown that many times,
+    then once as a summary; the counts keep every repeat.
     """
     target = output or default_output(source)
     _check_options(source, target, options)
     gateway = s3 or (S3Gateway() if is_s3_uri(source) or is_s3_uri(target) else None)
-    log = ProblemLog(on_problem, keep_problems)
+    log = ProblemLog(on_problem, keep_problems, repeats_shown=repeats_shown)
     converter = _Converter(source, options, log)
     _write_lines(target, converter.lines(gateway), gateway)
-    validation = validate_dataset(target, options.student_model_id, s3=gateway, on_problem=on_validation_problem)
+    log.finish()
+    validation = validate_dataset(
+        target, options.student_model_id, s3=gateway, on_problem=on_validation_problem, repeats_shown=repeats_shown
+    )
     return ConversionReport(
         source=source,
         output=target,

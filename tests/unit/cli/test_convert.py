@@ -281,6 +281,31 @@ def test_a_multi_turn_record_is_refused_at_its_input_line_when_the_student_takes
     assert len(read_jsonl(tmp_path / "chat.bedrock.jsonl")) == 100
 
 
+def test_a_file_converted_with_the_wrong_format_gets_a_handful_of_lines_not_one_per_record(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Given 150 OpenAI chat records
+    records = [chat(("user", f"Question {index}?"), ("assistant", f"Answer {index}.")) for index in range(150)]
+    source = write_jsonl(tmp_path / "chat.jsonl", records)
+
+    # When they are converted as prompt/completion data
+    code = main(["convert", str(source), "--from", "prompt-completion"])
+
+    # Then the refusal is shown three times and summarized, and every record is still counted as refused
+    printed = capsys.readouterr().out.splitlines()
+    assert [line for line in printed if line.startswith(f"{source}:")] == [
+        f"{source}:1: messages: warning: field not carried over (bedrock-conversation-2024 has no place for it); "
+        "first seen here",
+        f"{source}:1: prompt: missing",
+        f"{source}:2: prompt: missing",
+        f"{source}:3: prompt: missing",
+        f"{source}:4: prompt: ... and 147 more lines with this problem (lines 4-150)",
+        f"{source}: 150 prompt-completion records, 0 written, 150 refused (not written: see the lines above), "
+        "0 blank lines skipped",
+    ]
+    assert code == 1
+
+
 # --- CSV ----------------------------------------------------------------------------------------------------
 
 
