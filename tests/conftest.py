@@ -13,6 +13,9 @@ os.environ.update(
         "AWS_SECRET_ACCESS_KEY": "testing",
         "AWS_SECURITY_TOKEN": "testing",
         "AWS_SESSION_TOKEN": "testing",
+        # Both, as a user following the AWS CLI's guide and Lambda's runtime have them: boto3 reads
+        # AWS_DEFAULT_REGION, the AWS CLI v2, the other SDKs and `distill` read AWS_REGION first.
+        "AWS_REGION": "us-west-2",
         "AWS_DEFAULT_REGION": "us-west-2",
         "POWERTOOLS_TRACE_DISABLED": "true",
         "POWERTOOLS_SERVICE_NAME": "bedrock-distill-tests",
