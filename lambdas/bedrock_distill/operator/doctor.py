@@ -35,6 +35,7 @@ from bedrock_distill.operator.stack import (
     OUTCOME_TOPIC_ARN,
     STUDENT_MODEL_ID,
     TEACHER_MODEL_ID,
+    UPLOAD_LOCATION,
     Stack,
     StackGateway,
 )
@@ -361,12 +362,14 @@ class Place:
     region: str
     account: str
     inputs: tuple[str, str]  # bucket, key prefix ending in /
+    uploads: tuple[str, str]
     outputs: tuple[str, str]
     logs: tuple[str, str]
     topic_arn: str
     state_machine_arn: str
     service_role_arn: str
     table_name: str | None
+    idempotency_table_name: str | None
 
     def bedrock(self, resource: str) -> str:
         return f"arn:{self.partition}:bedrock:{self.region}:{self.account}:{resource}"
@@ -404,6 +407,14 @@ def pipeline_calls(place: Place, pair: ModelPair) -> dict[str, list[Call]]:
         Call("bedrock:CreateModelCustomizationJob", resource)
         for resource in (job, custom_model, place.foundation_model(pair.student))
     ]
+    idempotency = f"arn:{place.partition}:dynamodb:{place.region}:{place.account}:table/{place.idempotency_table_name}"
+    tagged_pt = [
+        Call("bedrock:ListProvisionedModelThroughputs", "*"),
+        Call("bedrock:ListTagsForResource", provisioned),
+        Call("bedrock:GetProvisionedModelThroughput", provisioned),
+        Call("bedrock:DeleteProvisionedModelThroughput", provisioned),
+        Call("sns:Publish", place.topic_arn),
+    ]
     calls: dict[str, list[Call]] = {
         "Preflight": [*_read(place, place.inputs), *_read(place, place.logs), *_write(place, place.outputs)],
         "CreateJob": [
@@ -435,6 +446,25 @@ def pipeline_calls(place: Place, pair: ModelPair) -> dict[str, list[Call]]:
             *_write(place, place.outputs),
         ],
         "Notify": [Call("sns:Publish", place.topic_arn), Call("states:GetExecutionHistory", execution)],
+        # The functions EventBridge runs: an upload starts a run, a job event releases it, and the cleanups.
+        "StartFromUpload": [*_read(place, place.uploads), Call("states:StartExecution", place.state_machine_arn)],
+        "RelayJobEvent": [
+            *([Call("dynamodb:DeleteItem", table)] if place.table_name else []),
+            Call("states:SendTaskSuccess", place.state_machine_arn),
+        ],
+        "CleanUpExecution": [
+            *tagged_pt,
+            Call("bedrock:ListModelCustomizationJobs", "*"),
+            Call("bedrock:ListTagsForResource", job),
+            Call("bedrock:StopModelCustomizationJob", job),
+            Call("states:GetExecutionHistory", execution),
+            *(
+                [Call(f"dynamodb:{action}", idempotency) for action in ("PutItem", "UpdateItem", "DeleteItem")]
+                if place.idempotency_table_name
+                else []
+            ),
+        ],
+        "SweepProvisionedThroughputs": [*tagged_pt, Call("states:DescribeExecution", execution)],
         "DistillationServiceRole": [
             *_read(place, place.inputs),
             *_read(place, place.logs),
@@ -478,7 +508,7 @@ def _permission_checks(clients: Clients, stack: Stack | None, pair: ModelPair | 
     checks = []
     for owner, calls in pipeline_calls(place, pair).items():
         # CDK's construct paths: Pipeline/<function>/Role and DistillationServiceRole/Role.
-        role_name = roles.get(f"Pipeline{owner}Role") or roles.get(owner)
+        role_name = roles.get(f"Pipeline{owner}Role") or roles.get(f"Triggers{owner}Role") or roles.get(owner)
         name = f"role {owner}"
         if role_name is None:
             checks.append(Check(name, Status.FAIL, "not in the stack", "redeploy the current version"))
@@ -530,22 +560,24 @@ def _place(stack: Stack, region: str, resources: dict[str, tuple[str, str]]) -> 
     service_role_arn = stack.output(DISTILLATION_SERVICE_ROLE_ARN)
     arn_parts = service_role_arn.split(":")
     log_bucket, log_key = _split_s3(stack.invocation_log_source)
-    tables = [
-        physical
+    tables = {
+        _construct_id(logical): physical
         for logical, (kind, physical) in resources.items()
-        if kind == "AWS::DynamoDB::Table" and _construct_id(logical) == "PipelineJobWaiters"
-    ]
+        if kind == "AWS::DynamoDB::Table"
+    }
     return Place(
         partition=arn_parts[1],
         region=region,
         account=arn_parts[4],
         inputs=_split_s3(stack.input_location),
+        uploads=_split_s3(stack.output(UPLOAD_LOCATION)),
         outputs=_split_s3(stack.output_location),
         logs=(log_bucket, log_key.rstrip("/") + "/"),
         topic_arn=stack.output(OUTCOME_TOPIC_ARN),
         state_machine_arn=stack.state_machine_arn,
         service_role_arn=service_role_arn,
-        table_name=tables[0] if tables else None,
+        table_name=tables.get("PipelineJobWaiters"),
+        idempotency_table_name=tables.get("TriggersIdempotency"),
     )
 
 

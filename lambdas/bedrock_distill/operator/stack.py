@@ -15,6 +15,7 @@ DEFAULT_STACK_NAME: Final = "BedrockDistill"
 
 STATE_MACHINE_ARN: Final = "StateMachineArn"
 INPUT_LOCATION: Final = "InputLocation"
+UPLOAD_LOCATION: Final = "UploadLocation"
 OUTPUT_LOCATION: Final = "OutputLocation"
 OUTCOME_TOPIC_ARN: Final = "OutcomeTopicArn"
 INVOCATION_LOG_SOURCE: Final = "InvocationLogSource"

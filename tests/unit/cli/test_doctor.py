@@ -248,6 +248,10 @@ ROLES = {
     "PipelineDeleteProvisionedThroughputRole700525D4": "DeleteProvisionedThroughput",
     "PipelineValidateModelRole18362EF6": "ValidateModel",
     "PipelineNotifyRoleDC5B841D": "Notify",
+    "TriggersStartFromUploadRoleDF233CA1": "StartFromUpload",
+    "TriggersRelayJobEventRole89478EED": "RelayJobEvent",
+    "TriggersCleanUpExecutionRole3F39E841": "CleanUpExecution",
+    "TriggersSweepProvisionedThroughputsRoleDF394A81": "SweepProvisionedThroughputs",
     "DistillationServiceRole12BB649F": "DistillationServiceRole",
 }
 
@@ -258,17 +262,19 @@ def deploy_stack(region: str) -> dict[str, str]:
     resources: dict[str, Any] = {
         logical: {"Type": "AWS::IAM::Role", "Properties": {"AssumeRolePolicyDocument": trust}} for logical in ROLES
     }
-    resources["PipelineJobWaiters8E32FB4F"] = {
-        "Type": "AWS::DynamoDB::Table",
-        "Properties": {
-            "AttributeDefinitions": [{"AttributeName": "jobName", "AttributeType": "S"}],
-            "KeySchema": [{"AttributeName": "jobName", "KeyType": "HASH"}],
-            "BillingMode": "PAY_PER_REQUEST",
-        },
-    }
+    for table, key in (("PipelineJobWaiters8E32FB4F", "jobName"), ("TriggersIdempotency72E76B6A", "id")):
+        resources[table] = {
+            "Type": "AWS::DynamoDB::Table",
+            "Properties": {
+                "AttributeDefinitions": [{"AttributeName": key, "AttributeType": "S"}],
+                "KeySchema": [{"AttributeName": key, "KeyType": "HASH"}],
+                "BillingMode": "PAY_PER_REQUEST",
+            },
+        }
     outputs = {
         "StateMachineArn": f"arn:aws:states:{region}:{ACCOUNT}:stateMachine:{STACK}-distillation",
         "InputLocation": "s3://distill-inputs/datasets/",
+        "UploadLocation": "s3://distill-inputs/datasets/incoming/",
         "OutputLocation": "s3://distill-outputs/jobs/",
         "OutcomeTopicArn": f"arn:aws:sns:{region}:{ACCOUNT}:outcomes",
         "InvocationLogSource": "s3://distill-invocation-logs/bedrock/AWSLogs",
@@ -312,6 +318,14 @@ def test_a_deployed_stack_has_each_role_simulated_with_its_real_arns(
     table = f"arn:aws:dynamodb:{NOVA_REGION}:{ACCOUNT}:table/{physical['PipelineJobWaiters8E32FB4F']}"
     assert ("dynamodb:PutItem", table) in resources
     assert ("sns:Publish", f"arn:aws:sns:{NOVA_REGION}:{ACCOUNT}:outcomes") in resources
+    # the functions EventBridge runs too: the upload trigger's prefix, the cleanup's idempotency table
+    assert ("s3:GetObject", "arn:aws:s3:::distill-inputs/datasets/incoming/distill-doctor-example.jsonl") in resources
+    idempotency = f"arn:aws:dynamodb:{NOVA_REGION}:{ACCOUNT}:table/{physical['TriggersIdempotency72E76B6A']}"
+    assert ("dynamodb:PutItem", idempotency) in resources
+    assert (
+        "bedrock:StopModelCustomizationJob",
+        f"arn:aws:bedrock:{NOVA_REGION}:{ACCOUNT}:model-customization-job/distill-doctor-example",
+    ) in resources
     assert ("bedrock:InvokeModel", f"arn:aws:bedrock:{NOVA_REGION}::foundation-model/{NOVA_TEACHER}") in resources
     assert (
         "bedrock:CreateModelCustomizationJob",
