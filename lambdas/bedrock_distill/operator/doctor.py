@@ -51,6 +51,9 @@ SERVICE_QUOTAS_BEDROCK: Final = "bedrock"
 # deployment's provisionedModelUnits, 1 unless configured.
 MIN_MODEL_UNITS: Final = 1
 MODEL_ACCESS_CONSOLE: Final = "Bedrock console > Model access"
+# What the custom-model deployment quotas' names contain (matched lower-case): their exact names and codes were
+# not readable in AWS's quota table when this was written, so they are found in ListServiceQuotas' answer.
+DEPLOYMENT_QUOTA_NAME: Final = "custom model deployment"
 # A placeholder name for the resources a run creates: IAM policies grant them by prefix or wildcard.
 EXAMPLE: Final = "distill-doctor-example"
 
@@ -143,6 +146,9 @@ def examine(
         for model_id in (_foundation_model(pair.teacher, region), pair.student):
             report.checks.append(_guarded(f"access {model_id}", partial(_access_check, clients("bedrock"), model_id)))
     report.checks.append(_guarded("quota", lambda: _quota_check(clients("service-quotas"), region)))
+    report.checks.append(
+        _guarded("deployment quota", lambda: _deployment_quota_check(clients("service-quotas"), region))
+    )
     report.checks.append(_guarded("invocation logging", lambda: _logging_check(clients("bedrock"), stack)))
     report.checks.extend(_permission_checks(clients, stack, pair, region))
     return report
@@ -287,6 +293,21 @@ def _quota_check(service_quotas: Any, region: str) -> Check:
             f"--region {region}`",
         )
     return Check("quota", Status.OK, f"'{quota.name}' ({quota.code}) is {units} model unit(s) in {region}")
+
+
+def _deployment_quota_check(service_quotas: Any, region: str) -> Check:
+    """The custom-model deployment quotas, found by name: a deployment serves a custom model on demand (user guide,
+    "Deploy a custom model for on-demand inference"). This pipeline validates on Provisioned Throughput, so they
+    are reported for the day it deploys instead, never a reason a run cannot start."""
+    name = "deployment quota"
+    with _call("ListServiceQuotas"):
+        pages = service_quotas.get_paginator("list_service_quotas").paginate(ServiceCode=SERVICE_QUOTAS_BEDROCK)
+        quotas = [quota for page in pages for quota in page["Quotas"]]
+    found = [quota for quota in quotas if DEPLOYMENT_QUOTA_NAME in quota["QuotaName"].lower()]
+    if not found:
+        return Check(name, Status.SKIP, f"Service Quotas lists no custom-model deployment quota in {region}")
+    listed = "; ".join(f"'{quota['QuotaName']}' ({quota['QuotaCode']}) is {quota['Value']:g}" for quota in found)
+    return Check(name, Status.OK, f"{listed} (runs validate on Provisioned Throughput, not on a deployment)")
 
 
 def _logging_check(bedrock: Any, stack: Stack | None) -> Check:

@@ -36,6 +36,7 @@ class FakeAccount:
     model_units: float = 0.0
     quota_error: str | None = None
     denied_actions: set[str] = field(default_factory=set)
+    listed_quotas: list[dict[str, Any]] = field(default_factory=list)
     simulated: list[dict[str, Any]] = field(default_factory=list)
 
 
@@ -54,6 +55,7 @@ def account(monkeypatch: pytest.MonkeyPatch) -> FakeAccount:
             else:
                 quota = {"ServiceCode": "bedrock", "QuotaCode": PT_QUOTA_CODE, "Value": fake.model_units}
                 stub.add_response("get_service_quota", {"Quota": quota}, request)
+            stub.add_response("list_service_quotas", {"Quotas": fake.listed_quotas}, {"ServiceCode": "bedrock"})
             stub.activate()
             real._doctor_stub = stub
         if service_name == "iam" and not hasattr(real, "_doctor_stub"):
@@ -135,8 +137,13 @@ def test_a_new_account_gets_the_pt_quota_and_a_pair_not_offered_here_each_with_w
 def test_a_ready_account_exits_0_and_reports_every_check_as_json(
     world: Any, account: FakeAccount, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    # Given us-east-1 with model units granted, model access, logging off and no stack yet
+    # Given us-east-1 with model units granted, model access, logging off, a custom-model deployment quota
+    # and no stack yet
     account.model_units = 2
+    account.listed_quotas = [
+        {"QuotaName": "Custom model deployments per account", "QuotaCode": "L-00000001", "Value": 2.0},
+        {"QuotaName": "Model units no-commitment Provisioned Throughputs across custom models", "Value": 2.0},
+    ]
     # When the doctor checks the Region's default pair, as JSON
     code, out = doctor(capsys, "--region", NOVA_REGION, "--json")
     # Then every check passes or is skipped, and the verdict is ready
@@ -153,9 +160,12 @@ def test_a_ready_account_exits_0_and_reports_every_check_as_json(
         f"access {document['teacher'].removeprefix('us.')}": "ok",
         f"access {document['student']}": "ok",
         "quota": "ok",
+        "deployment quota": "ok",
         "invocation logging": "ok",
         "permissions": "skip",
     }
+    deployment = next(check for check in document["checks"] if check["name"] == "deployment quota")
+    assert deployment["detail"].startswith("'Custom model deployments per account' (L-00000001) is 2 ")
     logging = next(check for check in document["checks"] if check["name"] == "invocation logging")
     assert logging["detail"] == "off: deploying turns on text logging to the stack's bucket"
 
