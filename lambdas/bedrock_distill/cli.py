@@ -18,7 +18,6 @@ import json
 import os
 import sys
 from collections.abc import Callable
-from importlib.metadata import version
 from typing import Any, Final
 
 from bedrock_distill.catalog import student_problem
@@ -66,13 +65,27 @@ def main(argv: list[str] | None = None) -> int:
     return code
 
 
+class _PackageVersion(argparse.Action):
+    """`--version` from the package metadata, read only when asked: importlib.metadata costs every `distill`
+    call about 30 ms of start-up otherwise."""
+
+    def __init__(self, option_strings: list[str], dest: str = argparse.SUPPRESS, **kwargs: Any) -> None:
+        super().__init__(option_strings, dest=dest, default=argparse.SUPPRESS, nargs=0, **kwargs)
+
+    def __call__(self, parser: argparse.ArgumentParser, *_: Any) -> None:
+        from importlib.metadata import version  # noqa: PLC0415 - see the class docstring
+
+        print(f"{parser.prog} {version('bedrock-distill')}")
+        parser.exit()
+
+
 def _build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="distill",
         description="Amazon Bedrock Model Distillation as code. Exit codes: 0 valid (or done), 1 invalid (or a "
         "failed run), 2 usage, I/O or AWS error, 130 interrupted (Ctrl-C), 141 output pipe closed.",
     )
-    parser.add_argument("--version", action="version", version=f"%(prog)s {version('bedrock-distill')}")
+    parser.add_argument("--version", action=_PackageVersion, help="print the installed version and exit")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     _add_validate(commands)
     _add_convert(commands)

@@ -426,7 +426,7 @@ class RecordChecker:
                 (
                     "messages",
                     f"{user_turns} user turns: multi-turn records are accepted for Amazon Nova students only "
-                    "(pass --student to check)",
+                    "(check with distill validate --student MODEL)",
                     Severity.WARNING,
                 )
             )

@@ -421,3 +421,25 @@ def test_json_prints_the_result_as_one_object(
     captured = capsys.readouterr()
     assert json.loads(captured.out) == {"sent": 0, "invalidRecords": 1, "prompts": str(bad)}
     assert f"{bad}:1: messages" in captured.err
+
+
+def test_a_multi_turn_prompt_warning_names_a_command_that_exists(
+    deployment: Deployment,
+    emulator: BedrockEmulator,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # Given prompts with a multi-turn record (generate-logs has no --student option of its own)
+    records = [conversation(index) for index in range(3)]
+    records[1]["messages"] += [
+        {"role": "assistant", "content": [{"text": "Which page?"}]},
+        {"role": "user", "content": [{"text": "Page 4."}]},
+    ]
+    prompts = write_records(tmp_path / "prompts.jsonl", records)
+    # When they are sent
+    main(_arguments(prompts))
+    # Then the warning points at the command that can check them, not at an option generate-logs lacks
+    out = capsys.readouterr().out
+    assert f"{prompts}:2: messages:" in out
+    assert "distill validate --student MODEL" in out
+    assert "pass --student" not in out
