@@ -34,6 +34,8 @@ from bedrock_distill.preflight.dataset import (
     SCHEMA_VERSION,
     DatasetReport,
     RecordChecker,
+    json_type,
+    sized,
     validate_dataset,
 )
 from bedrock_distill.preflight.problems import (
@@ -391,7 +393,7 @@ class _Converter:
             if isinstance(document, list):
                 yield line_number, document
             elif not isinstance(document.value, dict):
-                yield line_number, [("$", f"record must be a JSON object, got {_json_type(document.value)}")]
+                yield line_number, [("$", f"record must be a JSON object, got {json_type(document.value)}")]
             else:
                 yield line_number, convert(line_number, document.value)
 
@@ -415,7 +417,7 @@ class _Converter:
             return [("messages", "missing; an OpenAI chat record holds a list of messages")]
         messages = record["messages"]
         if not isinstance(messages, list) or not messages:
-            return [("messages", f"must be a non-empty list of messages, got {_sized(messages)}")]
+            return [("messages", f"must be a non-empty list of messages, got {sized(messages)}")]
         chat = _ChatTurns()
         for index, message in enumerate(messages):
             chat.add(index, message)
@@ -484,7 +486,7 @@ class _ChatTurns:
     def add(self, index: int, message: object) -> None:
         here = f"messages[{index}]"
         if not isinstance(message, dict):
-            self.issues.append((here, f"must be an object with role and content, got {_json_type(message)}"))
+            self.issues.append((here, f"must be an object with role and content, got {json_type(message)}"))
             return
         role = message.get("role")
         tool_fields = sorted(_OPENAI_TOOL_FIELDS & message.keys())
@@ -625,7 +627,7 @@ def _text(record: dict[str, Any], name: str, issues: list[Issue], *, required: b
         return None
     value = record[name]
     if not isinstance(value, str):
-        issues.append((name, f"must be a string, got {_json_type(value)}"))
+        issues.append((name, f"must be a string, got {json_type(value)}"))
         return None
     return _blank_checked(value, name, issues)
 
@@ -649,14 +651,14 @@ def _openai_text(message: dict[str, Any], here: str, issues: list[Issue]) -> str
         issues.append(
             (
                 f"{here}.content",
-                f"must be a string or a list of one text part, got {_sized(content)} "
+                f"must be a string or a list of one text part, got {sized(content)} "
                 "(bedrock-conversation-2024 holds one text block per turn)",
             )
         )
         return None
     part = content[0]
     if not isinstance(part, dict) or part.get("type") != "text" or not isinstance(part.get("text"), str):
-        kind = part.get("type") if isinstance(part, dict) else _json_type(part)
+        kind = part.get("type") if isinstance(part, dict) else json_type(part)
         issues.append((f"{here}.content[0]", f'only {{"type": "text", "text": ...}} parts convert, got {kind!r}'))
         return None
     return _blank_checked(part["text"], f"{here}.content[0].text", issues)
@@ -671,28 +673,10 @@ def _unconvertible_role(here: str, message: dict[str, Any], role: object, tool_f
     if "role" not in message:
         return f"{here}.role", "missing"
     hint = " (roles are case-sensitive)" if isinstance(role, str) and role.lower() in _OPENAI_ROLES else ""
-    shown = repr(role) if isinstance(role, str) else _json_type(role)
+    shown = repr(role) if isinstance(role, str) else json_type(role)
     return f"{here}.role", f"must be 'system', 'user' or 'assistant', got {shown}{hint}"
 
 
 def _member(key: str, parent: str = "$") -> str:
     name = key if key.isidentifier() else json.dumps(key)
     return name if parent == "$" else f"{parent}.{name}"
-
-
-def _json_type(value: object) -> str:
-    if isinstance(value, dict):
-        return "object"
-    if isinstance(value, list):
-        return "array"
-    if isinstance(value, str):
-        return "string"
-    if isinstance(value, bool):
-        return "boolean"
-    if value is None:
-        return "null"
-    return "number"
-
-
-def _sized(value: object) -> str:
-    return f"a list of {len(value)}" if isinstance(value, list) else _json_type(value)

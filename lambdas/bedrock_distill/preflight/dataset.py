@@ -320,7 +320,7 @@ class RecordChecker:
     ) -> tuple[int, _RecordShape | None]:
         """Checks the schema. Returns how many object keys it saw, and the record's shape."""
         if not isinstance(document, dict):
-            issues.append(_error("$", f"record must be a JSON object, got {_json_type(document)}"))
+            issues.append(_error("$", f"record must be a JSON object, got {json_type(document)}"))
             return 0, None
         keys_seen = len(document)
         if not document.keys() <= _TOP_LEVEL_FIELDS:
@@ -335,7 +335,7 @@ class RecordChecker:
         if "system" in document:
             system = document["system"]
             if not isinstance(system, list) or len(system) != 1:
-                issues.append(_error("system", f'must be a list of exactly one {{"text": ...}}, got {_sized(system)}'))
+                issues.append(_error("system", f'must be a list of exactly one {{"text": ...}}, got {sized(system)}'))
             else:
                 keys_seen += _keys(system[0])
                 system_text = _check_text_block(system[0], None, issues, check_controls)
@@ -345,7 +345,7 @@ class RecordChecker:
             return keys_seen, None
         messages = document["messages"]
         if not isinstance(messages, list):
-            issues.append(_error("messages", f"must be a list of messages, got {_json_type(messages)}"))
+            issues.append(_error("messages", f"must be a list of messages, got {json_type(messages)}"))
             return keys_seen, None
         if not messages:
             issues.append(_error("messages", "empty; a record needs at least one user message"))
@@ -377,7 +377,7 @@ class RecordChecker:
         as "" to keep positions; its record has an error, so no shape is built from it."""
         if not isinstance(message, dict):
             issues.append(
-                _error(f"messages[{index}]", f"must be an object with role and content, got {_json_type(message)}")
+                _error(f"messages[{index}]", f"must be an object with role and content, got {json_type(message)}")
             )
             texts.append("")
             return 0
@@ -401,7 +401,7 @@ class RecordChecker:
             issues.append(
                 _error(
                     f"messages[{index}].content",
-                    f'must be a list of exactly one {{"text": ...}}, got {_sized(content)}',
+                    f'must be a list of exactly one {{"text": ...}}, got {sized(content)}',
                 )
             )
             texts.append("")
@@ -475,7 +475,7 @@ def _check_text_block(
     """
     if not isinstance(block, dict):
         issues.append(
-            _error(_text_block_path(message_index), f'must be an object {{"text": ...}}, got {_json_type(block)}')
+            _error(_text_block_path(message_index), f'must be an object {{"text": ...}}, got {json_type(block)}')
         )
         return None
     if len(block) != 1 or "text" not in block:
@@ -492,7 +492,7 @@ def _check_text_block(
             return None
     text = block["text"]
     if not isinstance(text, str):
-        issues.append(_error(f"{_text_block_path(message_index)}.text", f"must be a string, got {_json_type(text)}"))
+        issues.append(_error(f"{_text_block_path(message_index)}.text", f"must be a string, got {json_type(text)}"))
         return None
     if not text or text.isspace():
         issues.append(_error(f"{_text_block_path(message_index)}.text", "empty or whitespace-only text"))
@@ -612,7 +612,8 @@ def _keys(value: object) -> int:
     return len(value) if isinstance(value, dict) else 0
 
 
-def _json_type(value: object) -> str:
+def json_type(value: object) -> str:
+    """The JSON type name of a parsed value, as problems name it."""
     if isinstance(value, dict):
         return "object"
     if isinstance(value, list):
@@ -626,12 +627,13 @@ def _json_type(value: object) -> str:
     return "number"
 
 
-def _sized(value: object) -> str:
+def sized(value: object) -> str:
+    """A list as "a list of N", anything else as its JSON type: what a one-element field was given."""
     if isinstance(value, list):
         return f"a list of {len(value)}"
-    return _json_type(value)
+    return json_type(value)
 
 
 def _shown(value: object) -> str:
-    text = repr(value) if isinstance(value, str) else _json_type(value)
+    text = repr(value) if isinstance(value, str) else json_type(value)
     return text if len(text) <= 60 else text[:57] + "..."
