@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
+import sys
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -97,3 +100,24 @@ def render(value: Any) -> Any:
 
 def as_list(value: Any) -> list[Any]:
     return value if isinstance(value, list) else [value]
+
+
+def run_app(
+    outdir: Path, context: Mapping[str, object], cdk_cli_variables: Mapping[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    """`app.py` in its own process, as the CDK CLI runs it: `-c key=value` arrives as CDK_CONTEXT_JSON. With
+    `cdk_cli_variables`, the CDK_DEFAULT_* variables are exactly those (the CLI sets them from its profile)."""
+    environment = dict(os.environ)
+    if cdk_cli_variables is not None:
+        environment = {key: value for key, value in environment.items() if not key.startswith("CDK_DEFAULT_")}
+        environment |= cdk_cli_variables
+    environment |= {"CDK_OUTDIR": str(outdir), "CDK_CONTEXT_JSON": json.dumps(dict(context))}
+    return subprocess.run(
+        [sys.executable, "app.py"],
+        cwd=REPO_ROOT,
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )

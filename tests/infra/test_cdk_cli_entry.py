@@ -6,7 +6,6 @@ built and no network is used; the real Makefile is used only where it fails befo
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import subprocess
@@ -17,7 +16,7 @@ import pytest
 from aws_cdk import App
 
 from stacks.config import ConfigurationError, DistillConfig
-from tests.infra.conftest import DEPLOY_REGION, REPO_ROOT, default_context
+from tests.infra.conftest import DEPLOY_REGION, REPO_ROOT, default_context, run_app
 
 pytestmark = pytest.mark.infra
 
@@ -208,15 +207,7 @@ def test_the_cdks_own_context_keys_are_accepted() -> None:
 
 def test_app_refuses_an_unknown_command_line_key(tmp_path: Path) -> None:
     # Given the CDK CLI's context for `cdk synth -c tacherModelId=...`
-    result = subprocess.run(
-        [sys.executable, "app.py"],
-        cwd=REPO_ROOT,
-        env={**os.environ, "CDK_OUTDIR": str(tmp_path), "CDK_CONTEXT_JSON": json.dumps({"tacherModelId": "x"})},
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
+    result = run_app(tmp_path, {"tacherModelId": "x"})
     # Then synth stops with that one message, no traceback
     assert result.returncode == 1
     (line,) = result.stderr.splitlines()

@@ -8,9 +8,6 @@ as the configured pair, the others in allowedModelPairs), all synthesized in thi
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +17,7 @@ from aws_cdk import App
 from bedrock_distill.catalog import CATALOG_FILE, REGION_DEFAULTS, ModelPair, offered_pairs, offered_regions
 from stacks.app_builder import build_app
 from stacks.config import STACK_ID, ConfigurationError
-from tests.infra.conftest import REPO_ROOT, CloudAssembly, as_list, default_context, render
+from tests.infra.conftest import CloudAssembly, as_list, default_context, render, run_app
 from tests.infra.test_compliance import _violations_in_reports
 
 pytestmark = pytest.mark.infra
@@ -183,20 +180,6 @@ def test_a_pair_is_refused_outside_the_region_it_is_offered_in(pair: ModelPair) 
             assert "\n" not in message
 
 
-def _run_app(outdir: Path, variables: dict[str, str], context: dict[str, object]) -> subprocess.CompletedProcess[str]:
-    environment = {k: v for k, v in os.environ.items() if not k.startswith("CDK_DEFAULT_")}
-    environment |= {"CDK_OUTDIR": str(outdir), "CDK_CONTEXT_JSON": json.dumps(context), **variables}
-    return subprocess.run(
-        [sys.executable, "app.py"],
-        cwd=REPO_ROOT,
-        env=environment,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
-
-
 @pytest.mark.parametrize(
     ("variables", "context", "expected"),
     [
@@ -216,7 +199,7 @@ def _run_app(outdir: Path, variables: dict[str, str], context: dict[str, object]
 def test_app_py_refuses_with_one_message_and_no_traceback(
     tmp_path: Path, variables: dict[str, str], context: dict[str, object], expected: str
 ) -> None:
-    result = _run_app(tmp_path, variables, context)
+    result = run_app(tmp_path, context, variables)
     assert result.returncode == 1
     assert expected in result.stderr
     assert "Traceback" not in result.stderr
