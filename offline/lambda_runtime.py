@@ -23,6 +23,7 @@ from botocore.compat import HTTPHeaders
 from botocore.handlers import BUILTIN_HANDLERS
 from botocore.response import StreamingBody
 
+from offline.botocore_hooks import ActiveSlot, params_keeper
 from offline.iam.enforcer import Enforcer, Principal
 
 _PARAMS_KEY = "bedrock_distill.offline.invoke"
@@ -134,25 +135,12 @@ def _response(payload: Any, function_error: str | None = None) -> dict[str, Any]
     return response
 
 
-_active: LocalLambdas | None = None
-
-
-def activate(lambdas: LocalLambdas) -> None:
-    global _active  # noqa: PLW0603 - botocore calls module-level handlers; the active registry lives here
-    _active = lambdas
-
-
-def deactivate() -> None:
-    global _active  # noqa: PLW0603
-    _active = None
-
-
-def _remember_params(params: dict[str, Any], context: dict[str, Any], **_: Any) -> None:
-    context[_PARAMS_KEY] = params
+_active: ActiveSlot[LocalLambdas] = ActiveSlot()
+activate, deactivate = _active.activate, _active.deactivate
 
 
 def _answer(context: dict[str, Any], **_: Any) -> tuple[AWSResponse, dict[str, Any]] | None:
-    lambdas = _active
+    lambdas = _active.value
     params = context.get(_PARAMS_KEY, {})
     name = str(params.get("FunctionName", "")).rsplit(":function:", 1)[-1].split(":", 1)[0]
     if lambdas is None or name not in lambdas.handlers:
@@ -162,5 +150,5 @@ def _answer(context: dict[str, Any], **_: Any) -> tuple[AWSResponse, dict[str, A
     return AWSResponse(f"https://lambda.local/functions/{name}", 200, HTTPHeaders(), BytesIO()), parsed
 
 
-BUILTIN_HANDLERS.append(("before-parameter-build.lambda.Invoke", _remember_params))
+BUILTIN_HANDLERS.append(("before-parameter-build.lambda.Invoke", params_keeper(_PARAMS_KEY)))
 BUILTIN_HANDLERS.append(("before-call.lambda.Invoke", _answer))

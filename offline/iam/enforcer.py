@@ -23,6 +23,7 @@ from botocore.compat import HTTPHeaders
 from botocore.handlers import BUILTIN_HANDLERS, REGISTER_FIRST
 from botocore.model import OperationModel
 
+from offline.botocore_hooks import ActiveSlot, params_keeper
 from offline.iam.policy import Decision, Grant, Request, explain
 from offline.iam.requests import SERVICES, World, list_bucket_request, requests_for
 
@@ -112,21 +113,8 @@ class Enforcer:
         return _caller.get()
 
 
-_active: Enforcer | None = None
-
-
-def activate(enforcer: Enforcer) -> None:
-    global _active  # noqa: PLW0603 - botocore calls module-level handlers; the active enforcer lives here
-    _active = enforcer
-
-
-def deactivate() -> None:
-    global _active  # noqa: PLW0603
-    _active = None
-
-
-def _remember_params(params: dict[str, Any], context: dict[str, Any], **_: Any) -> None:
-    context[_PARAMS_KEY] = params
+_active: ActiveSlot[Enforcer] = ActiveSlot()
+activate, deactivate = _active.activate, _active.deactivate
 
 
 class _EmptyBody(BytesIO):
@@ -145,7 +133,7 @@ def _denied(service: str, denial: Denial) -> dict[str, Any]:
 
 
 def _authorize(model: OperationModel, context: dict[str, Any], **_: Any) -> tuple[AWSResponse, dict[str, Any]] | None:
-    enforcer, principal = _active, _caller.get()
+    enforcer, principal = _active.value, _caller.get()
     if enforcer is None or principal is None:
         return None
     service = model.service_model.service_name
@@ -161,7 +149,7 @@ def _missing_object_without_list_permission(
 ) -> None:
     """S3 answers a read of a missing key with 404 only to a caller that may list the bucket; anyone else gets
     403 AccessDenied (S3 API reference, GetObject and HeadObject: "Permissions")."""
-    enforcer, principal = _active, _caller.get()
+    enforcer, principal = _active.value, _caller.get()
     if enforcer is None or principal is None or model.name not in ("GetObject", "HeadObject"):
         return
     if parsed.get("Error", {}).get("Code") not in ("NoSuchKey", "404"):
@@ -180,6 +168,6 @@ EVENT_NAMES = {service: "sfn" if service == "stepfunctions" else service for ser
 
 
 for _name in EVENT_NAMES.values():
-    BUILTIN_HANDLERS.append((f"before-parameter-build.{_name}", _remember_params, REGISTER_FIRST))
+    BUILTIN_HANDLERS.append((f"before-parameter-build.{_name}", params_keeper(_PARAMS_KEY), REGISTER_FIRST))
     BUILTIN_HANDLERS.append((f"before-call.{_name}", _authorize, REGISTER_FIRST))
 BUILTIN_HANDLERS.append(("after-call.s3", _missing_object_without_list_permission))
