@@ -108,10 +108,6 @@ class Enforcer:
         finally:
             _caller.reset(token)
 
-    @staticmethod
-    def current_caller() -> Principal | None:
-        return _caller.get()
-
 
 _active: ActiveSlot[Enforcer] = ActiveSlot()
 activate, deactivate = _active.activate, _active.deactivate
