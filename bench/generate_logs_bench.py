@@ -41,7 +41,7 @@ os.environ.pop("AWS_PROFILE", None)
 import boto3
 from moto import mock_aws
 
-from bedrock_distill.operator.generate import (
+from distill_cli.generate import (
     ADAPTIVE_RETRIES,
     GenerateResult,
     GenerateSettings,
@@ -51,8 +51,8 @@ from bedrock_distill.operator.generate import (
     prompt_keys,
     read_prompts,
 )
-from bedrock_distill.operator.session import AwsSession
-from bedrock_emulator import BedrockEmulator, bedrock_emulator
+from distill_cli.session import AwsSession
+from offline.bedrock_emulator import BedrockEmulator, bedrock_emulator
 
 TEACHER = "meta.llama3-1-70b-instruct-v1:0"
 METADATA = {"project": "bench", "run": "generate-logs"}

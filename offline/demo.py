@@ -73,12 +73,12 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from bedrock_distill.catalog import region_default
-from bedrock_distill.operator.executions import TERMINAL_STATUSES
-from bedrock_distill.operator.report import plot_training_loss
 from bedrock_distill.workflow.metrics import JobMetrics
 from bedrock_distill.workflow.run import EXECUTION_TAG_KEY
-from bedrock_emulator import BedrockEmulator, Job, ProvisionedThroughput, bedrock_emulator
-from bedrock_emulator.service import DEFAULT_ACCOUNT_ID
+from distill_cli.executions import TERMINAL_STATUSES
+from distill_cli.report import plot_training_loss
+from offline.bedrock_emulator import BedrockEmulator, Job, ProvisionedThroughput, bedrock_emulator
+from offline.bedrock_emulator.service import DEFAULT_ACCOUNT_ID
 from offline.events import Delivery, EventPump
 from offline.pipeline import LocalPipeline
 from offline.synth import synthesize

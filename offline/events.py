@@ -18,7 +18,7 @@ from typing import Any
 
 import boto3
 
-from bedrock_distill.operator.executions import TERMINAL_STATUSES
+from distill_cli.executions import TERMINAL_STATUSES
 from offline.lambda_runtime import LocalLambdas
 
 

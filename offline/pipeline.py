@@ -24,8 +24,8 @@ import boto3
 
 from bedrock_distill import catalog
 from bedrock_distill.handlers import common, invocation_logging
-from bedrock_distill.operator.executions import TERMINAL_STATUSES
 from bedrock_distill.workflow.settings import PipelineSettings
+from distill_cli.executions import TERMINAL_STATUSES
 from offline import aws_semantics
 from offline.events import EventPump, LocalRule
 from offline.iam import enforcer as iam_enforcer
@@ -291,7 +291,7 @@ class LocalPipeline:
         emulator = self._emulator
         on_tick = None
         if emulator is not None:
-            from bedrock_emulator.events import eventbridge_sink  # noqa: PLC0415 - only with an emulator
+            from offline.bedrock_emulator.events import eventbridge_sink  # noqa: PLC0415 - only with an emulator
 
             emulator.subscribe(eventbridge_sink(region))
             if self._emulator_seconds_per_tick:

@@ -17,7 +17,7 @@ from bedrock_distill.workflow.dataset_settings import load_dataset_settings
 from bedrock_distill.workflow.errors import InvalidExecutionInput
 from bedrock_distill.workflow.run import Execution, ExecutionInput, plan_run
 from bedrock_distill.workflow.settings import ENVIRONMENT_VARIABLES, PipelineSettings
-from bedrock_emulator import BedrockEmulator, bedrock_emulator
+from offline.bedrock_emulator import BedrockEmulator, bedrock_emulator
 from offline.lambda_runtime import LocalLambdaContext
 from tests.unit.settings import pipeline_settings
 

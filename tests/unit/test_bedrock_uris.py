@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 from bedrock_distill.bedrock_uris import S3_URI, S3_URI_MAX_LENGTH, key_segment, s3_uri_problem
 from bedrock_distill.workflow.run import run_folder
-from bedrock_emulator.validation import pattern
+from offline.bedrock_emulator.validation import pattern
 from tests.unit.test_name_properties import EXECUTION_NAMES
 
 pytestmark = pytest.mark.unit

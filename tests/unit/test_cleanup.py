@@ -13,7 +13,7 @@ from moto import mock_aws
 from bedrock_distill.workflow.bedrock import BedrockGateway
 from bedrock_distill.workflow.cleanup import clean_up_execution, sweep
 from bedrock_distill.workflow.run import EXECUTION_TAG_KEY, PROJECT_TAG_KEY, PROJECT_TAG_VALUE
-from bedrock_emulator import BedrockEmulator, bedrock_emulator
+from offline.bedrock_emulator import BedrockEmulator, bedrock_emulator
 
 pytestmark = pytest.mark.unit
 

@@ -1,7 +1,7 @@
 """Preflight and the Bedrock emulator read a request-metadata filter the same way.
 
 Preflight predicts which invocation-log records a job will train on (`preflight/filters.py`); the emulator
-selects them when it runs the job (`bedrock_emulator/invocation_logs.py`). Each was written on its own, so a
+selects them when it runs the job (`offline/bedrock_emulator/invocation_logs.py`). Each was written on its own, so a
 change to one reading (what `notEquals` does with an absent key, say) must show here as a disagreement
 instead of passing every test.
 """
@@ -15,7 +15,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from bedrock_distill.preflight.filters import check_filter, filter_matches
-from bedrock_emulator.invocation_logs import matches_filters
+from offline.bedrock_emulator.invocation_logs import matches_filters
 
 pytestmark = pytest.mark.unit
 

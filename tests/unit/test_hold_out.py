@@ -19,11 +19,6 @@ import pytest
 from moto import mock_aws
 from rich.console import Console
 
-from bedrock_distill.operator.console import print_report
-from bedrock_distill.operator.executions import Execution as ExecutionRecord
-from bedrock_distill.operator.report import RunReport
-from bedrock_distill.operator.stack import INPUT_LOCATION, STUDENT_MODEL_ID, TEACHER_MODEL_ID, Stack
-from bedrock_distill.operator.start import Findings, StartAws, StartOptions, plan_start
 from bedrock_distill.preflight import SourceError
 from bedrock_distill.preflight.dataset import MIN_VALID_RECORDS
 from bedrock_distill.s3 import S3Gateway, S3Location
@@ -34,6 +29,11 @@ from bedrock_distill.workflow.preflight import PREFLIGHT_REPORT, run_preflight
 from bedrock_distill.workflow.run import Execution, ExecutionInput, HeldOutSplit, Run, plan_run
 from bedrock_distill.workflow.settings import PipelineSettings
 from bedrock_distill.workflow.validation import ValidationPromptsOrigin
+from distill_cli.console import print_report
+from distill_cli.executions import Execution as ExecutionRecord
+from distill_cli.report import RunReport
+from distill_cli.stack import INPUT_LOCATION, STUDENT_MODEL_ID, TEACHER_MODEL_ID, Stack
+from distill_cli.start import Findings, StartAws, StartOptions, plan_start
 from tests.unit.settings import pipeline_settings
 
 pytestmark = pytest.mark.unit

@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 
 from bedrock_distill.workflow.run import client_request_token, resource_names, run_folder
 from bedrock_distill.workflow.uploads import UploadedObject, execution_name
-from bedrock_emulator.validation import pattern
+from offline.bedrock_emulator.validation import pattern
 
 pytestmark = pytest.mark.unit
 

@@ -14,8 +14,8 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from bedrock_emulator import BedrockEmulator, bedrock_emulator
-from bedrock_emulator.service import DEFAULT_ACCOUNT_ID
+from offline.bedrock_emulator import BedrockEmulator, bedrock_emulator
+from offline.bedrock_emulator.service import DEFAULT_ACCOUNT_ID
 from offline.pipeline import LocalPipeline
 from offline.synth import synthesize
 

@@ -10,7 +10,7 @@ import boto3
 import pytest
 
 from bedrock_distill.workflow.run import EXECUTION_TAG_KEY, PROJECT_TAG_KEY, PROJECT_TAG_VALUE
-from bedrock_emulator import BedrockEmulator
+from offline.bedrock_emulator import BedrockEmulator
 from offline.pipeline import LocalPipeline
 from tests.workflow.conftest import (
     TEACHER,

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from bedrock_emulator import BedrockEmulator
+from offline.bedrock_emulator import BedrockEmulator
 from offline.pipeline import LocalPipeline
 from stacks.pipeline_spec import WORKFLOW_FUNCTIONS
 from tests.workflow.conftest import (

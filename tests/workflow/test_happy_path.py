@@ -8,7 +8,7 @@ from typing import Any
 import boto3
 import pytest
 
-from bedrock_emulator import BedrockEmulator
+from offline.bedrock_emulator import BedrockEmulator
 from offline.pipeline import LocalPipeline
 from tests.workflow.conftest import (
     TEACHER,

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from bedrock_emulator import BedrockEmulator, eventbridge_sink
+from offline.bedrock_emulator import BedrockEmulator, eventbridge_sink
 from offline.pipeline import LocalPipeline
 from tests.workflow.conftest import (
     entered_states,

@@ -17,8 +17,8 @@ from typing import Any
 import boto3
 import pytest
 
-from bedrock_emulator import BedrockEmulator
-from bedrock_emulator.service import DEFAULT_ACCOUNT_ID
+from offline.bedrock_emulator import BedrockEmulator
+from offline.bedrock_emulator.service import DEFAULT_ACCOUNT_ID
 from offline.iam.policy import statements
 from offline.iam.template import PATH_METADATA, Account, DeployedTemplate
 from offline.pipeline import LocalNames, LocalPipeline

@@ -9,7 +9,7 @@ import boto3
 import pytest
 
 from bedrock_distill.workflow.quotas import CUSTOMIZATION_JOBS, NO_COMMITMENT_MODEL_UNITS
-from bedrock_emulator import BedrockEmulator
+from offline.bedrock_emulator import BedrockEmulator
 from offline.pipeline import LocalPipeline
 from tests.workflow.conftest import (
     conversation_record,

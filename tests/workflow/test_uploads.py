@@ -9,7 +9,7 @@ from typing import Any
 import boto3
 import pytest
 
-from bedrock_emulator import BedrockEmulator
+from offline.bedrock_emulator import BedrockEmulator
 from offline.pipeline import LocalPipeline
 from stacks.pipeline_spec import UPLOAD_TRIGGER_PREFIX
 from tests.workflow.conftest import conversation_record, published_outcomes, upload_prompts, wait_until

@@ -19,9 +19,9 @@ import pytest
 from moto import mock_aws
 from moto.stepfunctions.models import stepfunctions_backends
 
-from bedrock_distill.operator import commands
 from bedrock_distill.workflow.run import resource_names
-from bedrock_emulator import BedrockEmulator, bedrock_emulator
+from distill_cli import commands
+from offline.bedrock_emulator import BedrockEmulator, bedrock_emulator
 
 REGION = "us-west-2"
 ACCOUNT = "123456789012"

@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
-from bedrock_distill.cli import _build_parser, main
-from bedrock_distill.operator.commands import Context
+from distill_cli.commands import Context
+from distill_cli.main import _build_parser, main
 from tests.unit.cli.conftest import REGION, Deployment, FakeClock
 
 pytestmark = pytest.mark.unit

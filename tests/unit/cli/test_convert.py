@@ -13,8 +13,8 @@ import orjson
 import pytest
 from moto import mock_aws
 
-from bedrock_distill.cli import main
-from bedrock_distill.operator.convert import ConvertOptions, InputFormat, convert_dataset, default_output
+from distill_cli.convert import ConvertOptions, InputFormat, convert_dataset, default_output
+from distill_cli.main import main
 from tests.unit.cli.conftest import REGION, aws_client
 
 pytestmark = pytest.mark.unit

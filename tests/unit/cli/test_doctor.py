@@ -15,9 +15,9 @@ from botocore.awsrequest import AWSResponse
 from botocore.stub import Stubber
 from moto import mock_aws
 
-from bedrock_distill.cli import main
-from bedrock_distill.operator.session import AwsSession
-from bedrock_emulator import bedrock_emulator
+from distill_cli.main import main
+from distill_cli.session import AwsSession
+from offline.bedrock_emulator import bedrock_emulator
 from tests.unit.cli.conftest import ACCOUNT, REGION
 
 pytestmark = pytest.mark.unit

@@ -14,8 +14,7 @@ from typing import Any
 import pytest
 
 from bedrock_distill.aws import LazyClient
-from bedrock_distill.cli import main
-from bedrock_distill.operator.generate import (
+from distill_cli.generate import (
     GenerateSettings,
     ProgressFile,
     TeacherGateway,
@@ -23,7 +22,8 @@ from bedrock_distill.operator.generate import (
     prompt_keys,
     read_prompts,
 )
-from bedrock_emulator import BedrockEmulator
+from distill_cli.main import main
+from offline.bedrock_emulator import BedrockEmulator
 from tests.unit.cli.conftest import (
     LOG_BUCKET,
     TEACHER,
@@ -221,7 +221,7 @@ def test_concurrency_is_bounded(deployment: Deployment, tmp_path: Path, emulator
     emulator.stop()
     prompts = _text_prompts(tmp_path / "prompts.txt", 40)
     gateway = CountingGateway()
-    from bedrock_emulator import bedrock_emulator  # noqa: PLC0415 - a second emulator, with latency
+    from offline.bedrock_emulator import bedrock_emulator  # noqa: PLC0415 - a second emulator, with latency
 
     with bedrock_emulator(converse_latency_seconds=0.02) as slow:
         # When they are sent at most 5 at a time

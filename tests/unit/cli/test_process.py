@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from bedrock_distill import cli
-from bedrock_distill.cli import main
+from distill_cli import main as cli
+from distill_cli.main import main
 
 pytestmark = pytest.mark.unit
 
@@ -52,7 +52,7 @@ def test_a_closed_pipe_ends_distill_quietly(tmp_path: Path) -> None:
     record = '{{"schemaVersion": "bedrock-conversation-2024", "n{index}": 1}}\n'
     dataset.write_text("".join(record.format(index=index) for index in range(2000)))
     process = subprocess.Popen(
-        [sys.executable, "-m", "bedrock_distill.cli", "validate", str(dataset)],
+        [sys.executable, "-m", "distill_cli.main", "validate", str(dataset)],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
     )

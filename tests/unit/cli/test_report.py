@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
-from bedrock_distill.cli import main
-from bedrock_emulator import BedrockEmulator
+from distill_cli.main import main
+from offline.bedrock_emulator import BedrockEmulator
 from tests.unit.cli.conftest import (
     OUTPUT_BUCKET,
     Deployment,

@@ -6,11 +6,11 @@ from pathlib import Path
 
 import pytest
 
-from bedrock_distill.cli import _build_parser, main
-from bedrock_distill.operator import AwsOptions, AwsSession, OperatorError
-from bedrock_distill.operator.commands import Context
-from bedrock_distill.operator.stack import StackGateway
-from bedrock_emulator import BedrockEmulator
+from distill_cli import AwsOptions, AwsSession, OperatorError
+from distill_cli.commands import Context
+from distill_cli.main import _build_parser, main
+from distill_cli.stack import StackGateway
+from offline.bedrock_emulator import BedrockEmulator
 from tests.unit.cli.conftest import LOG_SOURCE, STACK, TEACHER, Deployment, FakeClock, create_stack
 
 pytestmark = pytest.mark.unit

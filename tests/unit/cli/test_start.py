@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from bedrock_distill.cli import main
-from bedrock_distill.operator.session import AwsSession
 from bedrock_distill.workflow.run import ExecutionInput
+from distill_cli.main import main
+from distill_cli.session import AwsSession
 from tests.unit.cli.conftest import (
     INPUT_BUCKET,
     LOG_SOURCE,

@@ -7,8 +7,8 @@ from datetime import timedelta
 
 import pytest
 
-from bedrock_distill.cli import main
-from bedrock_emulator import BedrockEmulator
+from distill_cli.main import main
+from offline.bedrock_emulator import BedrockEmulator
 from tests.unit.cli.conftest import (
     Deployment,
     FakeClock,

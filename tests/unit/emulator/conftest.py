@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from moto import mock_aws
 
-from bedrock_emulator import BedrockEmulator
+from offline.bedrock_emulator import BedrockEmulator
 from tests.unit.emulator.builders import BUCKET, JOB_SECONDS, PROVISIONING_SECONDS, REGION, client
 
 

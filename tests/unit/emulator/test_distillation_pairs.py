@@ -9,7 +9,7 @@ import pytest
 from botocore.exceptions import ClientError
 
 from bedrock_distill.catalog import offered_pairs
-from bedrock_emulator import BedrockEmulator
+from offline.bedrock_emulator import BedrockEmulator
 from tests.unit.emulator.builders import REGION, distillation_request, upload_prompts
 
 pytestmark = pytest.mark.unit

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from bedrock_emulator import BedrockEmulator, Event, bedrock_emulator, eventbridge_sink
+from offline.bedrock_emulator import BedrockEmulator, Event, bedrock_emulator, eventbridge_sink
 from tests.unit.emulator.builders import (
     ACCOUNT_ID,
     BUCKET,

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from bedrock_emulator import BedrockEmulator, LogicalClock
+from offline.bedrock_emulator import BedrockEmulator, LogicalClock
 
 pytestmark = pytest.mark.unit
 

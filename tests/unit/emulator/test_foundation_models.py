@@ -11,7 +11,7 @@ import pytest
 from botocore.exceptions import ClientError
 from moto import mock_aws
 
-from bedrock_emulator import bedrock_emulator
+from offline.bedrock_emulator import bedrock_emulator
 
 pytestmark = pytest.mark.unit
 

@@ -11,7 +11,7 @@ from botocore.config import Config
 from botocore.exceptions import ClientError
 from botocore.validate import ParamValidator
 
-from bedrock_emulator import BedrockEmulator, UnsupportedOperationError, bedrock_emulator
+from offline.bedrock_emulator import BedrockEmulator, UnsupportedOperationError, bedrock_emulator
 from tests.unit.emulator.builders import JOB_SECONDS, REGION, distillation_request, upload_prompts
 
 pytestmark = pytest.mark.unit

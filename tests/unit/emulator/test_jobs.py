@@ -10,8 +10,8 @@ from typing import Any
 
 import pytest
 
-from bedrock_emulator import BedrockEmulator
-from bedrock_emulator.service import CUSTOMIZATION_JOBS_QUOTA
+from offline.bedrock_emulator import BedrockEmulator
+from offline.bedrock_emulator.service import CUSTOMIZATION_JOBS_QUOTA
 from tests.unit.emulator.builders import (
     BUCKET,
     JOB_SECONDS,

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from bedrock_emulator import BedrockEmulator
+from offline.bedrock_emulator import BedrockEmulator
 from tests.unit.emulator.builders import (
     ACCOUNT_ID,
     BUCKET,

@@ -16,8 +16,8 @@ from botocore.config import Config
 from botocore.exceptions import ClientError, ParamValidationError
 from botocore.model import ListShape, MapShape, ServiceModel, Shape, StructureShape
 
-from bedrock_emulator import BedrockEmulator
-from bedrock_emulator.validation import model_violations, pattern
+from offline.bedrock_emulator import BedrockEmulator
+from offline.bedrock_emulator.validation import model_violations, pattern
 from tests.unit.emulator.builders import REGION, distillation_request, invocation_logs_source
 
 pytestmark = pytest.mark.unit

@@ -7,7 +7,7 @@ from typing import Any
 import boto3
 import pytest
 
-from bedrock_emulator import bedrock_emulator
+from offline.bedrock_emulator import bedrock_emulator
 from tests.unit.emulator.builders import BUCKET, REGION, distillation_request, upload_prompts
 
 pytestmark = pytest.mark.unit

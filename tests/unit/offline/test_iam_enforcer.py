@@ -120,7 +120,7 @@ def test_a_missing_key_is_a_404_only_to_a_caller_who_may_list_the_bucket(enforce
 
 
 def test_a_request_on_a_bedrock_resource_carries_its_tags() -> None:
-    from bedrock_emulator import bedrock_emulator  # noqa: PLC0415
+    from offline.bedrock_emulator import bedrock_emulator  # noqa: PLC0415
 
     # Given a principal that may delete only Provisioned Throughputs tagged project=bedrock-distill
     only_ours = {

@@ -10,7 +10,7 @@ from pathlib import Path
 import orjson
 import pytest
 
-from bedrock_distill.cli import main
+from distill_cli.main import main
 from tests.unit.preflight.conftest import conversation, log_record, valid_lines, write_jsonl, write_log_file
 
 pytestmark = pytest.mark.unit

@@ -7,14 +7,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final
 
-from bedrock_distill.operator.bedrock import BedrockReader
-from bedrock_distill.operator.errors import aws_errors
-from bedrock_distill.operator.executions import Execution, ExecutionsGateway
-from bedrock_distill.operator.stack import Stack
 from bedrock_distill.s3 import S3Gateway, S3Location
 from bedrock_distill.workflow.metrics import JobMetrics, collect_metrics
 from bedrock_distill.workflow.preflight import PREFLIGHT_REPORT
 from bedrock_distill.workflow.run import resource_names
+from distill_cli.bedrock import BedrockReader
+from distill_cli.errors import aws_errors
+from distill_cli.executions import Execution, ExecutionsGateway
+from distill_cli.stack import Stack
 
 # The names the pipeline's CollectMetrics and ValidateModel states write under the run's report/ prefix.
 METRICS_REPORT: Final = "metrics.json"

@@ -12,7 +12,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from bedrock_emulator.errors import BedrockError
+from offline.bedrock_emulator.errors import BedrockError
 
 PERMISSION_CHECK_OBJECT = "amazon-bedrock-logs-permission-check"
 

@@ -28,8 +28,10 @@ from bedrock_distill.catalog import (
     teacher_route,
 )
 from bedrock_distill.invocation_logging import ROLE_CONTEXT_KEY
-from bedrock_distill.operator.errors import OperatorError
-from bedrock_distill.operator.stack import (
+from bedrock_distill.workflow.errors import error_code
+from bedrock_distill.workflow.quotas import NO_COMMITMENT_MODEL_UNITS
+from distill_cli.errors import OperatorError
+from distill_cli.stack import (
     DISTILLATION_SERVICE_ROLE_ARN,
     INVOCATION_LOG_SOURCE,
     OUTCOME_TOPIC_ARN,
@@ -39,8 +41,6 @@ from bedrock_distill.operator.stack import (
     Stack,
     StackGateway,
 )
-from bedrock_distill.workflow.errors import error_code
-from bedrock_distill.workflow.quotas import NO_COMMITMENT_MODEL_UNITS
 
 # ListFoundationModels' byCustomizationType: DISTILLATION where botocore's bedrock model has it (older
 # botocore releases only know FINE_TUNING and CONTINUED_PRE_TRAINING).
@@ -607,7 +607,7 @@ def _place(stack: Stack, region: str, resources: dict[str, tuple[str, str]]) -> 
 
 def doctor(context: Any) -> int:
     """`distill doctor`, run by `commands.run`: one line per check (or one JSON object); 0 only when ready."""
-    from bedrock_distill.operator.console import print_json, say  # noqa: PLC0415 - rich loads for commands only
+    from distill_cli.console import print_json, say  # noqa: PLC0415 - rich loads for commands only
 
     args = context.args
     if bool(args.teacher) != bool(args.student):

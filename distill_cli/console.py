@@ -27,11 +27,11 @@ from rich.progress import (
 from rich.table import Table
 from rich.text import Text
 
-from bedrock_distill.operator.generate import GenerateResult, GenerateSettings
-from bedrock_distill.operator.listing import Listed
-from bedrock_distill.operator.report import RunReport
-from bedrock_distill.operator.start import Started, StartPlan
-from bedrock_distill.operator.status import RunStatus
+from distill_cli.generate import GenerateResult, GenerateSettings
+from distill_cli.listing import Listed
+from distill_cli.report import RunReport
+from distill_cli.start import Started, StartPlan
+from distill_cli.status import RunStatus
 
 STATUS_STYLES: Final = {
     "RUNNING": "cyan",

@@ -6,9 +6,9 @@ that runs it; ``main`` only parses and dispatches. Exit codes everywhere: 0 vali
 an interrupted run.
 
 ``validate``, ``convert``, ``filter check`` and ``logs scan`` work on data alone. ``start``, ``status``, ``list``,
-``report`` and ``generate-logs`` work on a deployed stack; their logic is ``bedrock_distill.operator``,
+``report`` and ``generate-logs`` work on a deployed stack; their logic is ``distill_cli``,
 imported only when one of them runs, so the data commands start fast and never import boto3 (``convert``'s
-code is CLI-only, ``bedrock_distill.operator.convert``, and likewise imported when it runs).
+code is CLI-only, ``distill_cli.convert``, and likewise imported when it runs).
 """
 
 from __future__ import annotations
@@ -39,7 +39,7 @@ EXIT_INVALID: Final = 1
 EXIT_USAGE_OR_IO: Final = 2
 EXIT_INTERRUPTED: Final = 130  # 128 + SIGINT, as a shell reports Ctrl-C
 EXIT_CLOSED_PIPE: Final = 141  # 128 + SIGPIPE, as a shell reports a writer whose reader went away
-DEFAULT_STACK_NAME: Final = "BedrockDistill"  # bedrock_distill.operator.stack.DEFAULT_STACK_NAME
+DEFAULT_STACK_NAME: Final = "BedrockDistill"  # distill_cli.stack.DEFAULT_STACK_NAME
 
 Subcommands = Any  # argparse's _SubParsersAction is private
 Runner = Callable[[argparse.Namespace], int]
@@ -185,7 +185,7 @@ def _add_convert(commands: Subcommands) -> None:
 
 
 def _run_convert(args: argparse.Namespace) -> int:
-    from bedrock_distill.operator.convert import (  # noqa: PLC0415 - CLI-only code, loaded when it runs
+    from distill_cli.convert import (  # noqa: PLC0415 - CLI-only code, loaded when it runs
         ConvertOptions,
         ConvertUsageError,
         InputFormat,
@@ -338,7 +338,7 @@ def _print_scan_summary(report: ScanReport) -> None:
 
 def _operator(name: str) -> Runner:
     def runner(args: argparse.Namespace) -> int:
-        from bedrock_distill.operator import commands  # noqa: PLC0415 - see the module docstring
+        from distill_cli import commands  # noqa: PLC0415 - see the module docstring
 
         command: Callable[[Any], int] = getattr(commands, name)
         return commands.run(command, args)
@@ -520,7 +520,7 @@ def _add_doctor(commands: Subcommands, parents: list[argparse.ArgumentParser]) -
 
 
 def _run_doctor(args: argparse.Namespace) -> int:
-    from bedrock_distill.operator import commands, doctor  # noqa: PLC0415 - see the module docstring
+    from distill_cli import commands, doctor  # noqa: PLC0415 - see the module docstring
 
     return commands.run(doctor.doctor, args)
 

@@ -9,9 +9,9 @@ from typing import Any, Final, Protocol
 
 from pydantic.alias_generators import to_camel
 
-from bedrock_distill.operator.bedrock import BedrockReader
-from bedrock_distill.operator.executions import Execution, ExecutionsGateway
 from bedrock_distill.workflow.run import resource_names
+from distill_cli.bedrock import BedrockReader
+from distill_cli.executions import Execution, ExecutionsGateway
 
 NOT_CREATED: Final = "not created"
 NONE: Final = "none"  # a PT never created, or already deleted

@@ -13,8 +13,8 @@ import threading
 from dataclasses import dataclass
 from typing import TypeVar
 
-from bedrock_emulator.errors import BedrockError
-from bedrock_emulator.models import find_operation, modeled_error_codes
+from offline.bedrock_emulator.errors import BedrockError
+from offline.bedrock_emulator.models import find_operation, modeled_error_codes
 
 _Value = TypeVar("_Value")
 JOB_STATUSES = frozenset({"InProgress", "Completed", "Failed", "Stopping", "Stopped"})

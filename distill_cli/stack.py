@@ -7,9 +7,9 @@ from dataclasses import dataclass
 from typing import Any, Final
 
 from bedrock_distill.aws import LazyClient
-from bedrock_distill.operator.errors import OperatorError, aws_errors
 from bedrock_distill.workflow.errors import error_code
 from bedrock_distill.workflow.run import run_folder
+from distill_cli.errors import OperatorError, aws_errors
 
 DEFAULT_STACK_NAME: Final = "BedrockDistill"
 

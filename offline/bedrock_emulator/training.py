@@ -9,8 +9,8 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from bedrock_emulator.errors import BedrockError
-from bedrock_emulator.invocation_logs import matches_filters, read_records, split_s3_uri
+from offline.bedrock_emulator.errors import BedrockError
+from offline.bedrock_emulator.invocation_logs import matches_filters, read_records, split_s3_uri
 
 MAX_TRAINING_RECORDS = 15_000
 _SCHEMA_VERSION = "bedrock-conversation-2024"

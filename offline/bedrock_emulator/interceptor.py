@@ -25,10 +25,10 @@ from botocore.model import OperationModel
 from botocore.parsers import create_parser
 from botocore.validate import ParamValidator
 
-from bedrock_emulator.errors import BedrockError
-from bedrock_emulator.models import SERVICE_NAMES, error_http_status
+from offline.bedrock_emulator.errors import BedrockError
+from offline.bedrock_emulator.models import SERVICE_NAMES, error_http_status
 
-_PARAMS_KEY = "bedrock_emulator.params"
+_PARAMS_KEY = "offline.bedrock_emulator.params"
 
 
 class Clock(Protocol):

@@ -19,7 +19,7 @@ import regex  # type: ignore[import-untyped]  # no stubs; only for the model's U
 from botocore.model import OperationModel, Shape
 from botocore.validate import ParamValidator
 
-from bedrock_emulator.errors import BedrockError
+from offline.bedrock_emulator.errors import BedrockError
 
 _NUMBER_TYPES = {"integer", "long", "float", "double"}
 _SIZED_TYPES = {"string", "list", "map", "blob"}

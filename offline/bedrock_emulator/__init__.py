@@ -18,11 +18,11 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from bedrock_emulator.clock import LogicalClock
-from bedrock_emulator.errors import UnsupportedOperationError
-from bedrock_emulator.events import Event, EventSink, eventbridge_sink
-from bedrock_emulator.faults import Faults
-from bedrock_emulator.service import BedrockEmulator, Job, ProvisionedThroughput, RecordedCall
+from offline.bedrock_emulator.clock import LogicalClock
+from offline.bedrock_emulator.errors import UnsupportedOperationError
+from offline.bedrock_emulator.events import Event, EventSink, eventbridge_sink
+from offline.bedrock_emulator.faults import Faults
+from offline.bedrock_emulator.service import BedrockEmulator, Job, ProvisionedThroughput, RecordedCall
 
 __all__ = [
     "BedrockEmulator",

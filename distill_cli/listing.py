@@ -6,7 +6,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
-from bedrock_distill.operator.executions import Execution, ExecutionsGateway
+from distill_cli.executions import Execution, ExecutionsGateway
 
 _CAUSE_CHARACTERS = 120
 

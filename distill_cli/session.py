@@ -20,8 +20,8 @@ from functools import cache, cached_property
 from typing import Any
 
 from bedrock_distill.aws import LazyClient
-from bedrock_distill.operator.errors import NO_REGION, OperatorError, aws_errors
 from bedrock_distill.s3 import S3Gateway
+from distill_cli.errors import NO_REGION, OperatorError, aws_errors
 
 USER_AGENT_EXTRA = "bedrock-distill-cli"
 # The AWS CLI v2 and every other AWS SDK read AWS_REGION ahead of AWS_DEFAULT_REGION; botocore reads only the latter.

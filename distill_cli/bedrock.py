@@ -5,8 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from bedrock_distill.aws import LazyClient
-from bedrock_distill.operator.errors import aws_errors
 from bedrock_distill.workflow.errors import error_code
+from distill_cli.errors import aws_errors
 
 
 class BedrockReader:

@@ -17,8 +17,8 @@ from typing import Final
 
 from rich.console import Console
 
-from bedrock_distill.operator.bedrock import BedrockReader
-from bedrock_distill.operator.console import (
+from distill_cli.bedrock import BedrockReader
+from distill_cli.console import (
     GenerateProgress,
     StatusView,
     generate_document,
@@ -31,9 +31,9 @@ from bedrock_distill.operator.console import (
     print_status,
     say,
 )
-from bedrock_distill.operator.errors import OperatorError
-from bedrock_distill.operator.executions import ExecutionsGateway
-from bedrock_distill.operator.generate import (
+from distill_cli.errors import OperatorError
+from distill_cli.executions import ExecutionsGateway
+from distill_cli.generate import (
     ADAPTIVE_RETRIES,
     GenerateSettings,
     ProgressFile,
@@ -47,12 +47,12 @@ from bedrock_distill.operator.generate import (
     prompt_keys,
     read_prompts,
 )
-from bedrock_distill.operator.listing import recent_runs
-from bedrock_distill.operator.report import gather_report, write_report
-from bedrock_distill.operator.session import AwsOptions, AwsSession
-from bedrock_distill.operator.stack import Stack, StackGateway
-from bedrock_distill.operator.start import Findings, StartAws, StartOptions, carry_out, plan_start
-from bedrock_distill.operator.status import Clock, RunStatus, SystemClock, run_status, watch
+from distill_cli.listing import recent_runs
+from distill_cli.report import gather_report, write_report
+from distill_cli.session import AwsOptions, AwsSession
+from distill_cli.stack import Stack, StackGateway
+from distill_cli.start import Findings, StartAws, StartOptions, carry_out, plan_start
+from distill_cli.status import Clock, RunStatus, SystemClock, run_status, watch
 
 EXIT_OK: Final = 0
 EXIT_PROBLEMS: Final = 1

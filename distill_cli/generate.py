@@ -34,11 +34,11 @@ from types import FrameType
 from typing import IO, Any, Final, Literal, Protocol
 
 from bedrock_distill.aws import LazyClient
-from bedrock_distill.operator.errors import OperatorError
 from bedrock_distill.preflight import Problem, Severity, check_filter, validate_dataset
 from bedrock_distill.preflight.problems import WHOLE_FILE
 from bedrock_distill.preflight.sources import SourceError
 from bedrock_distill.workflow.errors import TRANSIENT_ERROR_CODES, error_code
+from distill_cli.errors import OperatorError
 
 PromptFormat = Literal["jsonl", "text"]
 JSONL_SUFFIXES: Final = (".jsonl", ".json")

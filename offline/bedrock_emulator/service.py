@@ -30,17 +30,17 @@ from botocore.exceptions import ClientError
 from botocore.model import OperationModel
 from botocore.utils import parse_timestamp
 
-from bedrock_emulator import distillation, interceptor
-from bedrock_emulator.clock import LogicalClock
-from bedrock_emulator.converse import answer, estimate_tokens, prompt_text
-from bedrock_emulator.errors import BedrockError, UnsupportedOperationError
-from bedrock_emulator.events import Event, EventSink, job_state_change_event
-from bedrock_emulator.faults import Faults
-from bedrock_emulator.invocation_logs import check_destination, split_s3_uri, write_record
-from bedrock_emulator.models import modeled_error_codes
-from bedrock_emulator.service_role import ServiceRoleAuthority
-from bedrock_emulator.training import count_training_records, write_metrics
-from bedrock_emulator.validation import validate_request
+from offline.bedrock_emulator import distillation, interceptor
+from offline.bedrock_emulator.clock import LogicalClock
+from offline.bedrock_emulator.converse import answer, estimate_tokens, prompt_text
+from offline.bedrock_emulator.errors import BedrockError, UnsupportedOperationError
+from offline.bedrock_emulator.events import Event, EventSink, job_state_change_event
+from offline.bedrock_emulator.faults import Faults
+from offline.bedrock_emulator.invocation_logs import check_destination, split_s3_uri, write_record
+from offline.bedrock_emulator.models import modeled_error_codes
+from offline.bedrock_emulator.service_role import ServiceRoleAuthority
+from offline.bedrock_emulator.training import count_training_records, write_metrics
+from offline.bedrock_emulator.validation import validate_request
 
 DEFAULT_ACCOUNT_ID = "123456789012"  # moto's default account, so ARNs agree with moto's resources
 

@@ -22,15 +22,15 @@ from typing import Annotated, Any, Final
 from pydantic import TypeAdapter, ValidationError
 
 from bedrock_distill.catalog import pair_problem
-from bedrock_distill.operator.errors import OperatorError, aws_errors
-from bedrock_distill.operator.executions import EXECUTION_NAME, ExecutionsGateway
-from bedrock_distill.operator.sources import read_json_argument
-from bedrock_distill.operator.stack import Stack
 from bedrock_distill.preflight import Problem, Severity, parse_filter, scan_logs, validate_dataset
 from bedrock_distill.preflight.problems import WHOLE_FILE
 from bedrock_distill.s3 import S3Gateway, S3Location, is_s3_uri
 from bedrock_distill.workflow.hold_out import hold_out_problem
 from bedrock_distill.workflow.run import ExecutionInput, InvocationLogsSource, TrainingData
+from distill_cli.errors import OperatorError, aws_errors
+from distill_cli.executions import EXECUTION_NAME, ExecutionsGateway
+from distill_cli.sources import read_json_argument
+from distill_cli.stack import Stack
 
 CONSOLE_URL: Final = "https://{region}.console.aws.amazon.com/states/home?region={region}#/v2/executions/details/{arn}"
 DEFAULT_LOG_SOURCE: Final = ""  # `--logs` without a URI: the stack's InvocationLogSource
