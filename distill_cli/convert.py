@@ -28,6 +28,7 @@ from typing import Any, BinaryIO, Final, NamedTuple
 
 import orjson
 
+from bedrock_distill.gateways.s3 import CHUNK_BYTES, S3Gateway, S3Location, is_s3_uri
 from bedrock_distill.preflight.dataset import (
     MAX_RECORD_BYTES,
     RECORD_SIZE_REASON,
@@ -47,7 +48,6 @@ from bedrock_distill.preflight.problems import (
 )
 from bedrock_distill.preflight.repeated_keys import object_from_pairs, repeated_keys
 from bedrock_distill.preflight.sources import OversizeLine, SourceError, iter_lines, open_stream
-from bedrock_distill.s3 import CHUNK_BYTES, S3Gateway, S3Location, is_s3_uri
 
 # An input line may spell text with \uXXXX escapes (6 bytes for a 3-byte UTF-8 character), so a line up
 # to twice the record limit may still convert to a record under it; anything longer cannot.

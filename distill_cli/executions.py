@@ -9,10 +9,10 @@ from datetime import datetime, timedelta
 from typing import Any, Final
 
 from bedrock_distill.aws import LazyClient
+from bedrock_distill.gateways.stepfunctions import TERMINAL_STATUSES
 from bedrock_distill.workflow.errors import error_code
 from distill_cli.errors import OperatorError, aws_errors
 
-TERMINAL_STATUSES: Final = frozenset({"SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED"})
 # Step Functions allows more characters; these are the ones that stay readable in ARNs, S3 keys and
 # the Bedrock names the run derives from the execution name.
 EXECUTION_NAME: Final = re.compile(r"^[A-Za-z0-9_-]{1,80}$")

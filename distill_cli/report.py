@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final
 
-from bedrock_distill.s3 import S3Gateway, S3Location
+from bedrock_distill.gateways.s3 import S3Gateway, S3Location
 from bedrock_distill.workflow.metrics import JobMetrics, collect_metrics
 from bedrock_distill.workflow.preflight import PREFLIGHT_REPORT
 from bedrock_distill.workflow.run import resource_names

@@ -20,7 +20,7 @@ from functools import cache, cached_property
 from typing import Any
 
 from bedrock_distill.aws import LazyClient
-from bedrock_distill.s3 import S3Gateway
+from bedrock_distill.gateways.s3 import S3Gateway
 from distill_cli.errors import NO_REGION, OperatorError, aws_errors
 
 USER_AGENT_EXTRA = "bedrock-distill-cli"

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from bedrock_distill.gateways.s3 import S3Gateway
 from bedrock_distill.preflight.sources import read_chunks
-from bedrock_distill.s3 import S3Gateway
 
 
 def read_json_argument(value: str, s3: S3Gateway | None = None) -> tuple[str, bytes]:

@@ -22,9 +22,9 @@ from typing import Annotated, Any, Final
 from pydantic import TypeAdapter, ValidationError
 
 from bedrock_distill.catalog import pair_problem
+from bedrock_distill.gateways.s3 import S3Gateway, S3Location, is_s3_uri
 from bedrock_distill.preflight import Problem, Severity, parse_filter, scan_logs, validate_dataset
 from bedrock_distill.preflight.problems import WHOLE_FILE
-from bedrock_distill.s3 import S3Gateway, S3Location, is_s3_uri
 from bedrock_distill.workflow.hold_out import hold_out_problem
 from bedrock_distill.workflow.run import ExecutionInput, InvocationLogsSource, TrainingData
 from distill_cli.errors import OperatorError, aws_errors

@@ -73,9 +73,9 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from bedrock_distill.catalog import region_default
+from bedrock_distill.gateways.stepfunctions import TERMINAL_STATUSES
 from bedrock_distill.workflow.metrics import JobMetrics
 from bedrock_distill.workflow.run import EXECUTION_TAG_KEY
-from distill_cli.executions import TERMINAL_STATUSES
 from distill_cli.report import plot_training_loss
 from offline.bedrock_emulator import BedrockEmulator, Job, ProvisionedThroughput, bedrock_emulator
 from offline.bedrock_emulator.service import DEFAULT_ACCOUNT_ID

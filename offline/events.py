@@ -18,7 +18,7 @@ from typing import Any
 
 import boto3
 
-from distill_cli.executions import TERMINAL_STATUSES
+from bedrock_distill.gateways.stepfunctions import TERMINAL_STATUSES
 from offline.lambda_runtime import LocalLambdas
 
 

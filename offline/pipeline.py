@@ -23,9 +23,9 @@ from typing import Any
 import boto3
 
 from bedrock_distill import catalog
+from bedrock_distill.gateways.stepfunctions import TERMINAL_STATUSES
 from bedrock_distill.handlers import common, invocation_logging
 from bedrock_distill.workflow.settings import PipelineSettings
-from distill_cli.executions import TERMINAL_STATUSES
 from offline import aws_semantics
 from offline.events import EventPump, LocalRule
 from offline.iam import enforcer as iam_enforcer

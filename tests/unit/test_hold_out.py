@@ -19,9 +19,9 @@ import pytest
 from moto import mock_aws
 from rich.console import Console
 
+from bedrock_distill.gateways.s3 import S3Gateway, S3Location
 from bedrock_distill.preflight import SourceError
 from bedrock_distill.preflight.dataset import MIN_VALID_RECORDS
-from bedrock_distill.s3 import S3Gateway, S3Location
 from bedrock_distill.workflow.dataset_settings import DatasetSettings
 from bedrock_distill.workflow.errors import PreflightFailed
 from bedrock_distill.workflow.hold_out import held_out_indices, hold_out_problem, split_dataset

@@ -9,7 +9,7 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from bedrock_distill.workflow.executions import StepFunctionsGateway
+from bedrock_distill.gateways.stepfunctions import StepFunctionsGateway
 from bedrock_distill.workflow.job_waiter import JobWaiterTable, Waiter, release_job_waiter
 
 pytestmark = pytest.mark.unit

@@ -10,8 +10,8 @@ import pytest
 from botocore.exceptions import ClientError
 from moto import mock_aws
 
+from bedrock_distill.gateways.s3 import S3Gateway
 from bedrock_distill.preflight import SourceError
-from bedrock_distill.s3 import S3Gateway
 from bedrock_distill.workflow import preflight
 from bedrock_distill.workflow.errors import (
     InternalServerException,

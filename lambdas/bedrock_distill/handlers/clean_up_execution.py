@@ -28,11 +28,11 @@ from aws_lambda_powertools.utilities.parser.models import EventBridgeModel
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import BaseModel, ConfigDict, Field
 
+from bedrock_distill.gateways.stepfunctions import StepFunctionsGateway
 from bedrock_distill.handlers.common import logger, metrics, settings, to_state, tracer
 from bedrock_distill.observability import JOBS_STOPPED_OUT_OF_BAND, PROVISIONED_THROUGHPUTS_DELETED_OUT_OF_BAND
 from bedrock_distill.workflow.bedrock import BedrockGateway
 from bedrock_distill.workflow.cleanup import CleanupIncompleteError, clean_up_execution
-from bedrock_distill.workflow.executions import StepFunctionsGateway
 from bedrock_distill.workflow.notify import NEXT_STEPS_BY_STATUS, NotificationGateway, Outcome
 
 _bedrock = BedrockGateway()

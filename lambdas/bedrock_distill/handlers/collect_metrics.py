@@ -7,8 +7,8 @@ from typing import Any
 from aws_lambda_powertools.utilities.parser import event_parser
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from bedrock_distill.gateways.s3 import S3Gateway, S3Location
 from bedrock_distill.handlers.common import StateModel, logger, tracer
-from bedrock_distill.s3 import S3Gateway, S3Location
 from bedrock_distill.workflow.metrics import collect_metrics
 from bedrock_distill.workflow.run import Run
 

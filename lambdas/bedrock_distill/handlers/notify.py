@@ -9,9 +9,9 @@ from aws_lambda_powertools.utilities.parser import event_parser
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import BaseModel, Field
 
+from bedrock_distill.gateways.stepfunctions import StepFunctionsGateway
 from bedrock_distill.handlers.common import StateModel, logger, settings, tracer
 from bedrock_distill.workflow.errors import WorkflowError
-from bedrock_distill.workflow.executions import StepFunctionsGateway
 from bedrock_distill.workflow.notify import NotificationGateway, Outcome, estimated_cost, failure_outcome
 
 _executions = StepFunctionsGateway()

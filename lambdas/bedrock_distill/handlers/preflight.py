@@ -9,8 +9,8 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from botocore.exceptions import ClientError
 from pydantic import ValidationError
 
+from bedrock_distill.gateways.s3 import S3Gateway, S3Location
 from bedrock_distill.handlers.common import logger, metrics, settings, tracer
-from bedrock_distill.s3 import S3Gateway, S3Location
 from bedrock_distill.workflow.dataset_settings import load_dataset_settings
 from bedrock_distill.workflow.errors import InvalidExecutionInput
 from bedrock_distill.workflow.preflight import run_preflight

@@ -9,9 +9,9 @@ from typing import Any
 from aws_lambda_powertools.utilities.parser import event_parser
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from bedrock_distill.gateways.stepfunctions import StepFunctionsGateway
 from bedrock_distill.handlers.common import StateModel, logger, settings, to_state, tracer
 from bedrock_distill.workflow.bedrock import BedrockGateway
-from bedrock_distill.workflow.executions import StepFunctionsGateway
 from bedrock_distill.workflow.job_waiter import JobWaiterTable, Waiter, register_job_waiter
 
 _bedrock = BedrockGateway()

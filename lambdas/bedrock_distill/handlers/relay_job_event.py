@@ -9,8 +9,8 @@ from aws_lambda_powertools.utilities.parser.models import EventBridgeModel
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import BaseModel, ConfigDict, Field
 
+from bedrock_distill.gateways.stepfunctions import StepFunctionsGateway
 from bedrock_distill.handlers.common import logger, settings, to_state, tracer
-from bedrock_distill.workflow.executions import StepFunctionsGateway
 from bedrock_distill.workflow.job_waiter import JobWaiterTable, release_job_waiter
 
 _executions = StepFunctionsGateway()

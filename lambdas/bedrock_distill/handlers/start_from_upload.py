@@ -9,10 +9,10 @@ from aws_lambda_powertools.utilities.parser import event_parser
 from aws_lambda_powertools.utilities.parser.models import S3EventNotificationEventBridgeModel
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from bedrock_distill.gateways.s3 import S3Gateway
+from bedrock_distill.gateways.stepfunctions import StepFunctionsGateway
 from bedrock_distill.handlers.common import logger, metrics, settings, to_state, tracer
 from bedrock_distill.observability import DUPLICATE_UPLOAD_EVENTS, EXECUTIONS_STARTED_FROM_UPLOADS
-from bedrock_distill.s3 import S3Gateway
-from bedrock_distill.workflow.executions import StepFunctionsGateway
 from bedrock_distill.workflow.uploads import UploadedObject, start_run_for
 
 _s3 = S3Gateway()

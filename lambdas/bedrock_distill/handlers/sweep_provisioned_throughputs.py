@@ -15,6 +15,7 @@ from typing import Any
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from bedrock_distill.gateways.stepfunctions import StepFunctionsGateway
 from bedrock_distill.handlers.common import logger, metrics, settings, to_state, tracer
 from bedrock_distill.observability import (
     OLDEST_PROVISIONED_THROUGHPUT_AGE_SECONDS,
@@ -23,7 +24,6 @@ from bedrock_distill.observability import (
 )
 from bedrock_distill.workflow.bedrock import BedrockGateway
 from bedrock_distill.workflow.cleanup import CleanupIncompleteError, sweep
-from bedrock_distill.workflow.executions import StepFunctionsGateway
 from bedrock_distill.workflow.notify import SWEPT, NotificationGateway, Outcome
 
 _bedrock = BedrockGateway()

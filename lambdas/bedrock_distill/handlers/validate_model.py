@@ -9,8 +9,8 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.parser import event_parser
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from bedrock_distill.gateways.s3 import S3Gateway, S3Location
 from bedrock_distill.handlers.common import StateModel, logger, metrics, to_state, tracer
-from bedrock_distill.s3 import S3Gateway, S3Location
 from bedrock_distill.workflow.run import Run
 from bedrock_distill.workflow.validation import (
     ConverseGateway,

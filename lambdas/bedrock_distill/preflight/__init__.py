@@ -9,12 +9,12 @@ The pipeline's first Lambda and the ``distill`` CLI call the same functions:
 Sources are local paths or ``s3://`` URIs; an unreadable source raises ``SourceError``.
 """
 
+from bedrock_distill.gateways.s3 import S3Gateway
 from bedrock_distill.preflight.dataset import DatasetReport, validate_dataset
 from bedrock_distill.preflight.filters import Violation, check_filter, compile_filter, filter_matches, parse_filter
 from bedrock_distill.preflight.logscan import Exclusion, ScanReport, scan_logs
 from bedrock_distill.preflight.problems import Problem, Severity
 from bedrock_distill.preflight.sources import SourceError
-from bedrock_distill.s3 import S3Gateway
 
 __all__ = [
     "DatasetReport",

@@ -18,6 +18,7 @@ from typing import Any, Final, NamedTuple
 import orjson
 
 from bedrock_distill.catalog import requires_single_turn
+from bedrock_distill.gateways.s3 import S3Gateway
 from bedrock_distill.preflight.file_format import HEAD_BYTES, FileFormat, recognize_file_format
 from bedrock_distill.preflight.problems import (
     DEFAULT_KEPT_PROBLEMS,
@@ -34,7 +35,6 @@ from bedrock_distill.preflight.sources import (
     open_stream,
     paused_garbage_collection,
 )
-from bedrock_distill.s3 import S3Gateway
 
 SCHEMA_VERSION: Final = "bedrock-conversation-2024"
 # The Bedrock user guide's own example spells it this way; Bedrock rejects it.

@@ -18,7 +18,7 @@ from typing import Final
 
 import orjson
 
-from bedrock_distill.s3 import is_s3_uri
+from bedrock_distill.gateways.s3 import is_s3_uri
 
 # Enough for several ordinary records; a record larger than this is simply not sampled.
 HEAD_BYTES: Final = 64 * 1024

@@ -20,6 +20,7 @@ from typing import Any, Final, TypeVar
 import orjson
 
 from bedrock_distill.catalog import requires_single_turn
+from bedrock_distill.gateways.s3 import S3Gateway, S3Location, is_s3_uri
 from bedrock_distill.preflight.dataset import MAX_RECORDS, MIN_VALID_RECORDS
 from bedrock_distill.preflight.filters import MetadataPredicate, check_filter, compile_filter
 from bedrock_distill.preflight.problems import (
@@ -40,7 +41,6 @@ from bedrock_distill.preflight.sources import (
     paused_garbage_collection,
     read_chunks,
 )
-from bedrock_distill.s3 import S3Gateway, S3Location, is_s3_uri
 from bedrock_distill.threads import ContextThreadPoolExecutor
 
 # Bedrock moves bodies over ~100 KB to separate objects, so real lines stay far below this; the cap

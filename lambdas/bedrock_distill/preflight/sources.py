@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
-from bedrock_distill.s3 import CHUNK_BYTES, ChunkStream, S3Gateway, S3Location, is_s3_uri
+from bedrock_distill.gateways.s3 import CHUNK_BYTES, ChunkStream, S3Gateway, S3Location, is_s3_uri
 
 # Bounds what one zlib call may inflate, so a gzip bomb cannot allocate more than this per step.
 _MAX_INFLATE_STEP = 4 << 20

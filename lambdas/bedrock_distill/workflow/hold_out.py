@@ -14,11 +14,11 @@ import hashlib
 import heapq
 from collections.abc import Iterator
 
+from bedrock_distill.gateways.s3 import S3Gateway, S3Location
 from bedrock_distill.preflight import Problem, SourceError
 from bedrock_distill.preflight.dataset import MAX_RECORD_BYTES, MIN_VALID_RECORDS
 from bedrock_distill.preflight.problems import WHOLE_FILE
 from bedrock_distill.preflight.sources import OversizeLine, iter_lines, open_stream
-from bedrock_distill.s3 import S3Gateway, S3Location
 from bedrock_distill.workflow.run import HeldOutSplit
 
 SELECTION = "the validationSampleSize records with the smallest SHA-256 of (execution ARN, record index)"

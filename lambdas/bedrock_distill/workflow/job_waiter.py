@@ -22,9 +22,9 @@ from typing import Any
 from pydantic import BaseModel
 
 from bedrock_distill.aws import LazyClient
+from bedrock_distill.gateways.stepfunctions import StepFunctionsGateway
 from bedrock_distill.workflow.bedrock import BedrockGateway
 from bedrock_distill.workflow.errors import call_aws
-from bedrock_distill.workflow.executions import StepFunctionsGateway
 
 STILL_RUNNING = "InProgress"
 # A filed token outlives its task by at most this much: the table's TTL removes what nobody took.

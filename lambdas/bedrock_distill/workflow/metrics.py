@@ -7,7 +7,7 @@ import io
 
 from pydantic import BaseModel
 
-from bedrock_distill.s3 import S3Gateway, S3Location
+from bedrock_distill.gateways.s3 import S3Gateway, S3Location
 
 TRAINING_METRICS = "training_artifacts/step_wise_training_metrics.csv"
 VALIDATION_METRICS = "validation_artifacts/post_fine_tuning_validation/validation_metrics.csv"

@@ -7,9 +7,9 @@ from typing import Any
 
 from pydantic import BaseModel
 
+from bedrock_distill.gateways.s3 import S3Gateway, S3Location
 from bedrock_distill.preflight import Problem, Severity, SourceError, check_filter, scan_logs, validate_dataset
 from bedrock_distill.preflight.problems import REPEATS_SHOWN, WHOLE_FILE
-from bedrock_distill.s3 import S3Gateway, S3Location
 from bedrock_distill.workflow.errors import (
     TRANSIENT_ERROR_CODES,
     PreflightFailed,

@@ -13,8 +13,8 @@ from typing import Literal
 
 from pydantic import BaseModel
 
-from bedrock_distill.s3 import S3Gateway, S3Location
-from bedrock_distill.workflow.executions import StepFunctionsGateway
+from bedrock_distill.gateways.s3 import S3Gateway, S3Location
+from bedrock_distill.gateways.stepfunctions import StepFunctionsGateway
 
 DATASET_SUFFIX = ".jsonl"
 SETTINGS_SUFFIX = ".json"

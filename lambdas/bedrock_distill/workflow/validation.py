@@ -17,7 +17,7 @@ from pydantic import BaseModel
 from sacrebleu.metrics.chrf import CHRF
 
 from bedrock_distill.aws import LazyClient
-from bedrock_distill.s3 import S3Gateway, S3Location
+from bedrock_distill.gateways.s3 import S3Gateway, S3Location
 from bedrock_distill.threads import ContextThreadPoolExecutor
 from bedrock_distill.workflow.errors import TransientError, ValidationInferenceFailed, translate_client_error
 from bedrock_distill.workflow.run import Run, ValidationPromptsSource

@@ -16,10 +16,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from moto import mock_aws
 
+from bedrock_distill.gateways.s3 import S3Gateway
 from bedrock_distill.preflight import Problem, Severity, validate_dataset
 from bedrock_distill.preflight.file_format import FileFormat, recognize_file_format
 from bedrock_distill.preflight.problems import REPEATS_SHOWN, ProblemLog
-from bedrock_distill.s3 import S3Gateway
 from bedrock_distill.workflow import preflight
 from bedrock_distill.workflow.errors import PreflightFailed
 from bedrock_distill.workflow.run import Execution, ExecutionInput, Run, plan_run

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Any, Final
 
 from botocore.exceptions import ClientError
 
@@ -11,6 +11,8 @@ from bedrock_distill.aws import LazyClient
 from bedrock_distill.workflow.errors import call_aws, error_code, translate_client_error
 
 MISSING = "MISSING"
+# DescribeExecution statuses after which nothing more happens (Step Functions API reference, ExecutionStatus).
+TERMINAL_STATUSES: Final = frozenset({"SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED"})
 # A task token that no longer waits: its task timed out, or its execution ended.
 STALE_TOKEN_ERRORS = {"TaskTimedOut", "TaskDoesNotExist", "InvalidToken"}
 _FAILURE_EVENT_SUFFIXES = ("Failed", "TimedOut")
