@@ -22,7 +22,9 @@ from offline.bedrock_emulator.clock import LogicalClock
 from offline.bedrock_emulator.errors import UnsupportedOperationError
 from offline.bedrock_emulator.events import Event, EventSink, eventbridge_sink
 from offline.bedrock_emulator.faults import Faults
-from offline.bedrock_emulator.service import BedrockEmulator, Job, ProvisionedThroughput, RecordedCall
+from offline.bedrock_emulator.jobs import Job
+from offline.bedrock_emulator.service import BedrockEmulator, RecordedCall
+from offline.bedrock_emulator.throughput import ProvisionedThroughput
 
 __all__ = [
     "BedrockEmulator",

@@ -33,7 +33,7 @@ from typing import TYPE_CHECKING, Any
 import boto3
 
 if TYPE_CHECKING:
-    from offline.bedrock_emulator.service import Job
+    from offline.bedrock_emulator.jobs import Job
 
 SOURCE = "aws.bedrock"
 JOB_STATE_CHANGE = "Model Customization Job State Change"

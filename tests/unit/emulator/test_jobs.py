@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from offline.bedrock_emulator import BedrockEmulator
-from offline.bedrock_emulator.service import CUSTOMIZATION_JOBS_QUOTA
+from offline.bedrock_emulator.quotas import CUSTOMIZATION_JOBS_QUOTA
 from tests.unit.emulator.builders import (
     BUCKET,
     JOB_SECONDS,

@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from offline.bedrock_emulator import BedrockEmulator
-from offline.bedrock_emulator.service import NO_COMMITMENT_UNITS_QUOTA
+from offline.bedrock_emulator.quotas import NO_COMMITMENT_UNITS_QUOTA
 from tests.unit.emulator.builders import (
     JOB_SECONDS,
     PROVISIONING_SECONDS,
