@@ -1,0 +1,1 @@
+"""`make demo`: the whole pipeline offline, event-driven; `python -m offline.demo` runs it (see `main`)."""
