@@ -57,6 +57,8 @@ def test_a_provisioned_throughput_goes_creating_then_in_service_and_is_deleted(
         bedrock.get_provisioned_model_throughput(provisionedModelId=pt_arn)
     with pytest.raises(bedrock.exceptions.ResourceNotFoundException):
         bedrock.delete_provisioned_model_throughput(provisionedModelId=pt_arn)
+    with pytest.raises(bedrock.exceptions.ResourceNotFoundException):
+        bedrock.list_tags_for_resource(resourceARN=pt_arn)
 
 
 def test_an_unknown_custom_model_is_not_found(bedrock: Any) -> None:
