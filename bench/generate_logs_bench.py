@@ -1,6 +1,6 @@
 """generate-logs benchmark: throughput at concurrency N against N times the sequential rate.
 
-Runs ``distill generate-logs``'s engine (the same AwsSession, TeacherGateway, progress file and
+Runs ``distill generate-logs``'s engine (the same AwsSession, BedrockRuntimeGateway, progress file and
 scheduler the command uses; only argument parsing and the progress bar are left out) against moto and
 the Bedrock emulator, whose Converse sleeps ``--latency`` seconds per call outside its lock, as the
 service's latency would be. Each concurrency starts from a fresh progress file.
@@ -41,12 +41,12 @@ os.environ.pop("AWS_PROFILE", None)
 import boto3
 from moto import mock_aws
 
+from bedrock_distill.gateways.bedrock_runtime import BedrockRuntimeGateway
 from distill_cli.generate import (
     ADAPTIVE_RETRIES,
     GenerateResult,
     GenerateSettings,
     ProgressFile,
-    TeacherGateway,
     generate_logs,
     prompt_keys,
     read_prompts,
@@ -65,7 +65,7 @@ def run_generate_logs(prompts: Path, workdir: Path, concurrency: int) -> Generat
     progress = ProgressFile(workdir / f"progress-{concurrency}", TEACHER, METADATA)
     done = progress.open()
     session = AwsSession()
-    gateway = TeacherGateway(
+    gateway = BedrockRuntimeGateway(
         session.lazy("bedrock-runtime", retries=ADAPTIVE_RETRIES, max_pool_connections=max(10, concurrency))
     )
     try:

@@ -17,7 +17,10 @@ from typing import Final
 
 from rich.console import Console
 
-from distill_cli.bedrock import BedrockReader
+from bedrock_distill.gateways.bedrock import BedrockGateway
+from bedrock_distill.gateways.bedrock_runtime import BedrockRuntimeGateway
+from bedrock_distill.gateways.stepfunctions import StepFunctionsGateway
+from bedrock_distill.workflow.errors import WorkflowError
 from distill_cli.console import (
     GenerateProgress,
     StatusView,
@@ -31,13 +34,12 @@ from distill_cli.console import (
     print_status,
     say,
 )
-from distill_cli.errors import OperatorError
-from distill_cli.executions import ExecutionsGateway
+from distill_cli.errors import OperatorError, explained
+from distill_cli.executions import described, resolve
 from distill_cli.generate import (
     ADAPTIVE_RETRIES,
     GenerateSettings,
     ProgressFile,
-    TeacherGateway,
     check_metadata,
     check_prompts,
     default_progress_path,
@@ -81,12 +83,12 @@ class Context:
         return StackGateway(self.aws.lazy("cloudformation")).find(self.args.stack_name)
 
     @cached_property
-    def executions(self) -> ExecutionsGateway:
-        return ExecutionsGateway(self.aws.lazy("stepfunctions"))
+    def executions(self) -> StepFunctionsGateway:
+        return StepFunctionsGateway(self.aws.lazy("stepfunctions"))
 
     @cached_property
-    def bedrock(self) -> BedrockReader:
-        return BedrockReader(self.aws.lazy("bedrock"))
+    def bedrock(self) -> BedrockGateway:
+        return BedrockGateway(self.aws.lazy("bedrock"))
 
     def problem(self, line: str) -> None:
         say(self.console, line)
@@ -98,6 +100,9 @@ def run(command: Command, args: argparse.Namespace) -> int:
         return command(context)
     except OperatorError as error:
         print(f"distill: {error}", file=sys.stderr)
+        return EXIT_USAGE_OR_IO
+    except WorkflowError as error:
+        print(f"distill: {explained(error)}", file=sys.stderr)
         return EXIT_USAGE_OR_IO
     except KeyboardInterrupt:
         print("distill: interrupted", file=sys.stderr)
@@ -152,7 +157,7 @@ def start(context: Context) -> int:
 
 def status(context: Context) -> int:
     args = context.args
-    arn = context.executions.resolve(context.stack.state_machine_arn, args.execution)
+    arn = resolve(context.executions, context.stack.state_machine_arn, args.execution)
 
     def fetch() -> RunStatus:
         return run_status(context.executions, context.bedrock, arn, context.clock.now())
@@ -191,8 +196,8 @@ def list_runs(context: Context) -> int:
 
 def report(context: Context) -> int:
     args = context.args
-    arn = context.executions.resolve(context.stack.state_machine_arn, args.execution)
-    execution = context.executions.describe(arn)
+    arn = resolve(context.executions, context.stack.state_machine_arn, args.execution)
+    execution = described(context.executions, arn)
     gathered = gather_report(execution, context.stack, context.executions, context.bedrock, context.aws.s3)
     out_dir = Path(args.out or f"distill-report-{execution.name}")
     write_report(gathered, out_dir)
@@ -241,7 +246,7 @@ def generate(context: Context) -> int:
     done = progress.open() & keys
     try:
         _warn_if_not_logging(context)
-        gateway = TeacherGateway(
+        gateway = BedrockRuntimeGateway(
             context.aws.lazy(
                 "bedrock-runtime", retries=ADAPTIVE_RETRIES, max_pool_connections=max(10, args.concurrency)
             )
@@ -279,7 +284,7 @@ def _warn_if_not_logging(context: Context) -> None:
     """Calls made while invocation logging is off leave nothing to distil from: say so before sending."""
     try:
         configuration = context.bedrock.invocation_logging()
-    except OperatorError as error:
+    except WorkflowError as error:
         say(context.errors, f"warning: could not read the invocation logging configuration ({error})", "yellow")
         return
     if not configuration or "s3Config" not in configuration or not configuration.get("textDataDeliveryEnabled"):

@@ -18,7 +18,6 @@ from enum import StrEnum
 from functools import partial
 from typing import Any, Final
 
-from bedrock_distill.aws import LazyClient
 from bedrock_distill.catalog import (
     ModelPair,
     describe_region,
@@ -27,10 +26,12 @@ from bedrock_distill.catalog import (
     region_default,
     teacher_route,
 )
+from bedrock_distill.gateways.calls import named_errors
+from bedrock_distill.gateways.clients import LazyClient
 from bedrock_distill.invocation_logging import ROLE_CONTEXT_KEY
-from bedrock_distill.workflow.errors import error_code
+from bedrock_distill.workflow.errors import WorkflowError
 from bedrock_distill.workflow.quotas import NO_COMMITMENT_MODEL_UNITS
-from distill_cli.errors import OperatorError
+from distill_cli.errors import OperatorError, explained
 from distill_cli.stack import (
     DISTILLATION_SERVICE_ROLE_ARN,
     INVOCATION_LOG_SOURCE,
@@ -40,6 +41,7 @@ from distill_cli.stack import (
     UPLOAD_LOCATION,
     Stack,
     StackGateway,
+    StackNotFoundError,
 )
 
 # ListFoundationModels' byCustomizationType: DISTILLATION where botocore's bedrock model has it (older
@@ -118,14 +120,11 @@ class _CallRefusedError(Exception):
 
 @contextmanager
 def _call(operation: str) -> Iterator[None]:
-    from botocore.exceptions import ClientError  # noqa: PLC0415 - botocore loads on first AWS use only
-
     try:
-        yield
-    except ClientError as error:
-        raise _CallRefusedError(
-            f"{operation}: {error_code(error)}: {error.response.get('Error', {}).get('Message', '')}"
-        ) from error
+        with named_errors("doctor", operation):
+            yield
+    except WorkflowError as error:
+        raise _CallRefusedError(explained(error)) from error
 
 
 def examine(
@@ -167,11 +166,11 @@ def _guarded(name: str, check: Callable[[], Check]) -> Check:
 def _find_stack(clients: Clients, stack_name: str) -> tuple[Stack | None, Check]:
     try:
         stack = StackGateway(LazyClient("cloudformation", clients("cloudformation"))).find(stack_name)
-    except OperatorError as error:
-        if error.__cause__ is not None and error_code(error.__cause__) == "ValidationError":
-            return None, Check(
-                "stack", Status.SKIP, f"{stack_name} is not deployed here: checks of a deployment are skipped"
-            )
+    except StackNotFoundError:
+        return None, Check(
+            "stack", Status.SKIP, f"{stack_name} is not deployed here: checks of a deployment are skipped"
+        )
+    except (OperatorError, WorkflowError) as error:
         return None, Check("stack", Status.UNKNOWN, str(error), "allow cloudformation:DescribeStacks")
     # ROLLBACK_COMPLETE: the creation failed and nothing is left; UPDATE_ROLLBACK_COMPLETE is the previous version.
     if not stack.status.endswith("_COMPLETE") or stack.status == "ROLLBACK_COMPLETE":

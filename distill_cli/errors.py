@@ -1,10 +1,11 @@
-"""The one error the operator commands raise for the user: a single line saying what to do."""
+"""The one error the operator commands raise for the user, and how the runtime's named errors read at the CLI's
+edge: a single line saying what to do."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Final
+
+from bedrock_distill.workflow.errors import WorkflowError
 
 NO_REGION: Final = (
     "no AWS Region: pass --region, set AWS_REGION (or AWS_DEFAULT_REGION), or give the profile a region "
@@ -17,32 +18,16 @@ NO_CREDENTIALS: Final = (
 
 
 class OperatorError(Exception):
-    """The command cannot go on: a missing stack or output, bad arguments, an AWS error (exit code 2)."""
+    """The command cannot go on: a missing stack or output, bad arguments (exit code 2)."""
 
 
-@contextmanager
-def aws_errors(context: str) -> Iterator[None]:
-    """Turns botocore's many failure types into one OperatorError naming what was being done."""
-    from botocore.exceptions import (  # noqa: PLC0415 - botocore loads on first AWS use only
-        BotoCoreError,
-        ClientError,
-        NoCredentialsError,
-        NoRegionError,
-        ProfileNotFound,
-    )
+def explained(error: WorkflowError) -> str:
+    """A named error from the runtime's gateways as one line for the user: what to do when AWS is not set up."""
+    hint = _HINTS.get(error.code)
+    if hint is None:
+        return str(error)
+    operation = str(error).split(":", 1)[0]
+    return f"{operation}: {hint}"
 
-    try:
-        yield
-    except NoCredentialsError as error:
-        raise OperatorError(f"{context}: {NO_CREDENTIALS}") from error
-    except NoRegionError as error:
-        raise OperatorError(f"{context}: {NO_REGION}") from error
-    except ProfileNotFound as error:
-        raise OperatorError(f"{context}: {error}") from error
-    except ClientError as error:
-        details = error.response.get("Error", {})
-        code = details.get("Code", "Error")
-        message = details.get("Message") or str(error)
-        raise OperatorError(f"{context}: {code}: {message}") from error
-    except BotoCoreError as error:
-        raise OperatorError(f"{context}: {error}") from error
+
+_HINTS: Final = {"NoRegionError": NO_REGION, "NoCredentialsError": NO_CREDENTIALS}

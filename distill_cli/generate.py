@@ -33,11 +33,12 @@ from pathlib import Path
 from types import FrameType
 from typing import IO, Any, Final, Literal, Protocol
 
-from bedrock_distill.aws import LazyClient
+from bedrock_distill.gateways.bedrock_runtime import BedrockRuntimeGateway
+from bedrock_distill.gateways.calls import TRANSIENT_ERROR_CODES, error_code
 from bedrock_distill.preflight import Problem, Severity, check_filter, validate_dataset
 from bedrock_distill.preflight.problems import WHOLE_FILE
 from bedrock_distill.preflight.sources import SourceError
-from bedrock_distill.workflow.errors import TRANSIENT_ERROR_CODES, error_code
+from bedrock_distill.workflow.errors import TransientError, WorkflowError
 from distill_cli.errors import OperatorError
 
 PromptFormat = Literal["jsonl", "text"]
@@ -292,21 +293,6 @@ def default_progress_path(prompts_path: str) -> Path:
 # Converse -----------------------------------------------------------------------------------------------
 
 
-class TeacherGateway:
-    """bedrock-runtime Converse, through a client in botocore's adaptive retry mode."""
-
-    def __init__(self, runtime: LazyClient) -> None:
-        self._runtime = runtime
-
-    def prepare(self) -> None:
-        """Creates the client now, on the calling thread, rather than racing to in the workers."""
-        _ = self._runtime.client
-
-    def converse(self, request: dict[str, Any]) -> dict[str, Any]:
-        response: dict[str, Any] = self._runtime.client.converse(**request)
-        return response
-
-
 @contextmanager
 def _first_ctrl_c_stops(stop: Callable[[], None]) -> Iterator[None]:
     """The first Ctrl-C (SIGINT) calls `stop` instead of raising, so the run stops between two results
@@ -375,7 +361,7 @@ class _Call:
 
 @dataclass
 class _Generator:
-    gateway: TeacherGateway
+    gateway: BedrockRuntimeGateway
     settings: GenerateSettings
     progress: ProgressFile
     sink: ProgressSink
@@ -454,7 +440,7 @@ class _Generator:
             self.window.on_throttle(call.sent_at, self.clock())
             self.result.smallest_window = min(self.result.smallest_window, self.window.size)
             self._retry(call, code)
-        elif code in RETRYABLE_CODES or _is_connection_error(error):
+        elif code in RETRYABLE_CODES or isinstance(error, TransientError) or _is_connection_error(error):
             self.result.retried += 1
             self._retry(call, code or type(error).__name__)
         else:
@@ -489,7 +475,7 @@ def generate_logs(
     *,
     total: int,
     done: set[tuple[int, str]],
-    gateway: TeacherGateway,
+    gateway: BedrockRuntimeGateway,
     settings: GenerateSettings,
     progress: ProgressFile,
     sink: ProgressSink | None = None,
@@ -533,5 +519,7 @@ def _is_connection_error(error: BaseException) -> bool:
 
 
 def _message(error: BaseException) -> str:
+    if isinstance(error, WorkflowError):
+        return error.reason or str(error)
     response: dict[str, Any] = getattr(error, "response", {}) or {}
     return str(response.get("Error", {}).get("Message") or error)

@@ -6,7 +6,8 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
-from distill_cli.executions import Execution, ExecutionsGateway
+from bedrock_distill.gateways.stepfunctions import Execution, StepFunctionsGateway
+from distill_cli.executions import described, failure
 
 _CAUSE_CHARACTERS = 120
 
@@ -29,12 +30,14 @@ class Listed:
         }
 
 
-def recent_runs(executions: ExecutionsGateway, state_machine_arn: str, limit: int, status: str | None) -> list[Listed]:
+def recent_runs(
+    executions: StepFunctionsGateway, state_machine_arn: str, limit: int, status: str | None
+) -> list[Listed]:
     listed = []
     for summary in executions.recent(state_machine_arn, limit, status):
-        execution = executions.describe(summary.arn)
+        execution = described(executions, summary.arn)
         if execution.status in {"FAILED", "TIMED_OUT", "ABORTED"} and execution.error is None:
-            error, cause = executions.failure(execution.arn)
+            error, cause = failure(executions, execution.arn)
             execution = replace(execution, error=error, cause=cause)
         listed.append(Listed(execution, outcome(execution)))
     return listed

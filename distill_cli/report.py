@@ -7,13 +7,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final
 
+from bedrock_distill.gateways.bedrock import BedrockGateway
 from bedrock_distill.gateways.s3 import S3Gateway, S3Location
+from bedrock_distill.gateways.stepfunctions import Execution, StepFunctionsGateway
 from bedrock_distill.workflow.metrics import JobMetrics, collect_metrics
 from bedrock_distill.workflow.preflight import PREFLIGHT_REPORT
 from bedrock_distill.workflow.run import resource_names
-from distill_cli.bedrock import BedrockReader
-from distill_cli.errors import aws_errors
-from distill_cli.executions import Execution, ExecutionsGateway
+from distill_cli.executions import failure
 from distill_cli.stack import Stack
 
 # The names the pipeline's CollectMetrics and ValidateModel states write under the run's report/ prefix.
@@ -73,8 +73,8 @@ class RunReport:
 def gather_report(
     execution: Execution,
     stack: Stack,
-    executions: ExecutionsGateway,
-    bedrock: BedrockReader,
+    executions: StepFunctionsGateway,
+    bedrock: BedrockGateway,
     s3: S3Gateway,
 ) -> RunReport:
     run = execution.section("run")
@@ -83,15 +83,14 @@ def gather_report(
     job = execution.section("job")
     if not job.get("jobArn"):
         # The run failed before its output was written, or is still going: ask Bedrock by the job's name.
-        job = bedrock.job(resource_names(execution.name, execution.arn).job_name) or {}
-    with aws_errors(f"read {run_prefix}"):
-        metrics = collect_metrics(run_prefix, job["jobArn"], s3) if job.get("jobArn") else None
-        reports = set(s3.list_keys(report_prefix))
-        validation = _json(s3, report_prefix.child(VALIDATION_REPORT), reports)
-        preflight = _json(s3, report_prefix.child(PREFLIGHT_REPORT), reports)
+        job = bedrock.find_model_customization_job(resource_names(execution.name, execution.arn).job_name) or {}
+    metrics = collect_metrics(run_prefix, job["jobArn"], s3) if job.get("jobArn") else None
+    reports = set(s3.list_keys(report_prefix))
+    validation = _json(s3, report_prefix.child(VALIDATION_REPORT), reports)
+    preflight = _json(s3, report_prefix.child(PREFLIGHT_REPORT), reports)
     error, cause = execution.error, execution.cause
     if execution.status in {"FAILED", "TIMED_OUT", "ABORTED"} and error is None:
-        error, cause = executions.failure(execution.arn)
+        error, cause = failure(executions, execution.arn)
     return RunReport(
         execution=execution,
         run_prefix=run_prefix,

@@ -19,9 +19,10 @@ from dataclasses import dataclass
 from functools import cache, cached_property
 from typing import Any
 
-from bedrock_distill.aws import LazyClient
+from bedrock_distill.gateways.calls import named_errors
+from bedrock_distill.gateways.clients import LazyClient
 from bedrock_distill.gateways.s3 import S3Gateway
-from distill_cli.errors import NO_REGION, OperatorError, aws_errors
+from distill_cli.errors import NO_REGION, OperatorError
 
 USER_AGENT_EXTRA = "bedrock-distill-cli"
 # The AWS CLI v2 and every other AWS SDK read AWS_REGION ahead of AWS_DEFAULT_REGION; botocore reads only the latter.
@@ -52,7 +53,7 @@ class AwsSession:
 
         core = botocore.session.Session()
         core.register_component("data_loader", _shared_loader())
-        with aws_errors("AWS session"):
+        with named_errors("session", "AWS session"):
             return boto3.session.Session(
                 botocore_session=core, profile_name=self.options.profile, region_name=self._requested_region()
             )
@@ -75,7 +76,7 @@ class AwsSession:
                     max_pool_connections=max_pool_connections,
                     user_agent_extra=USER_AGENT_EXTRA,
                 )
-                with aws_errors(f"{service_name} client"):
+                with named_errors(service_name, f"{service_name} client"):
                     self._clients[key] = self.boto_session.client(
                         service_name, endpoint_url=self.options.endpoint_url, config=config
                     )

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Final
+from typing import Final
 
-from bedrock_distill.aws import LazyClient
-from bedrock_distill.workflow.errors import error_code
+from bedrock_distill.gateways.calls import aws_call
+from bedrock_distill.gateways.clients import LazyClient
+from bedrock_distill.workflow.errors import WorkflowError
 from bedrock_distill.workflow.run import run_folder
-from distill_cli.errors import OperatorError, aws_errors
+from distill_cli.errors import OperatorError
 
+SERVICE: Final = "cloudformation"
 DEFAULT_STACK_NAME: Final = "BedrockDistill"
 
 STATE_MACHINE_ARN: Final = "StateMachineArn"
@@ -71,23 +73,30 @@ class Stack:
         return f"{self.output_location}{run_folder(execution_name)}/"
 
 
+class StackNotFoundError(OperatorError):
+    """DescribeStacks: no stack of that name in the Region."""
+
+
 class StackGateway:
+    """AWS CloudFormation, as only the CLI needs it: the deployed stack's outputs."""
+
     def __init__(self, cloudformation: LazyClient) -> None:
         self._cloudformation = cloudformation
 
     def find(self, stack_name: str) -> Stack:
-        client = self._cloudformation.client
+        client = aws_call(SERVICE, "client", lambda: self._cloudformation.client)
         region = str(client.meta.region_name)
-        with aws_errors(f"stack {stack_name} in {region}"):
-            try:
-                response: dict[str, Any] = client.describe_stacks(StackName=stack_name)
-            except Exception as error:
-                if error_code(error) == "ValidationError" and "does not exist" in str(error):
-                    raise OperatorError(
-                        f"stack {stack_name} not found in {region}: deploy it (`cdk deploy`), "
-                        "or pass --stack-name / --region / --profile"
-                    ) from error
-                raise
+        try:
+            response = aws_call(
+                SERVICE, f"stack {stack_name} in {region}", lambda: client.describe_stacks(StackName=stack_name)
+            )
+        except WorkflowError as error:
+            if error.code == "ValidationError" and "does not exist" in str(error):
+                raise StackNotFoundError(
+                    f"stack {stack_name} not found in {region}: deploy it (`cdk deploy`), "
+                    "or pass --stack-name / --region / --profile"
+                ) from error
+            raise
         (description,) = response["Stacks"]
         outputs = {item["OutputKey"]: item.get("OutputValue", "") for item in description.get("Outputs", [])}
         return Stack(name=stack_name, region=region, status=description.get("StackStatus", ""), outputs=outputs)

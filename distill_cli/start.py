@@ -23,12 +23,13 @@ from pydantic import TypeAdapter, ValidationError
 
 from bedrock_distill.catalog import pair_problem
 from bedrock_distill.gateways.s3 import S3Gateway, S3Location, is_s3_uri
+from bedrock_distill.gateways.stepfunctions import StepFunctionsGateway
 from bedrock_distill.preflight import Problem, Severity, parse_filter, scan_logs, validate_dataset
 from bedrock_distill.preflight.problems import WHOLE_FILE
 from bedrock_distill.workflow.hold_out import hold_out_problem
 from bedrock_distill.workflow.run import ExecutionInput, InvocationLogsSource, TrainingData
-from distill_cli.errors import OperatorError, aws_errors
-from distill_cli.executions import EXECUTION_NAME, ExecutionsGateway
+from distill_cli.errors import OperatorError
+from distill_cli.executions import EXECUTION_NAME
 from distill_cli.sources import read_json_argument
 from distill_cli.stack import Stack
 
@@ -288,13 +289,14 @@ def _check_data(options: StartOptions, student: str, aws: StartAws, findings: Fi
     return metadata_filter[0]
 
 
-def carry_out(plan: StartPlan, stack: Stack, s3: S3Gateway, executions: ExecutionsGateway) -> Started:
+def carry_out(plan: StartPlan, stack: Stack, s3: S3Gateway, executions: StepFunctionsGateway) -> Started:
     """Uploads the local files, then starts the execution."""
     for upload in plan.uploads:
-        with aws_errors(f"upload {upload.path} to {upload.destination.uri}"):
-            s3.client.upload_file(upload.path, upload.destination.bucket, upload.destination.key)
+        s3.upload_file(str(upload.path), upload.destination)
     document = plan.input_document()
-    arn = executions.start(stack.state_machine_arn, plan.name, document)
+    arn = executions.start_execution(stack.state_machine_arn, plan.name, document)
+    if arn is None:
+        raise OperatorError(f"an execution named {plan.name} already exists: pass another --name")
     return Started(
         arn=arn,
         name=plan.name,

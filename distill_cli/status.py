@@ -9,9 +9,10 @@ from typing import Any, Final, Protocol
 
 from pydantic.alias_generators import to_camel
 
+from bedrock_distill.gateways.bedrock import BedrockGateway
+from bedrock_distill.gateways.stepfunctions import Execution, StepFunctionsGateway
 from bedrock_distill.workflow.run import resource_names
-from distill_cli.bedrock import BedrockReader
-from distill_cli.executions import Execution, ExecutionsGateway
+from distill_cli.executions import current_state, described, failure
 
 NOT_CREATED: Final = "not created"
 NONE: Final = "none"  # a PT never created, or already deleted
@@ -108,18 +109,20 @@ def _camel(fields: dict[str, Any]) -> dict[str, Any]:
     return {to_camel(key): value for key, value in fields.items()}
 
 
-def run_status(executions: ExecutionsGateway, bedrock: BedrockReader, arn: str, now: datetime) -> RunStatus:
-    execution = executions.describe(arn)
+def run_status(executions: StepFunctionsGateway, bedrock: BedrockGateway, arn: str, now: datetime) -> RunStatus:
+    execution = described(executions, arn)
     names = resource_names(execution.name, execution.arn)
     error, cause = execution.error, execution.cause
     if execution.status in {"FAILED", "TIMED_OUT", "ABORTED"} and error is None:
-        error, cause = executions.failure(arn)
+        error, cause = failure(executions, arn)
     return RunStatus(
         execution=execution,
-        current_state=executions.current_state(arn),
-        job=_job_state(names.job_name, bedrock.job(names.job_name)),
+        current_state=current_state(executions, arn),
+        job=_job_state(names.job_name, bedrock.find_model_customization_job(names.job_name)),
         provisioned_throughput=_throughput_state(
-            names.provisioned_model_name, bedrock.provisioned_throughput(names.provisioned_model_name), execution
+            names.provisioned_model_name,
+            bedrock.find_provisioned_model_throughput(names.provisioned_model_name),
+            execution,
         ),
         elapsed=execution.elapsed(now),
         error=error,

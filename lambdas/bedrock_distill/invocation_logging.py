@@ -23,9 +23,9 @@ import re
 from dataclasses import dataclass
 from typing import Any, Final
 
-from botocore.exceptions import ClientError
-
-from bedrock_distill.aws import LazyClient
+from bedrock_distill.gateways.bedrock import BedrockGateway
+from bedrock_distill.gateways.ssm import SsmGateway
+from bedrock_distill.workflow.errors import WorkflowError
 
 LoggingConfiguration = dict[str, Any]
 
@@ -85,22 +85,6 @@ def is_ours(configuration: LoggingConfiguration | None, ours: OurLogging) -> boo
     return s3_config.get("bucketName") == ours.bucket_name and s3_config.get("keyPrefix", "") == ours.key_prefix
 
 
-class InvocationLoggingGateway:
-    def __init__(self, bedrock: LazyClient | None = None) -> None:
-        self._bedrock = bedrock or LazyClient("bedrock")
-
-    def get(self) -> LoggingConfiguration | None:
-        response = self._bedrock.client.get_model_invocation_logging_configuration()
-        configuration: LoggingConfiguration | None = response.get("loggingConfig") or None
-        return configuration
-
-    def put(self, configuration: LoggingConfiguration) -> None:
-        self._bedrock.client.put_model_invocation_logging_configuration(loggingConfig=configuration)
-
-    def delete(self) -> None:
-        self._bedrock.client.delete_model_invocation_logging_configuration()
-
-
 @dataclass(frozen=True)
 class RecordedConfiguration:
     """What the account had before we installed ours; `configuration` None means logging was off."""
@@ -111,68 +95,60 @@ class RecordedConfiguration:
 class PreviousConfigurationStore:
     """The recorded configuration, in an SSM parameter that outlives each Lambda invocation."""
 
-    def __init__(self, parameter_name: str, ssm: LazyClient | None = None) -> None:
+    def __init__(self, parameter_name: str, ssm: SsmGateway | None = None) -> None:
         self._parameter_name = parameter_name
-        self._ssm = ssm or LazyClient("ssm")
+        self._ssm = ssm or SsmGateway()
 
     @property
     def parameter_name(self) -> str:
         return self._parameter_name
 
     def load(self) -> RecordedConfiguration | None:
-        client = self._ssm.client
-        try:
-            value = client.get_parameter(Name=self._parameter_name)["Parameter"]["Value"]
-        except client.exceptions.ParameterNotFound:
+        value = self._ssm.get(self._parameter_name)
+        if value is None:
             return None
         return RecordedConfiguration(configuration=json.loads(value)["configuration"])
 
     def save(self, recorded: RecordedConfiguration) -> None:
-        self._ssm.client.put_parameter(
-            Name=self._parameter_name,
-            Type="String",
-            Value=json.dumps({"configuration": recorded.configuration}, sort_keys=True),
-            Description="bedrock-distill: the model-invocation logging configuration to restore on delete",
-            Overwrite=False,
+        self._ssm.create(
+            self._parameter_name,
+            json.dumps({"configuration": recorded.configuration}, sort_keys=True),
+            description="bedrock-distill: the model-invocation logging configuration to restore on delete",
         )
 
     def delete(self) -> None:
-        client = self._ssm.client
-        try:
-            client.delete_parameter(Name=self._parameter_name)
-        except client.exceptions.ParameterNotFound:
-            return
+        self._ssm.delete(self._parameter_name)
 
 
 class InvocationLoggingManager:
-    def __init__(self, logging: InvocationLoggingGateway, store: PreviousConfigurationStore) -> None:
-        self._logging = logging
+    def __init__(self, bedrock: BedrockGateway, store: PreviousConfigurationStore) -> None:
+        self._bedrock = bedrock
         self._store = store
 
     def install(self, ours: OurLogging) -> None:
-        current = self._logging.get()
+        current = self._bedrock.invocation_logging()
         desired = self._passable_desired(ours, current)
         # A record left by an earlier attempt holds the user's configuration; ours must not replace it.
         if self._store.load() is None:
             self._store.save(RecordedConfiguration(configuration=current))
         if desired != current:
-            self._logging.put(desired)
+            self._bedrock.put_invocation_logging(desired)
 
     def update(self, ours: OurLogging) -> None:
-        current = self._logging.get()
+        current = self._bedrock.invocation_logging()
         desired = self._passable_desired(ours, current)
         # Unchanged (as in an update's rollback): no put, so no role is passed while grants are changing.
         if desired != current:
-            self._logging.put(desired)
+            self._bedrock.put_invocation_logging(desired)
 
     def uninstall(self, ours: OurLogging) -> str | None:
         """Puts the recorded configuration back if the setting is still ours. A restore that Bedrock or
         IAM refuses does not raise: ours stays, the record is kept, and the returned text says what to do."""
         try:
             recorded = self._store.load()
-            if is_ours(self._logging.get(), ours):
+            if is_ours(self._bedrock.invocation_logging(), ours):
                 self._restore(recorded.configuration if recorded else None, ours)
-        except (LoggingRoleNotPassableError, ClientError) as error:
+        except (LoggingRoleNotPassableError, WorkflowError) as error:
             return (
                 f"The previous model-invocation logging configuration was not restored: {error}. Ours stays "
                 f"in place; the previous one is kept in SSM parameter {self._store.parameter_name}. Put its "
@@ -184,11 +160,11 @@ class InvocationLoggingManager:
 
     def _restore(self, previous: LoggingConfiguration | None, ours: OurLogging) -> None:
         if previous is None:
-            self._logging.delete()
+            self._bedrock.delete_invocation_logging()
             return
         if problem := unpassable_delivery(previous, ours):
             raise LoggingRoleNotPassableError(f"the recorded configuration cannot be put back: {problem}")
-        self._logging.put(previous)
+        self._bedrock.put_invocation_logging(previous)
 
     @staticmethod
     def _passable_desired(ours: OurLogging, current: LoggingConfiguration | None) -> LoggingConfiguration:

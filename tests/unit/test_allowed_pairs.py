@@ -15,7 +15,7 @@ from bedrock_distill.catalog import ModelPair
 from bedrock_distill.handlers import common
 from bedrock_distill.workflow.dataset_settings import load_dataset_settings
 from bedrock_distill.workflow.errors import InvalidExecutionInput
-from bedrock_distill.workflow.run import Execution, ExecutionInput, plan_run
+from bedrock_distill.workflow.run import ExecutionContext, ExecutionInput, plan_run
 from bedrock_distill.workflow.settings import ENVIRONMENT_VARIABLES, PipelineSettings
 from offline.bedrock_emulator import BedrockEmulator, bedrock_emulator
 from offline.lambda_runtime import LocalLambdaContext
@@ -27,7 +27,7 @@ DEFAULT = ModelPair("meta.llama3-1-70b-instruct-v1:0", "meta.llama3-1-8b-instruc
 OVERRIDE = ModelPair("us.meta.llama3-3-70b-instruct-v1:0", "meta.llama3-2-3b-instruct-v1:0:128k")
 # Documented by AWS and offered in us-west-2, but not on this deployment's list.
 UNLISTED = ModelPair("meta.llama3-1-70b-instruct-v1:0", "meta.llama3-2-1b-instruct-v1:0:128k")
-EXECUTION = Execution(id="arn:aws:states:us-west-2:123456789012:execution:distillation:run-1", name="run-1")
+EXECUTION = ExecutionContext(id="arn:aws:states:us-west-2:123456789012:execution:distillation:run-1", name="run-1")
 SETTINGS_URI = "s3://inputs/datasets/incoming/tickets.json"
 
 

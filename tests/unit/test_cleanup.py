@@ -10,7 +10,7 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from bedrock_distill.workflow.bedrock import BedrockGateway
+from bedrock_distill.gateways.bedrock import BedrockGateway
 from bedrock_distill.workflow.cleanup import clean_up_execution, sweep
 from bedrock_distill.workflow.run import EXECUTION_TAG_KEY, PROJECT_TAG_KEY, PROJECT_TAG_VALUE
 from offline.bedrock_emulator import BedrockEmulator, bedrock_emulator

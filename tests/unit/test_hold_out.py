@@ -20,17 +20,17 @@ from moto import mock_aws
 from rich.console import Console
 
 from bedrock_distill.gateways.s3 import S3Gateway, S3Location
+from bedrock_distill.gateways.stepfunctions import Execution as ExecutionRecord
 from bedrock_distill.preflight import SourceError
 from bedrock_distill.preflight.dataset import MIN_VALID_RECORDS
 from bedrock_distill.workflow.dataset_settings import DatasetSettings
 from bedrock_distill.workflow.errors import PreflightFailed
 from bedrock_distill.workflow.hold_out import held_out_indices, hold_out_problem, split_dataset
 from bedrock_distill.workflow.preflight import PREFLIGHT_REPORT, run_preflight
-from bedrock_distill.workflow.run import Execution, ExecutionInput, HeldOutSplit, Run, plan_run
+from bedrock_distill.workflow.run import ExecutionContext, ExecutionInput, HeldOutSplit, Run, plan_run
 from bedrock_distill.workflow.settings import PipelineSettings
 from bedrock_distill.workflow.validation import ValidationPromptsOrigin
 from distill_cli.console import print_report
-from distill_cli.executions import Execution as ExecutionRecord
 from distill_cli.report import RunReport
 from distill_cli.stack import INPUT_LOCATION, STUDENT_MODEL_ID, TEACHER_MODEL_ID, Stack
 from distill_cli.start import Findings, StartAws, StartOptions, plan_start
@@ -39,7 +39,7 @@ from tests.unit.settings import pipeline_settings
 pytestmark = pytest.mark.unit
 
 ARN = "arn:aws:states:us-west-2:123456789012:execution:distillation:run-1"
-EXECUTION = Execution(id=ARN, name="run-1")
+EXECUTION = ExecutionContext(id=ARN, name="run-1")
 INPUTS = "inputs"
 OUTPUTS = "outputs"
 DATASET = f"s3://{INPUTS}/datasets/tickets.jsonl"
@@ -75,7 +75,7 @@ def s3() -> Iterator[S3Gateway]:
 
 def _put(s3: S3Gateway, uri: str, body: bytes) -> None:
     location = S3Location.parse(uri)
-    s3.client.put_object(Bucket=location.bucket, Key=location.key, Body=body)
+    s3.upload_chunks(location, [body])
 
 
 def _read(s3: S3Gateway, uri: str) -> bytes:
@@ -210,7 +210,7 @@ def test_a_split_larger_than_one_upload_part_streams_through_multipart(s3: S3Gat
         s3=s3,
     )
     # Then the remainder arrives whole, as one multipart object
-    head = s3.client.head_object(Bucket=OUTPUTS, Key=training.key)
+    head = boto3.client("s3").head_object(Bucket=OUTPUTS, Key=training.key)
     assert head["ETag"].strip('"').endswith("-2")
     assert len(_read(s3, training.uri).splitlines()) == 590
 

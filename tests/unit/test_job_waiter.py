@@ -9,6 +9,7 @@ import boto3
 import pytest
 from moto import mock_aws
 
+from bedrock_distill.gateways.dynamodb import DynamoDBGateway
 from bedrock_distill.gateways.stepfunctions import StepFunctionsGateway
 from bedrock_distill.workflow.job_waiter import JobWaiterTable, Waiter, release_job_waiter
 
@@ -29,7 +30,7 @@ def table() -> Iterator[JobWaiterTable]:
             AttributeDefinitions=[{"AttributeName": "jobName", "AttributeType": "S"}],
             BillingMode="PAY_PER_REQUEST",
         )
-        yield JobWaiterTable(TABLE)
+        yield JobWaiterTable(DynamoDBGateway(TABLE))
 
 
 def _file(table: JobWaiterTable, token: str = "token-1") -> None:

@@ -10,6 +10,7 @@ import pytest
 from botocore.exceptions import ClientError
 from moto import mock_aws
 
+from bedrock_distill.gateways.calls import named_error
 from bedrock_distill.gateways.s3 import S3Gateway
 from bedrock_distill.preflight import SourceError
 from bedrock_distill.workflow import preflight
@@ -19,7 +20,7 @@ from bedrock_distill.workflow.errors import (
     ServiceUnavailableException,
     ThrottlingException,
 )
-from bedrock_distill.workflow.run import Execution, ExecutionInput, Run, plan_run
+from bedrock_distill.workflow.run import ExecutionContext, ExecutionInput, Run, plan_run
 from tests.unit.settings import pipeline_settings
 
 pytestmark = pytest.mark.unit
@@ -33,14 +34,18 @@ def run() -> Iterator[Run]:
         boto3.client("s3").create_bucket(
             Bucket="outputs", CreateBucketConfiguration={"LocationConstraint": "us-west-2"}
         )
-        execution = Execution(id="arn:aws:states:us-west-2:123456789012:execution:distillation:run-1", name="run-1")
+        execution = ExecutionContext(
+            id="arn:aws:states:us-west-2:123456789012:execution:distillation:run-1", name="run-1"
+        )
         document = {"trainingData": {"prompts": DATASET}, "validationPrompts": "s3://inputs/datasets/held-out.jsonl"}
         yield plan_run(ExecutionInput.model_validate(document), execution, pipeline_settings())
 
 
 def _reading_fails_with(monkeypatch: pytest.MonkeyPatch, code: str) -> None:
     def unreadable(source: str, *_: Any, **__: Any) -> None:
-        cause = ClientError({"Error": {"Code": code, "Message": "from S3"}}, "GetObject")
+        # As the S3 gateway names it (gateways.calls), and preflight.sources wraps it
+        refused = ClientError({"Error": {"Code": code, "Message": "from S3"}}, "GetObject")
+        cause = named_error(refused, "s3", f"GetObject {source}")
         raise SourceError(f"{source}: {code}: from S3") from cause
 
     monkeypatch.setattr(preflight, "validate_dataset", unreadable)

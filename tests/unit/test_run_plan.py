@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import pytest
 
-from bedrock_distill.workflow.run import Execution, ExecutionInput, plan_run
+from bedrock_distill.workflow.run import ExecutionContext, ExecutionInput, plan_run
 from tests.unit.settings import pipeline_settings
 
 pytestmark = pytest.mark.unit
 
-EXECUTION = Execution(id="arn:aws:states:us-east-1:123456789012:execution:distillation:run-1", name="run-1")
+EXECUTION = ExecutionContext(id="arn:aws:states:us-east-1:123456789012:execution:distillation:run-1", name="run-1")
 
 
 def _input(job_seconds: int | None = None) -> ExecutionInput:
@@ -104,7 +104,7 @@ def test_a_deployment_setting_bedrock_could_not_read_is_refused_as_such() -> Non
 
 def test_an_execution_name_bedrock_could_not_take_in_a_uri_gets_a_run_folder_it_can() -> None:
     # Given an execution name Step Functions allows but Bedrock's S3Uri does not ('+', '=', '@')
-    execution = Execution(id=f"{EXECUTION.id.rsplit(':', 1)[0]}:run+1=a@b", name="run+1=a@b")
+    execution = ExecutionContext(id=f"{EXECUTION.id.rsplit(':', 1)[0]}:run+1=a@b", name="run+1=a@b")
     # When the run is planned, Then its output (and reports) go under a folder Bedrock accepts, named after it
     run = plan_run(_given_prompts("s3://inputs/datasets/prompts.jsonl"), execution, pipeline_settings())
     assert run.output_s3_uri.startswith("s3://outputs/jobs/run-1-a-b-")

@@ -6,11 +6,16 @@ import io
 import json
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Final
 
-from bedrock_distill.aws import LazyClient
+from bedrock_distill.gateways.calls import aws_call, named_errors
+from bedrock_distill.gateways.clients import LazyClient
+from bedrock_distill.workflow.errors import WorkflowError
 
-CHUNK_BYTES = 1 << 20
+SERVICE: Final = "s3"
+CHUNK_BYTES: Final = 1 << 20
+# HeadObject answers a missing key with a bare 404; GetObject with NoSuchKey (S3 API reference, Error responses).
+NOT_FOUND: Final = frozenset({"404", "NoSuchKey", "NotFound"})
 
 
 def is_s3_uri(location: str) -> bool:
@@ -64,37 +69,37 @@ class ChunkStream(io.RawIOBase):
 
 
 class S3Gateway:
-    """The S3 client, created on first use so that tests start moto before any client exists, and local
-    CLI runs never import boto3. Errors are botocore's; callers decide what they mean."""
+    """Amazon S3: objects read as streams and written as JSON or from streams; errors leave as named errors
+    (`gateways.calls`), with S3's own code on them."""
 
     def __init__(self, client: Any | None = None) -> None:
-        self._s3 = LazyClient("s3", client)
-
-    @property
-    def client(self) -> Any:
-        return self._s3.client
+        self._s3 = LazyClient(SERVICE, client)
 
     def read_chunks(self, location: S3Location, chunk_bytes: int = CHUNK_BYTES) -> Iterator[bytes]:
-        body = self.client.get_object(Bucket=location.bucket, Key=location.key)["Body"]
-        try:
-            yield from body.iter_chunks(chunk_bytes)
-        finally:
-            body.close()
+        with named_errors(SERVICE, f"GetObject {location.uri}"):
+            body = self._s3.client.get_object(Bucket=location.bucket, Key=location.key)["Body"]
+            try:
+                yield from body.iter_chunks(chunk_bytes)
+            finally:
+                body.close()
 
     def iter_lines(self, location: S3Location) -> Iterator[bytes]:
-        body = self.client.get_object(Bucket=location.bucket, Key=location.key)["Body"]
-        try:
-            yield from body.iter_lines(keepends=False)
-        finally:
-            body.close()
+        with named_errors(SERVICE, f"GetObject {location.uri}"):
+            body = self._s3.client.get_object(Bucket=location.bucket, Key=location.key)["Body"]
+            try:
+                yield from body.iter_lines(keepends=False)
+            finally:
+                body.close()
 
     def exists(self, location: S3Location) -> bool:
-        from botocore.exceptions import ClientError  # noqa: PLC0415 - botocore only once S3 is used
-
         try:
-            self.client.head_object(Bucket=location.bucket, Key=location.key)
-        except ClientError as error:
-            if error.response.get("Error", {}).get("Code") in {"404", "NoSuchKey", "NotFound"}:
+            aws_call(
+                SERVICE,
+                f"HeadObject {location.uri}",
+                lambda: self._s3.client.head_object(Bucket=location.bucket, Key=location.key),
+            )
+        except WorkflowError as error:
+            if error.code in NOT_FOUND:
                 return False
             raise
         return True
@@ -103,20 +108,37 @@ class S3Gateway:
         return b"".join(self.read_chunks(location)).decode("utf-8")
 
     def list_keys(self, prefix: S3Location) -> Iterator[str]:
-        pages = self.client.get_paginator("list_objects_v2").paginate(Bucket=prefix.bucket, Prefix=prefix.key)
-        for page in pages:
-            for item in page.get("Contents", ()):
-                yield item["Key"]
+        with named_errors(SERVICE, f"ListObjectsV2 {prefix.uri}"):
+            pages = self._s3.client.get_paginator("list_objects_v2").paginate(Bucket=prefix.bucket, Prefix=prefix.key)
+            for page in pages:
+                for item in page.get("Contents", ()):
+                    yield item["Key"]
 
     def upload_chunks(self, location: S3Location, chunks: Iterable[bytes]) -> None:
         """One object from a stream of any length: s3transfer uploads it in parts (multipart above
         8 MiB), so only a part at a time is held in memory."""
-        self.client.upload_fileobj(io.BufferedReader(ChunkStream(chunks), CHUNK_BYTES), location.bucket, location.key)
+        stream = io.BufferedReader(ChunkStream(chunks), CHUNK_BYTES)
+        aws_call(
+            SERVICE,
+            f"upload to {location.uri}",
+            lambda: self._s3.client.upload_fileobj(stream, location.bucket, location.key),
+        )
+
+    def upload_file(self, path: str, location: S3Location) -> None:
+        aws_call(
+            SERVICE,
+            f"upload {path} to {location.uri}",
+            lambda: self._s3.client.upload_file(path, location.bucket, location.key),
+        )
 
     def put_json(self, location: S3Location, document: Any) -> None:
-        self.client.put_object(
-            Bucket=location.bucket,
-            Key=location.key,
-            Body=json.dumps(document, indent=2, sort_keys=True).encode(),
-            ContentType="application/json",
+        aws_call(
+            SERVICE,
+            f"PutObject {location.uri}",
+            lambda: self._s3.client.put_object(
+                Bucket=location.bucket,
+                Key=location.key,
+                Body=json.dumps(document, indent=2, sort_keys=True).encode(),
+                ContentType="application/json",
+            ),
         )

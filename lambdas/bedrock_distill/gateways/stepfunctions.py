@@ -1,69 +1,164 @@
-"""Step Functions as the out-of-band functions use it: start runs, read how they went, release waiting tasks."""
+"""AWS Step Functions: start runs, read how they went, release waiting tasks.
+
+The out-of-band functions and the CLI use this one gateway; errors leave as named errors (`gateways.calls`).
+"""
 
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any, Final
 
-from botocore.exceptions import ClientError
+from bedrock_distill.gateways.calls import aws_call
+from bedrock_distill.gateways.clients import LazyClient
+from bedrock_distill.workflow.errors import WorkflowError
 
-from bedrock_distill.aws import LazyClient
-from bedrock_distill.workflow.errors import call_aws, error_code, translate_client_error
-
-MISSING = "MISSING"
+SERVICE: Final = "stepfunctions"
+MISSING: Final = "MISSING"
 # DescribeExecution statuses after which nothing more happens (Step Functions API reference, ExecutionStatus).
 TERMINAL_STATUSES: Final = frozenset({"SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED"})
 # A task token that no longer waits: its task timed out, or its execution ended.
-STALE_TOKEN_ERRORS = {"TaskTimedOut", "TaskDoesNotExist", "InvalidToken"}
-_FAILURE_EVENT_SUFFIXES = ("Failed", "TimedOut")
-_NOTIFY_STATES = {"NotifySuccess", "NotifyFailure"}
+STALE_TOKEN_ERRORS: Final = frozenset({"TaskTimedOut", "TaskDoesNotExist", "InvalidToken"})
+ALREADY_EXISTS: Final = "ExecutionAlreadyExists"
+DOES_NOT_EXIST: Final = "ExecutionDoesNotExist"
+_FAILURE_EVENT_SUFFIXES: Final = ("Failed", "TimedOut")
+_NOTIFY_STATES: Final = frozenset({"NotifySuccess", "NotifyFailure"})
+_FAILURE_EVENTS: Final = {
+    "ExecutionFailed": "executionFailedEventDetails",
+    "ExecutionTimedOut": "executionTimedOutEventDetails",
+    "ExecutionAborted": "executionAbortedEventDetails",
+}
+
+
+@dataclass(frozen=True)
+class Execution:
+    """An execution as DescribeExecution (or, without input and output, ListExecutions) tells it."""
+
+    arn: str
+    name: str
+    status: str
+    start: datetime
+    stop: datetime | None = None
+    input: dict[str, Any] | None = None
+    output: dict[str, Any] | None = None
+    error: str | None = None
+    cause: str | None = None
+
+    @property
+    def finished(self) -> bool:
+        return self.status in TERMINAL_STATUSES
+
+    def elapsed(self, now: datetime) -> timedelta:
+        return (self.stop or now) - self.start
+
+    def section(self, *path: str) -> dict[str, Any]:
+        """A part of the output (``section("serving", "validation")``); empty when the run never got there."""
+        value: Any = self.output or {}
+        for key in path:
+            value = value.get(key) if isinstance(value, dict) else None
+        return value if isinstance(value, dict) else {}
+
+
+def execution_arn(state_machine_arn: str, name: str) -> str:
+    """An execution's ARN from its state machine's and its name, as Step Functions builds it."""
+    return f"{state_machine_arn.replace(':stateMachine:', ':execution:', 1)}:{name}"
 
 
 class StepFunctionsGateway:
     def __init__(self, client: LazyClient | None = None) -> None:
-        self._client = client or LazyClient("stepfunctions")
-
-    @property
-    def client(self) -> Any:
-        return self._client.client
+        self._client = client or LazyClient(SERVICE)
 
     def start_execution(self, state_machine_arn: str, name: str, execution_input: dict[str, Any]) -> str | None:
         """The new execution's ARN, or None when an execution of that name already exists."""
         try:
-            response = self.client.start_execution(
-                stateMachineArn=state_machine_arn, name=name, input=json.dumps(execution_input)
+            response = self._call(
+                "StartExecution",
+                "start_execution",
+                stateMachineArn=state_machine_arn,
+                name=name,
+                input=json.dumps(execution_input),
             )
-        except ClientError as error:
-            if error_code(error) == "ExecutionAlreadyExists":
+        except WorkflowError as error:
+            if error.code == ALREADY_EXISTS:
                 return None
-            raise translate_client_error(error, "StartExecution") from error
+            raise
         return str(response["executionArn"])
 
-    def status(self, execution_arn: str) -> str:
-        """RUNNING, SUCCEEDED, ...; MISSING once Step Functions no longer knows it (90 days after it ended)."""
+    def describe(self, arn: str) -> Execution | None:
+        """The execution; None once Step Functions no longer knows it (never started, or 90 days after it ended)."""
         try:
-            return str(self.client.describe_execution(executionArn=execution_arn)["status"])
-        except ClientError as error:
-            if error_code(error) == "ExecutionDoesNotExist":
-                return MISSING
-            raise translate_client_error(error, "DescribeExecution") from error
+            response = self._call("DescribeExecution", "describe_execution", executionArn=arn)
+        except WorkflowError as error:
+            if error.code == DOES_NOT_EXIST:
+                return None
+            raise
+        return Execution(
+            arn=response["executionArn"],
+            name=response["name"],
+            status=response["status"],
+            start=response["startDate"],
+            stop=response.get("stopDate"),
+            input=_json_object(response.get("input")),
+            output=_json_object(response.get("output")),
+            error=response.get("error"),
+            cause=response.get("cause"),
+        )
+
+    def status(self, arn: str) -> str:
+        """RUNNING, SUCCEEDED, ...; MISSING once Step Functions no longer knows it."""
+        execution = self.describe(arn)
+        return execution.status if execution else MISSING
+
+    def recent(self, state_machine_arn: str, limit: int, status: str | None = None) -> list[Execution]:
+        """The newest executions first, without their input and output."""
+        request: dict[str, Any] = {"stateMachineArn": state_machine_arn, "maxResults": min(limit, 1000)}
+        if status:
+            request["statusFilter"] = status
+        listed = self._call("ListExecutions", "list_executions", **request)["executions"]
+        executions = [
+            Execution(
+                arn=item["executionArn"],
+                name=item["name"],
+                status=item["status"],
+                start=item["startDate"],
+                stop=item.get("stopDate"),
+            )
+            for item in listed
+        ]
+        return sorted(executions, key=lambda execution: execution.start, reverse=True)[:limit]
 
     def release(self, task_token: str, output: dict[str, Any]) -> bool:
         """Complete a waiting task; False when nothing waits on that token any more."""
         try:
-            self.client.send_task_success(taskToken=task_token, output=json.dumps(output))
-        except ClientError as error:
-            if error_code(error) in STALE_TOKEN_ERRORS:
+            self._call("SendTaskSuccess", "send_task_success", taskToken=task_token, output=json.dumps(output))
+        except WorkflowError as error:
+            if error.code in STALE_TOKEN_ERRORS:
                 return False
-            raise translate_client_error(error, "SendTaskSuccess") from error
+            raise
         return True
 
-    def history(self, execution_arn: str) -> ExecutionHistory:
-        pages = self.client.get_paginator("get_execution_history").paginate(
-            executionArn=execution_arn, PaginationConfig={"PageSize": 1000}
+    def history(self, arn: str) -> ExecutionHistory:
+        """The whole history, through botocore's paginator."""
+
+        def every_event() -> list[dict[str, Any]]:
+            pages = self._client.client.get_paginator("get_execution_history").paginate(
+                executionArn=arn, PaginationConfig={"PageSize": 1000}
+            )
+            return [event for page in pages for event in page["events"]]
+
+        return ExecutionHistory(aws_call(SERVICE, "GetExecutionHistory", every_event))
+
+    def latest_events(self, arn: str, count: int) -> ExecutionHistory:
+        """The newest `count` events only: what the CLI reads to show where a run is or why it ended."""
+        response = self._call(
+            "GetExecutionHistory", "get_execution_history", executionArn=arn, reverseOrder=True, maxResults=count
         )
-        events = call_aws("GetExecutionHistory", lambda: [event for page in pages for event in page["events"]])
-        return ExecutionHistory(events)
+        return ExecutionHistory(response["events"])
+
+    def _call(self, operation: str, method: str, **request: Any) -> dict[str, Any]:
+        response: dict[str, Any] = aws_call(SERVICE, operation, lambda: getattr(self._client.client, method)(**request))
+        return response
 
 
 class ExecutionHistory:
@@ -91,3 +186,29 @@ class ExecutionHistory:
             str(event["type"]).endswith("StateEntered") and event["stateEnteredEventDetails"]["name"] in _NOTIFY_STATES
             for event in self._events
         )
+
+    def current_state(self) -> str | None:
+        """The state entered last."""
+        for event in self._events:
+            if str(event.get("type", "")).endswith("StateEntered"):
+                return str(event["stateEnteredEventDetails"]["name"])
+        return None
+
+    def failure(self) -> tuple[str | None, str | None]:
+        """(error, cause) of the execution's final failure event, if it has one."""
+        for event in self._events:
+            details_key = _FAILURE_EVENTS.get(str(event.get("type")))
+            if details_key:
+                details = event.get(details_key, {})
+                return details.get("error"), details.get("cause")
+        return None, None
+
+
+def _json_object(text: str | None) -> dict[str, Any] | None:
+    if not text:
+        return None
+    try:
+        document = json.loads(text)
+    except json.JSONDecodeError:
+        return None
+    return document if isinstance(document, dict) else None

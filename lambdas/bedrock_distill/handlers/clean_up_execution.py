@@ -28,12 +28,12 @@ from aws_lambda_powertools.utilities.parser.models import EventBridgeModel
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import BaseModel, ConfigDict, Field
 
+from bedrock_distill.gateways.bedrock import BedrockGateway
 from bedrock_distill.gateways.stepfunctions import StepFunctionsGateway
 from bedrock_distill.handlers.common import logger, metrics, settings, to_state, tracer
 from bedrock_distill.observability import JOBS_STOPPED_OUT_OF_BAND, PROVISIONED_THROUGHPUTS_DELETED_OUT_OF_BAND
-from bedrock_distill.workflow.bedrock import BedrockGateway
 from bedrock_distill.workflow.cleanup import CleanupIncompleteError, clean_up_execution
-from bedrock_distill.workflow.notify import NEXT_STEPS_BY_STATUS, NotificationGateway, Outcome
+from bedrock_distill.workflow.notify import NEXT_STEPS_BY_STATUS, Notifier, Outcome
 
 _bedrock = BedrockGateway()
 _executions = StepFunctionsGateway()
@@ -99,7 +99,7 @@ def _clean_up(detail: ExecutionStatusChange) -> dict[str, Any]:
     history = _executions.history(detail.execution_arn)
     notify = not history.notified()
     if notify:
-        NotificationGateway(settings().notification_topic_arn).publish(
+        Notifier(settings().notification_topic_arn).publish(
             Outcome(
                 status=detail.status,
                 execution_arn=detail.execution_arn,

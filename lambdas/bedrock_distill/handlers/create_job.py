@@ -8,8 +8,8 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.parser import event_parser
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from bedrock_distill.gateways.bedrock import BedrockGateway
 from bedrock_distill.handlers.common import StateModel, logger, metrics, settings, tracer
-from bedrock_distill.workflow.bedrock import BedrockGateway
 from bedrock_distill.workflow.jobs import create_job
 from bedrock_distill.workflow.run import Run
 

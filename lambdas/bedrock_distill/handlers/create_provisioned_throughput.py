@@ -8,8 +8,8 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.parser import event_parser
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from bedrock_distill.gateways.bedrock import BedrockGateway
 from bedrock_distill.handlers.common import StateModel, logger, metrics, tracer
-from bedrock_distill.workflow.bedrock import BedrockGateway
 from bedrock_distill.workflow.provisioned_throughput import create_provisioned_throughput
 from bedrock_distill.workflow.run import Run
 

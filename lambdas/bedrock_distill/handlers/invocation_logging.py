@@ -11,8 +11,8 @@ from aws_lambda_powertools.utilities.parser import parse
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import BaseModel, ConfigDict, Field
 
+from bedrock_distill.gateways.bedrock import BedrockGateway
 from bedrock_distill.invocation_logging import (
-    InvocationLoggingGateway,
     InvocationLoggingManager,
     OurLogging,
     PreviousConfigurationStore,
@@ -28,7 +28,7 @@ tracer = Tracer()
 @cache
 def _manager() -> InvocationLoggingManager:
     return InvocationLoggingManager(
-        InvocationLoggingGateway(), PreviousConfigurationStore(os.environ["PREVIOUS_CONFIGURATION_PARAMETER"])
+        BedrockGateway(), PreviousConfigurationStore(os.environ["PREVIOUS_CONFIGURATION_PARAMETER"])
     )
 
 

@@ -7,8 +7,8 @@ from typing import Any
 from aws_lambda_powertools.utilities.parser import event_parser
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from bedrock_distill.gateways.bedrock import BedrockGateway
 from bedrock_distill.handlers.common import StateModel, logger, to_state, tracer
-from bedrock_distill.workflow.bedrock import BedrockGateway
 from bedrock_distill.workflow.jobs import job_status
 
 _bedrock = BedrockGateway()

@@ -12,7 +12,7 @@ from pydantic import BaseModel, Field
 from bedrock_distill.gateways.stepfunctions import StepFunctionsGateway
 from bedrock_distill.handlers.common import StateModel, logger, settings, tracer
 from bedrock_distill.workflow.errors import WorkflowError
-from bedrock_distill.workflow.notify import NotificationGateway, Outcome, estimated_cost, failure_outcome
+from bedrock_distill.workflow.notify import Notifier, Outcome, estimated_cost, failure_outcome
 
 _executions = StepFunctionsGateway()
 
@@ -54,7 +54,7 @@ class NotifyResponse(StateModel):
 @event_parser(model=NotifyRequest)
 def handler(event: NotifyRequest, context: LambdaContext) -> dict[str, Any]:
     outcome = _outcome(event)
-    message_id = NotificationGateway(settings().notification_topic_arn).publish(outcome)
+    message_id = Notifier(settings().notification_topic_arn).publish(outcome)
     logger.info("outcome published", status=outcome.status, message_id=message_id)
     return NotifyResponse(message_id=message_id, outcome=outcome.model_dump(exclude_none=True)).to_state()
 

@@ -14,7 +14,7 @@ from bedrock_distill.handlers.common import logger, metrics, settings, tracer
 from bedrock_distill.workflow.dataset_settings import load_dataset_settings
 from bedrock_distill.workflow.errors import InvalidExecutionInput
 from bedrock_distill.workflow.preflight import run_preflight
-from bedrock_distill.workflow.run import Execution, ExecutionInput, plan_run
+from bedrock_distill.workflow.run import ExecutionContext, ExecutionInput, plan_run
 
 _s3 = S3Gateway()
 
@@ -23,7 +23,7 @@ _s3 = S3Gateway()
 @tracer.capture_lambda_handler
 @metrics.log_metrics
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    execution = Execution.model_validate(event["execution"])
+    execution = ExecutionContext.model_validate(event["execution"])
     try:
         execution_input = ExecutionInput.model_validate(event.get("input"))
         if execution_input.dataset_settings is not None:

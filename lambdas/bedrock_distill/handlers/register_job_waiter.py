@@ -9,9 +9,10 @@ from typing import Any
 from aws_lambda_powertools.utilities.parser import event_parser
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from bedrock_distill.gateways.bedrock import BedrockGateway
+from bedrock_distill.gateways.dynamodb import DynamoDBGateway
 from bedrock_distill.gateways.stepfunctions import StepFunctionsGateway
 from bedrock_distill.handlers.common import StateModel, logger, settings, to_state, tracer
-from bedrock_distill.workflow.bedrock import BedrockGateway
 from bedrock_distill.workflow.job_waiter import JobWaiterTable, Waiter, register_job_waiter
 
 _bedrock = BedrockGateway()
@@ -36,7 +37,11 @@ def handler(event: RegisterJobWaiterRequest, context: LambdaContext) -> dict[str
         execution_arn=event.execution_arn,
     )
     release = register_job_waiter(
-        waiter, JobWaiterTable(settings().job_waiter_table), _bedrock, _executions, now=datetime.now(UTC)
+        waiter,
+        JobWaiterTable(DynamoDBGateway(settings().job_waiter_table)),
+        _bedrock,
+        _executions,
+        now=datetime.now(UTC),
     )
     logger.info("waiting for the job's state-change event", **release.model_dump())
     return to_state(release)

@@ -9,6 +9,7 @@ from aws_lambda_powertools.utilities.parser.models import EventBridgeModel
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import BaseModel, ConfigDict, Field
 
+from bedrock_distill.gateways.dynamodb import DynamoDBGateway
 from bedrock_distill.gateways.stepfunctions import StepFunctionsGateway
 from bedrock_distill.handlers.common import logger, settings, to_state, tracer
 from bedrock_distill.workflow.job_waiter import JobWaiterTable, release_job_waiter
@@ -37,7 +38,7 @@ def handler(event: JobStateChangeEvent, context: LambdaContext) -> dict[str, Any
     release = release_job_waiter(
         event.detail.job_name,
         event.detail.job_status,
-        JobWaiterTable(settings().job_waiter_table),
+        JobWaiterTable(DynamoDBGateway(settings().job_waiter_table)),
         _executions,
         released_by="event",
     )

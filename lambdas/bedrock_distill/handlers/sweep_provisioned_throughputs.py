@@ -15,6 +15,7 @@ from typing import Any
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from bedrock_distill.gateways.bedrock import BedrockGateway
 from bedrock_distill.gateways.stepfunctions import StepFunctionsGateway
 from bedrock_distill.handlers.common import logger, metrics, settings, to_state, tracer
 from bedrock_distill.observability import (
@@ -22,9 +23,8 @@ from bedrock_distill.observability import (
     OVERDUE_PROVISIONED_THROUGHPUTS,
     PROVISIONED_THROUGHPUTS_DELETED_OUT_OF_BAND,
 )
-from bedrock_distill.workflow.bedrock import BedrockGateway
 from bedrock_distill.workflow.cleanup import CleanupIncompleteError, sweep
-from bedrock_distill.workflow.notify import SWEPT, NotificationGateway, Outcome
+from bedrock_distill.workflow.notify import SWEPT, Notifier, Outcome
 
 _bedrock = BedrockGateway()
 _executions = StepFunctionsGateway()
@@ -53,7 +53,7 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         value=len(report.deleted_provisioned_throughputs),
     )
     if report.deleted_provisioned_throughputs:
-        NotificationGateway(settings().notification_topic_arn).publish(
+        Notifier(settings().notification_topic_arn).publish(
             Outcome(
                 status=SWEPT,
                 execution_arn=settings().state_machine_arn,

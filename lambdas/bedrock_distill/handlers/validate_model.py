@@ -9,11 +9,11 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.parser import event_parser
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from bedrock_distill.gateways.bedrock_runtime import BedrockRuntimeGateway
 from bedrock_distill.gateways.s3 import S3Gateway, S3Location
 from bedrock_distill.handlers.common import StateModel, logger, metrics, to_state, tracer
 from bedrock_distill.workflow.run import Run
 from bedrock_distill.workflow.validation import (
-    ConverseGateway,
     ValidationPrompt,
     ValidationPromptsOrigin,
     prompts_from_conversation_records,
@@ -23,7 +23,7 @@ from bedrock_distill.workflow.validation import (
 VALIDATION_REPORT = "validation.json"
 
 _s3 = S3Gateway()
-_converse = ConverseGateway()
+_runtime = BedrockRuntimeGateway()
 
 
 class ValidateModelRequest(StateModel):
@@ -43,7 +43,7 @@ def handler(event: ValidateModelRequest, context: LambdaContext) -> dict[str, An
         origin=ValidationPromptsOrigin.of(run),
         max_tokens=run.max_response_length_for_inference,
         report_location=S3Location.parse(run.report_s3_uri).child(VALIDATION_REPORT),
-        converse=_converse,
+        runtime=_runtime,
         s3=_s3,
     )
     metrics.add_metric(name="ValidationPromptsFailed", unit=MetricUnit.Count, value=summary.failed)

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 from bedrock_distill.gateways.s3 import CHUNK_BYTES, ChunkStream, S3Gateway, S3Location, is_s3_uri
+from bedrock_distill.workflow.errors import WorkflowError
 
 # Bounds what one zlib call may inflate, so a gzip bomb cannot allocate more than this per step.
 _MAX_INFLATE_STEP = 4 << 20
@@ -75,20 +76,15 @@ def list_s3_uris(uri: str, s3: S3Gateway) -> Iterator[str]:
 
 @contextmanager
 def _s3_errors(uri: str) -> Iterator[None]:
-    """Turns botocore's many failure types into one SourceError naming the URI."""
-    from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError  # noqa: PLC0415
-
+    """An S3 error (named by the S3 gateway) as a SourceError naming the URI; the named error stays its cause,
+    so Preflight can tell S3's transient failures from bad input."""
     try:
         yield
-    except NoCredentialsError as exc:
-        raise SourceError(f"{uri}: no AWS credentials found") from exc
-    except ClientError as exc:
-        error = exc.response.get("Error", {})
-        code = error.get("Code", "Error")
-        message = error.get("Message") or _S3_ERROR_MESSAGES.get(code, "request failed")
-        raise SourceError(f"{uri}: {code}: {message}") from exc
-    except BotoCoreError as exc:
-        raise SourceError(f"{uri}: {exc}") from exc
+    except WorkflowError as exc:
+        if exc.code == "NoCredentialsError":
+            raise SourceError(f"{uri}: no AWS credentials found") from exc
+        message = exc.reason or _S3_ERROR_MESSAGES.get(exc.code, "request failed")
+        raise SourceError(f"{uri}: {exc.code}: {message}") from exc
 
 
 _S3_ERROR_MESSAGES = {

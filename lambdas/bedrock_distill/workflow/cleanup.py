@@ -18,13 +18,12 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from datetime import datetime, timedelta
-from functools import partial
 from typing import Any
 
 from pydantic import BaseModel
 
-from bedrock_distill.workflow.bedrock import BedrockGateway
-from bedrock_distill.workflow.errors import BedrockRequestRejected, WorkflowError, call_aws, error_code
+from bedrock_distill.gateways.bedrock import BedrockGateway
+from bedrock_distill.workflow.errors import WorkflowError
 from bedrock_distill.workflow.provisioned_throughput import delete_provisioned_throughput
 from bedrock_distill.workflow.run import EXECUTION_TAG_KEY, PROJECT_TAG_KEY, PROJECT_TAG_VALUE
 
@@ -64,23 +63,6 @@ class CleanupIncompleteError(WorkflowError):
         self.report = report
 
 
-def _listed(bedrock: BedrockGateway, operation: str, key: str, **request: Any) -> list[dict[str, Any]]:
-    """Every item of a Bedrock list operation, through botocore's paginator."""
-    pages = bedrock.client.get_paginator(operation).paginate(**request)
-    return call_aws(operation, lambda: [item for page in pages for item in page.get(key, [])])
-
-
-def _tags(bedrock: BedrockGateway, arn: str) -> dict[str, str] | None:
-    """The resource's tags; None when it no longer exists (deleted since it was listed)."""
-    try:
-        response = call_aws("ListTagsForResource", lambda: bedrock.client.list_tags_for_resource(resourceARN=arn))
-    except BedrockRequestRejected as rejected:
-        if error_code(rejected.__cause__ or rejected) == "ResourceNotFoundException":
-            return None
-        raise
-    return {tag["key"]: tag["value"] for tag in response.get("tags", [])}
-
-
 _Tagged = Iterator[tuple[dict[str, Any], dict[str, str]]]
 
 
@@ -89,7 +71,7 @@ def _tagged(bedrock: BedrockGateway, report: CleanupReport, summaries: list[dict
     (it may be this project's) and skipped, so the others are still handled."""
     for summary in summaries:
         try:
-            tags = _tags(bedrock, summary[arn_key])
+            tags = bedrock.tags(summary[arn_key])
         except WorkflowError as error:
             report.failed(summary[arn_key], "ListTagsForResource", error)
             continue
@@ -98,7 +80,7 @@ def _tagged(bedrock: BedrockGateway, report: CleanupReport, summaries: list[dict
 
 
 def _project_throughputs(bedrock: BedrockGateway, report: CleanupReport) -> _Tagged:
-    summaries = _listed(bedrock, "list_provisioned_model_throughputs", "provisionedModelSummaries")
+    summaries = bedrock.list_provisioned_model_throughputs()
     for summary, tags in _tagged(bedrock, report, summaries, "provisionedModelArn"):
         if tags.get(PROJECT_TAG_KEY) == PROJECT_TAG_VALUE:
             yield summary, tags
@@ -119,15 +101,12 @@ def clean_up_execution(execution_arn: str, bedrock: BedrockGateway) -> CleanupRe
     the report's `failures`; everything else is done regardless."""
     report = CleanupReport()
     # The job first: a job left running would go on to need a PT nobody will delete.
-    jobs = _listed(
-        bedrock, "list_model_customization_jobs", "modelCustomizationJobSummaries", statusEquals="InProgress"
-    )
+    jobs = bedrock.list_model_customization_jobs(statusEquals="InProgress")
     for job, tags in _tagged(bedrock, report, jobs, "jobArn"):
         if tags.get(EXECUTION_TAG_KEY) == execution_arn:
             job_arn = job["jobArn"]
-            stop = partial(bedrock.client.stop_model_customization_job, jobIdentifier=job_arn)
             try:
-                call_aws("StopModelCustomizationJob", stop)
+                bedrock.stop_model_customization_job(job_arn)
             except WorkflowError as error:
                 report.failed(job_arn, "StopModelCustomizationJob", error)
                 continue

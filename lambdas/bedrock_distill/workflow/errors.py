@@ -6,14 +6,17 @@ transient ones and catches the fatal ones by that name. Renaming a class is a ch
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any, TypeVar
-
-_T = TypeVar("_T")
-
 
 class WorkflowError(Exception):
-    """Base of every error the state machine can see by name."""
+    """Base of every error the state machine can see by name.
+
+    When an AWS call raised it (`gateways.calls`), `code` is the service's error code and `reason` its message.
+    """
+
+    def __init__(self, message: str = "", *, code: str = "", reason: str = "") -> None:
+        super().__init__(message)
+        self.code = code
+        self.reason = reason
 
 
 class TransientError(WorkflowError):
@@ -48,8 +51,16 @@ class PreflightFailed(FatalError):
     pass
 
 
-class BedrockRequestRejected(FatalError):
-    """Bedrock refused a request: validation, access, a missing resource."""
+class RequestRejected(FatalError):
+    """An AWS service refused a request: validation, access, a missing resource."""
+
+
+class BedrockRequestRejected(RequestRejected):
+    """Bedrock (control plane or runtime) refused a request."""
+
+
+class AwsNotConfigured(FatalError):
+    """No credentials, no Region or an unknown profile: nothing reached AWS."""
 
 
 class DistillationJobFailed(FatalError):
@@ -74,44 +85,3 @@ class CustomizationJobQuotaExceeded(FatalError):
 
 class ValidationInferenceFailed(FatalError):
     pass
-
-
-TRANSIENT_ERROR_CODES = {
-    "ThrottlingException": ThrottlingException,
-    "TooManyRequestsException": ThrottlingException,
-    "InternalServerException": InternalServerException,
-    "ServiceUnavailableException": ServiceUnavailableException,
-    "ModelNotReadyException": ServiceUnavailableException,
-    # S3's own codes for a request to retry (S3 API reference, "Error responses": SlowDown, InternalError, 503).
-    "SlowDown": ThrottlingException,
-    "InternalError": InternalServerException,
-    "ServiceUnavailable": ServiceUnavailableException,
-}
-
-
-QUOTA_EXCEEDED = "ServiceQuotaExceededException"
-
-
-def error_code(error: BaseException) -> str:
-    response: dict[str, Any] = getattr(error, "response", {}) or {}
-    return str(response.get("Error", {}).get("Code", ""))
-
-
-def translate_client_error(error: Exception, context: str) -> WorkflowError:
-    """A botocore ClientError as the named error the state machine understands."""
-    code = error_code(error)
-    message = f"{context}: {code}: {error}"
-    transient = TRANSIENT_ERROR_CODES.get(code)
-    if transient is not None:
-        return transient(message)
-    return BedrockRequestRejected(message)
-
-
-def call_aws(context: str, call: Callable[[], _T]) -> _T:
-    """Make one AWS call; a ClientError leaves as the named error the state machine understands."""
-    from botocore.exceptions import ClientError  # noqa: PLC0415 - botocore loads with the first AWS call
-
-    try:
-        return call()
-    except ClientError as error:
-        raise translate_client_error(error, context) from error

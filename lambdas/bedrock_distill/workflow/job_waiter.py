@@ -17,14 +17,12 @@ spelling would leave every run to the fallback if the event used the other.
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import Any
 
 from pydantic import BaseModel
 
-from bedrock_distill.aws import LazyClient
+from bedrock_distill.gateways.bedrock import BedrockGateway
+from bedrock_distill.gateways.dynamodb import DynamoDBGateway
 from bedrock_distill.gateways.stepfunctions import StepFunctionsGateway
-from bedrock_distill.workflow.bedrock import BedrockGateway
-from bedrock_distill.workflow.errors import call_aws
 
 STILL_RUNNING = "InProgress"
 # A filed token outlives its task by at most this much: the table's TTL removes what nobody took.
@@ -40,43 +38,33 @@ class Waiter(BaseModel):
 
 
 class JobWaiterTable:
-    """DynamoDB table keyed by `jobName`; `expiresAt` is its TTL attribute."""
+    """The waiters, one item per job in a DynamoDB table keyed by `jobName`; `expiresAt` is its TTL attribute."""
 
-    def __init__(self, table_name: str, client: LazyClient | None = None) -> None:
-        self._table_name = table_name
-        self._client = client or LazyClient("dynamodb")
+    def __init__(self, table: DynamoDBGateway) -> None:
+        self._table = table
 
     def put(self, waiter: Waiter, expires_at: datetime) -> None:
-        self._call(
-            "PutItem",
-            self._client.client.put_item,
-            Item={
-                "jobName": {"S": waiter.job_name},
-                "jobArn": {"S": waiter.job_arn},
-                "taskToken": {"S": waiter.task_token},
-                "executionArn": {"S": waiter.execution_arn},
-                "expiresAt": {"N": str(int(expires_at.timestamp()))},
-            },
+        self._table.put(
+            {
+                "jobName": waiter.job_name,
+                "jobArn": waiter.job_arn,
+                "taskToken": waiter.task_token,
+                "executionArn": waiter.execution_arn,
+                "expiresAt": int(expires_at.timestamp()),
+            }
         )
 
     def take(self, job_name: str) -> Waiter | None:
         """Remove and return the job's waiter; None if there is none (or someone else took it first)."""
-        response = self._call(
-            "DeleteItem", self._client.client.delete_item, Key={"jobName": {"S": job_name}}, ReturnValues="ALL_OLD"
-        )
-        item = response.get("Attributes")
-        if not item:
+        item = self._table.take("jobName", job_name)
+        if item is None:
             return None
         return Waiter(
-            job_name=item["jobName"]["S"],
-            job_arn=item["jobArn"]["S"],
-            task_token=item["taskToken"]["S"],
-            execution_arn=item["executionArn"]["S"],
+            job_name=item["jobName"],
+            job_arn=item["jobArn"],
+            task_token=item["taskToken"],
+            execution_arn=item["executionArn"],
         )
-
-    def _call(self, operation: str, method: Any, **request: Any) -> dict[str, Any]:
-        response: dict[str, Any] = call_aws(operation, lambda: method(TableName=self._table_name, **request))
-        return response
 
 
 class Release(BaseModel):

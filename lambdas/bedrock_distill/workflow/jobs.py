@@ -6,14 +6,13 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
-from bedrock_distill.workflow.bedrock import BedrockGateway
+from bedrock_distill.gateways.bedrock import BedrockGateway
+from bedrock_distill.gateways.calls import QUOTA_EXCEEDED
 from bedrock_distill.workflow.errors import (
-    QUOTA_EXCEEDED,
     BedrockRequestRejected,
     CustomizationJobQuotaExceeded,
     DistillationJobFailed,
     DistillationJobStopped,
-    error_code,
 )
 from bedrock_distill.workflow.quotas import CUSTOMIZATION_JOBS
 from bedrock_distill.workflow.run import Run
@@ -61,7 +60,7 @@ def create_job(run: Run, settings: PipelineSettings, bedrock: BedrockGateway) ->
         # The token is derived from the execution, so a retried invocation gets the first job back.
         return bedrock.create_model_customization_job(**job_request(run, settings))
     except BedrockRequestRejected as rejected:
-        if error_code(rejected.__cause__ or rejected) == QUOTA_EXCEEDED:
+        if rejected.code == QUOTA_EXCEEDED:
             raise CustomizationJobQuotaExceeded(
                 f"Bedrock refused the distillation job {run.job_name}: {rejected}. "
                 f"{CUSTOMIZATION_JOBS.request_increase('the number of jobs you run at once')}, or wait for a "

@@ -7,7 +7,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from bedrock_distill.aws import LazyClient
+from bedrock_distill.gateways.sns import SnsGateway
 from bedrock_distill.workflow.quotas import CUSTOMIZATION_JOBS, NO_COMMITMENT_MODEL_UNITS
 
 # What a person should do next, by the error the run failed with.
@@ -68,19 +68,20 @@ def failure_outcome(execution_arn: str, error: str, cause: str) -> Outcome:
     )
 
 
-class NotificationGateway:
-    def __init__(self, topic_arn: str, sns: LazyClient | None = None) -> None:
+class Notifier:
+    """Publishes each outcome as one message on the pipeline's topic; with no topic configured, publishes nothing."""
+
+    def __init__(self, topic_arn: str, sns: SnsGateway | None = None) -> None:
         self._topic_arn = topic_arn
-        self._sns = sns or LazyClient("sns")
+        self._sns = sns or SnsGateway()
 
     def publish(self, outcome: Outcome) -> str | None:
         if not self._topic_arn:
             return None
         execution_name = outcome.execution_arn.rsplit(":", 1)[-1]
-        response = self._sns.client.publish(
-            TopicArn=self._topic_arn,
-            Subject=f"bedrock-distill {outcome.status}: {execution_name}"[:100],
-            Message=json.dumps(outcome.model_dump(exclude_none=True), indent=2),
-            MessageAttributes={"status": {"DataType": "String", "StringValue": outcome.status}},
+        return self._sns.publish(
+            self._topic_arn,
+            subject=f"bedrock-distill {outcome.status}: {execution_name}",
+            message=json.dumps(outcome.model_dump(exclude_none=True), indent=2),
+            attributes={"status": outcome.status},
         )
-        return str(response["MessageId"])

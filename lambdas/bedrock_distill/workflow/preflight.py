@@ -10,13 +10,7 @@ from pydantic import BaseModel
 from bedrock_distill.gateways.s3 import S3Gateway, S3Location
 from bedrock_distill.preflight import Problem, Severity, SourceError, check_filter, scan_logs, validate_dataset
 from bedrock_distill.preflight.problems import REPEATS_SHOWN, WHOLE_FILE
-from bedrock_distill.workflow.errors import (
-    TRANSIENT_ERROR_CODES,
-    PreflightFailed,
-    WorkflowError,
-    error_code,
-    translate_client_error,
-)
+from bedrock_distill.workflow.errors import PreflightFailed, TransientError
 from bedrock_distill.workflow.hold_out import SELECTION, hold_out_problem, split_dataset
 from bedrock_distill.workflow.run import HeldOutSplit, Run
 
@@ -121,12 +115,10 @@ def _hold_out(run: Run, valid_records: int, problems: list[str], s3: S3Gateway) 
     )
 
 
-def _transient_cause(error: SourceError) -> WorkflowError | None:
+def _transient_cause(error: SourceError) -> TransientError | None:
     """A read S3 failed on its side (throttled, 5xx) is retried by the state machine, not reported as bad data."""
     cause = error.__cause__
-    if not isinstance(cause, Exception) or error_code(cause) not in TRANSIENT_ERROR_CODES:
-        return None
-    return translate_client_error(cause, str(error))
+    return cause if isinstance(cause, TransientError) else None
 
 
 def _errors(problems: Iterable[Problem]) -> list[str]:

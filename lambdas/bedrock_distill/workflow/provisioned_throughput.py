@@ -6,14 +6,13 @@ from datetime import UTC, datetime
 
 from pydantic import BaseModel
 
-from bedrock_distill.workflow.bedrock import BedrockGateway
+from bedrock_distill.gateways.bedrock import NOT_FOUND, BedrockGateway
+from bedrock_distill.gateways.calls import QUOTA_EXCEEDED
 from bedrock_distill.workflow.errors import (
-    QUOTA_EXCEEDED,
     BedrockRequestRejected,
     ConflictException,
     ProvisionedThroughputFailed,
     ProvisionedThroughputQuotaExceeded,
-    error_code,
 )
 from bedrock_distill.workflow.quotas import NO_COMMITMENT_MODEL_UNITS
 from bedrock_distill.workflow.run import Run
@@ -35,7 +34,7 @@ def create_provisioned_throughput(run: Run, custom_model_arn: str, bedrock: Bedr
             tags=run.tags(),
         )
     except BedrockRequestRejected as rejected:
-        if error_code(rejected.__cause__ or rejected) == QUOTA_EXCEEDED:
+        if rejected.code == QUOTA_EXCEEDED:
             units = run.provisioned_model_units
             raise ProvisionedThroughputQuotaExceeded(
                 f"Bedrock refused {units} no-commitment model unit(s) for the distilled model: {rejected}. "
@@ -72,8 +71,8 @@ def delete_provisioned_throughput(provisioned_model_id: str, bedrock: BedrockGat
         throughput = bedrock.get_provisioned_model_throughput(provisioned_model_id)
         deleted_at = bedrock.delete_provisioned_model_throughput(provisioned_model_id) or datetime.now(UTC)
     except BedrockRequestRejected as rejected:
-        code = error_code(rejected.__cause__ or rejected)
-        if code == "ResourceNotFoundException":
+        code = rejected.code
+        if code == NOT_FOUND:
             return Deletion(deleted=False)
         if code == "ConflictException":
             raise ConflictException(str(rejected)) from rejected

@@ -82,7 +82,7 @@ class ExecutionInput(_CamelModel):
     dataset_settings: Annotated[str | None, Field(pattern=_S3_URI)] = None
 
 
-class Execution(_CamelModel):
+class ExecutionContext(_CamelModel):
     """The Step Functions context the state machine hands to the first state."""
 
     id: str
@@ -197,7 +197,7 @@ def _uris_bedrock_refuses(
     return problems
 
 
-def plan_run(execution_input: ExecutionInput, execution: Execution, settings: PipelineSettings) -> Run:
+def plan_run(execution_input: ExecutionInput, execution: ExecutionContext, settings: PipelineSettings) -> Run:
     """Decide every name, token and default of the run. Raises ValueError on a model pair Bedrock does not offer
     or the deployment does not allow (its IAM would refuse the job), before anything exists in Bedrock."""
     teacher = execution_input.teacher_model_id or settings.default_teacher_model_id

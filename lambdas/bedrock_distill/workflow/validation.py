@@ -12,14 +12,13 @@ import time
 from collections.abc import Iterable
 from typing import Any
 
-from botocore.exceptions import ClientError
 from pydantic import BaseModel
 from sacrebleu.metrics.chrf import CHRF
 
-from bedrock_distill.aws import LazyClient
+from bedrock_distill.gateways.bedrock_runtime import BedrockRuntimeGateway
 from bedrock_distill.gateways.s3 import S3Gateway, S3Location
 from bedrock_distill.threads import ContextThreadPoolExecutor
-from bedrock_distill.workflow.errors import TransientError, ValidationInferenceFailed, translate_client_error
+from bedrock_distill.workflow.errors import FatalError, ValidationInferenceFailed
 from bedrock_distill.workflow.run import Run, ValidationPromptsSource
 
 DEFAULT_CONCURRENCY = 4
@@ -104,20 +103,16 @@ def prompts_from_conversation_records(lines: Iterable[bytes], limit: int) -> lis
     return prompts
 
 
-class ConverseGateway:
-    def __init__(self, runtime: LazyClient | None = None) -> None:
-        self._runtime = runtime or LazyClient("bedrock-runtime")
-
-    def converse(self, model_id: str, prompt: ValidationPrompt, max_tokens: int) -> dict[str, Any]:
-        request: dict[str, Any] = {
-            "modelId": model_id,
-            "messages": prompt.messages,
-            "inferenceConfig": {"maxTokens": max_tokens, "temperature": 0.0},
-        }
-        if prompt.system:
-            request["system"] = [{"text": prompt.system}]
-        response: dict[str, Any] = self._runtime.client.converse(**request)
-        return response
+def converse_request(model_id: str, prompt: ValidationPrompt, max_tokens: int) -> dict[str, Any]:
+    """Greedy decoding (temperature 0), so that a rerun scores the same answers."""
+    request: dict[str, Any] = {
+        "modelId": model_id,
+        "messages": prompt.messages,
+        "inferenceConfig": {"maxTokens": max_tokens, "temperature": 0.0},
+    }
+    if prompt.system:
+        request["system"] = [{"text": prompt.system}]
+    return request
 
 
 def run_validation(
@@ -127,7 +122,7 @@ def run_validation(
     origin: ValidationPromptsOrigin,
     max_tokens: int,
     report_location: S3Location,
-    converse: ConverseGateway,
+    runtime: BedrockRuntimeGateway,
     s3: S3Gateway,
     concurrency: int = DEFAULT_CONCURRENCY,
 ) -> ValidationSummary:
@@ -140,11 +135,8 @@ def run_validation(
         text = prompt.messages[-1]["content"][0]["text"]
         started = time.perf_counter()
         try:
-            response = converse.converse(model_id, prompt, max_tokens)
-        except ClientError as error:
-            named = translate_client_error(error, f"Converse on {model_id}")
-            if isinstance(named, TransientError):
-                raise named from error
+            response = runtime.converse(converse_request(model_id, prompt, max_tokens))
+        except FatalError as named:
             return PromptResult(
                 index=index, prompt=text, output=None, reference=prompt.reference, latency_ms=None,
                 input_tokens=None, output_tokens=None, similarity=None, error=str(named),

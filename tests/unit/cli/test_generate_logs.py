@@ -13,11 +13,11 @@ from typing import Any
 
 import pytest
 
-from bedrock_distill.aws import LazyClient
+from bedrock_distill.gateways.bedrock_runtime import BedrockRuntimeGateway
+from bedrock_distill.gateways.clients import LazyClient
 from distill_cli.generate import (
     GenerateSettings,
     ProgressFile,
-    TeacherGateway,
     generate_logs,
     prompt_keys,
     read_prompts,
@@ -75,7 +75,7 @@ def _arguments(prompts: Path, *extra: str) -> list[str]:
     ]
 
 
-class CountingGateway(TeacherGateway):
+class CountingGateway(BedrockRuntimeGateway):
     """The real gateway (the emulator answers), counting how many calls are in flight at once."""
 
     def __init__(self) -> None:
@@ -96,7 +96,7 @@ class CountingGateway(TeacherGateway):
 
 
 def _run(
-    prompts: Path, gateway: TeacherGateway, progress_path: Path, **settings: Any
+    prompts: Path, gateway: BedrockRuntimeGateway, progress_path: Path, **settings: Any
 ) -> tuple[Any, set[tuple[int, str]]]:
     keys = prompt_keys(read_prompts(str(prompts), "text"))
     progress = ProgressFile(progress_path, TEACHER, METADATA)
@@ -310,18 +310,18 @@ def test_ctrl_c_stops_cleanly_and_a_rerun_sends_each_prompt_once(
 ) -> None:
     # Given 40 prompts, and Ctrl-C pressed during the 12th call
     prompts = _text_prompts(tmp_path / "prompts.txt", 40)
-    original = TeacherGateway.converse
+    original = BedrockRuntimeGateway.converse
     calls = Counter[str]()
     lock = threading.Lock()
 
-    def interrupted_once(self: TeacherGateway, request: dict[str, Any]) -> dict[str, Any]:
+    def interrupted_once(self: BedrockRuntimeGateway, request: dict[str, Any]) -> dict[str, Any]:
         with lock:
             calls["converse"] += 1
             if calls["converse"] == 12:
                 _thread.interrupt_main()  # SIGINT, delivered to the main thread as a real Ctrl-C is
         return original(self, request)
 
-    monkeypatch.setattr(TeacherGateway, "converse", interrupted_once)
+    monkeypatch.setattr(BedrockRuntimeGateway, "converse", interrupted_once)
     # When they are sent 4 at a time
     code = main(_arguments(prompts, "--concurrency", "4"))
     # Then the run stops with exit 130 after recording the calls that were in flight
@@ -332,7 +332,7 @@ def test_ctrl_c_stops_cleanly_and_a_rerun_sends_each_prompt_once(
     assert recorded == emulator.call_count("Converse")
     assert 12 <= recorded < 40
     # When it is run again without the interruption
-    monkeypatch.setattr(TeacherGateway, "converse", original)
+    monkeypatch.setattr(BedrockRuntimeGateway, "converse", original)
     assert main(_arguments(prompts, "--concurrency", "4")) == 0
     # Then Converse was called exactly once per prompt over both runs
     assert emulator.call_count("Converse") == 40

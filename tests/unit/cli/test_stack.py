@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from bedrock_distill.workflow.errors import AwsNotConfigured
 from distill_cli import AwsOptions, AwsSession, OperatorError
 from distill_cli.commands import Context
 from distill_cli.main import _build_parser, main
@@ -98,6 +99,6 @@ def test_profile_selects_the_profiles_region_and_credentials(
 def test_an_unknown_profile_is_a_one_line_error(capsys: pytest.CaptureFixture[str]) -> None:
     # When the profile does not exist
     session = AwsSession(AwsOptions(profile="nobody"))
-    # Then the error says so, as one OperatorError
-    with pytest.raises(OperatorError, match="The config profile \\(nobody\\) could not be found"):
+    # Then the error says so, as one named error (the CLI's edge prints it on one line, exit code 2)
+    with pytest.raises(AwsNotConfigured, match="The config profile \\(nobody\\) could not be found"):
         session.client("s3")

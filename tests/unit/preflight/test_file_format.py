@@ -22,7 +22,7 @@ from bedrock_distill.preflight.file_format import FileFormat, recognize_file_for
 from bedrock_distill.preflight.problems import REPEATS_SHOWN, ProblemLog
 from bedrock_distill.workflow import preflight
 from bedrock_distill.workflow.errors import PreflightFailed
-from bedrock_distill.workflow.run import Execution, ExecutionInput, Run, plan_run
+from bedrock_distill.workflow.run import ExecutionContext, ExecutionInput, Run, plan_run
 from distill_cli.main import main
 from tests.unit.preflight.conftest import conversation, valid_lines, write_jsonl
 from tests.unit.settings import pipeline_settings
@@ -287,7 +287,9 @@ def run() -> Iterator[Run]:
             boto3.client("s3").create_bucket(
                 Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": "us-west-2"}
             )
-        execution = Execution(id="arn:aws:states:us-west-2:123456789012:execution:distillation:run-1", name="run-1")
+        execution = ExecutionContext(
+            id="arn:aws:states:us-west-2:123456789012:execution:distillation:run-1", name="run-1"
+        )
         document = {"trainingData": {"prompts": DATASET}}  # validation prompts held out of these
         yield plan_run(ExecutionInput.model_validate(document), execution, pipeline_settings())
 
