@@ -2,6 +2,11 @@
 
 import sys
 
-from offline.demo.main import main
+from offline.demo.environment import isolate
+
+isolate()
+
+# The imports below must see the environment set above.
+from offline.demo.main import main  # noqa: E402
 
 sys.exit(main())
