@@ -21,7 +21,7 @@ import orjson
 
 from bedrock_distill.catalog import requires_single_turn
 from bedrock_distill.gateways.s3 import S3Gateway, S3Location, is_s3_uri
-from bedrock_distill.preflight.dataset import MAX_RECORDS, MIN_VALID_RECORDS
+from bedrock_distill.preflight.dataset_rules import MAX_RECORDS, MIN_VALID_RECORDS
 from bedrock_distill.preflight.filters import MetadataPredicate, check_filter, compile_filter
 from bedrock_distill.preflight.problems import (
     DEFAULT_KEPT_PROBLEMS,
