@@ -36,7 +36,7 @@ help:
 	@echo "make synth   - synthesize the CDK app to cdk.out/ (no Docker, no AWS credentials)"
 	@echo "make bench   - run the benchmarks and print their figures"
 	@echo "make diagram - regenerate the README's state-machine diagram from statemachines/distillation.asl.json"
-	@echo "make lint    - ruff check, ruff format --check and mypy"
+	@echo "make lint    - ruff check, ruff format --check, mypy and the import contracts (lint-imports)"
 	@echo "make layer   - build the Lambda layer only (build/lambda-layer)"
 	@echo "make clean   - remove the venv, the layer, cdk.out and the tool caches"
 
@@ -82,6 +82,7 @@ lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
+	$(BIN)/lint-imports --no-logo --no-cache
 
 test: lint
 	$(BIN)/pytest

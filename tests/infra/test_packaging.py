@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import re
 import sys
 from pathlib import Path
@@ -96,6 +97,38 @@ def test_code_asset_holds_the_handlers_and_not_the_requirements(assembly: CloudA
     assert f"def {handler_name}(" in source.read_text()
     assert not (code / "requirements.txt").exists()
     assert not list(code.rglob("__pycache__"))
+
+
+# The operator's terminal UI, plotting and argument parsing: what the CLI needs and no function does.
+NOT_LAMBDA_RUNTIME = frozenset({"rich", "matplotlib", "argparse", "distill_cli", "offline", "stacks"})
+
+
+def _imported_roots(source: Path) -> set[str]:
+    tree = ast.parse(source.read_text(), filename=str(source))
+    roots = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            roots |= {alias.name.split(".")[0] for alias in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
+            roots.add(node.module.split(".")[0])
+    return roots
+
+
+def test_the_code_asset_holds_the_lambda_runtime_package_only(assembly: CloudAssembly) -> None:
+    # Given the one code asset every function is deployed from
+    function_id, _ = _only(assembly, "AWS::Lambda::Function", "InvocationLoggingHandlerFunction")
+    code = assembly.asset_dir(function_id)
+    # Then its only top-level entry is the runtime package
+    assert sorted(entry.name for entry in code.iterdir()) == ["bedrock_distill"]
+    # And no module in it imports the CLI, the offline world, the CDK app, a terminal UI or plotting
+    importing = {
+        str(module.relative_to(code)): sorted(_imported_roots(module) & NOT_LAMBDA_RUNTIME)
+        for module in code.rglob("*.py")
+    }
+    assert {module: roots for module, roots in importing.items() if roots} == {}
+    # And it stays small (the README states its size): the dependencies are in the layer
+    size = sum(path.stat().st_size for path in code.rglob("*") if path.is_file())
+    assert size < 1_000_000, f"the code asset is {size:,} bytes"
 
 
 def _expected_size(logical_id: str) -> tuple[int, int]:
