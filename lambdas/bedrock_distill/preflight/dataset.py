@@ -48,6 +48,7 @@ from bedrock_distill.preflight.sources import (
     open_stream,
     paused_garbage_collection,
 )
+from bedrock_distill.preflight.verdict import Verdict
 
 # The rule groups' names that callers (distill convert, the hold-out split, the CLI) import from here.
 __all__ = [
@@ -69,7 +70,7 @@ FIRST_LINE: Final = 1
 
 
 @dataclass(frozen=True)
-class DatasetReport:
+class DatasetReport(Verdict):
     source: str
     student_model_id: str | None
     records: int
@@ -87,14 +88,6 @@ class DatasetReport:
     problems: list[Problem] = field(repr=False)
     problems_truncated: bool = False
 
-    @property
-    def is_valid(self) -> bool:
-        return self.errors == 0
-
-    @property
-    def verdict(self) -> str:
-        return "valid" if self.is_valid else "invalid"
-
     def to_dict(self) -> dict[str, Any]:
         return {
             "source": self.source,
@@ -109,12 +102,7 @@ class DatasetReport:
             "duplicate_prompts": self.duplicate_prompts,
             "estimated_input_tokens": self.estimated_input_tokens,
             "token_estimate_method": f"characters / {CHARS_PER_TOKEN}",
-            "errors": self.errors,
-            "warnings": self.warnings,
-            "verdict": self.verdict,
-            "verdict_reasons": self.verdict_reasons,
-            "problems": [problem.to_dict() for problem in self.problems],
-            "problems_truncated": self.problems_truncated,
+            **self.verdict_fields(),
         }
 
 

@@ -41,6 +41,7 @@ from bedrock_distill.preflight.sources import (
     paused_garbage_collection,
     read_chunks,
 )
+from bedrock_distill.preflight.verdict import Verdict
 from bedrock_distill.threads import ContextThreadPoolExecutor
 
 # Bedrock moves bodies over ~100 KB to separate objects, so real lines stay far below this; the cap
@@ -68,7 +69,7 @@ class Exclusion(StrEnum):
 
 
 @dataclass(frozen=True)
-class ScanReport:
+class ScanReport(Verdict):
     source: str
     teacher_model_id: str | None
     use_prompt_response: bool
@@ -93,14 +94,6 @@ class ScanReport:
         """How many records the job would train on."""
         return self.usable_prompt_response_pairs if self.use_prompt_response else self.usable_prompts
 
-    @property
-    def is_valid(self) -> bool:
-        return self.errors == 0
-
-    @property
-    def verdict(self) -> str:
-        return "valid" if self.is_valid else "invalid"
-
     def to_dict(self) -> dict[str, Any]:
         return {
             "source": self.source,
@@ -117,12 +110,7 @@ class ScanReport:
             "usable_prompt_response_pairs": self.usable_prompt_response_pairs,
             "used": self.used,
             "excluded": self.excluded,
-            "errors": self.errors,
-            "warnings": self.warnings,
-            "verdict": self.verdict,
-            "verdict_reasons": self.verdict_reasons,
-            "problems": [problem.to_dict() for problem in self.problems],
-            "problems_truncated": self.problems_truncated,
+            **self.verdict_fields(),
         }
 
 
