@@ -95,17 +95,23 @@ _S3_ERROR_MESSAGES = {
 }
 
 
-def read_local_chunks(path: str, chunk_bytes: int = CHUNK_BYTES) -> Iterator[bytes]:
+@contextmanager
+def _local_file_errors(path: str) -> Iterator[None]:
+    """Turns an OSError opening or reading a local file into one SourceError naming the path."""
     try:
-        with open(path, "rb") as handle:
-            while chunk := handle.read(chunk_bytes):
-                yield chunk
+        yield
     except FileNotFoundError as exc:
         raise SourceError(f"{path}: no such file") from exc
     except IsADirectoryError as exc:
         raise SourceError(f"{path}: is a directory, expected a file") from exc
     except OSError as exc:
         raise SourceError(f"{path}: {exc.strerror or exc}") from exc
+
+
+def read_local_chunks(path: str, chunk_bytes: int = CHUNK_BYTES) -> Iterator[bytes]:
+    with _local_file_errors(path), open(path, "rb") as handle:
+        while chunk := handle.read(chunk_bytes):
+            yield chunk
 
 
 def read_chunks(location: str, s3: S3Gateway | None = None) -> Iterator[bytes]:
@@ -177,14 +183,8 @@ def open_stream(location: str, s3: S3Gateway | None = None, *, gunzip: bool = Fa
     """A buffered binary stream over a local file or an S3 object, decompressed when ``gunzip`` is set
     and the data starts with the gzip magic number."""
     if not gunzip and not is_s3_uri(location):
-        try:
+        with _local_file_errors(location):
             return io.BufferedReader(io.FileIO(location, "rb"), CHUNK_BYTES)  # what open() builds, typed as such
-        except FileNotFoundError as exc:
-            raise SourceError(f"{location}: no such file") from exc
-        except IsADirectoryError as exc:
-            raise SourceError(f"{location}: is a directory, expected a file") from exc
-        except OSError as exc:
-            raise SourceError(f"{location}: {exc.strerror or exc}") from exc
     chunks = read_chunks(location, s3)
     if gunzip:
         chunks = maybe_gunzip(chunks, location)
