@@ -10,9 +10,8 @@ from datetime import datetime
 from email.utils import parsedate_to_datetime
 from typing import Any, Final
 
-from bedrock_distill.gateways.calls import aws_call
+from bedrock_distill.gateways.calls import aws_call, aws_call_unless
 from bedrock_distill.gateways.clients import LazyClient
-from bedrock_distill.workflow.errors import WorkflowError
 
 SERVICE: Final = "bedrock"
 NOT_FOUND: Final = "ResourceNotFoundException"
@@ -32,7 +31,9 @@ class BedrockGateway:
 
     def find_model_customization_job(self, job_identifier: str) -> dict[str, Any] | None:
         """The job by ARN or name; None when no such job exists (yet)."""
-        return self._absent_as_none(self.get_model_customization_job, job_identifier)
+        return self._call_unless_missing(
+            "GetModelCustomizationJob", "get_model_customization_job", jobIdentifier=job_identifier
+        )
 
     def stop_model_customization_job(self, job_identifier: str) -> None:
         self._call("StopModelCustomizationJob", "stop_model_customization_job", jobIdentifier=job_identifier)
@@ -57,7 +58,9 @@ class BedrockGateway:
 
     def find_provisioned_model_throughput(self, provisioned_model_id: str) -> dict[str, Any] | None:
         """The PT by ARN or name; None when none exists (never created, or deleted)."""
-        return self._absent_as_none(self.get_provisioned_model_throughput, provisioned_model_id)
+        return self._call_unless_missing(
+            "GetProvisionedModelThroughput", "get_provisioned_model_throughput", provisionedModelId=provisioned_model_id
+        )
 
     def delete_provisioned_model_throughput(self, provisioned_model_id: str) -> datetime | None:
         """Deletes; returns the service's clock at deletion (its Date header), when it sent one."""
@@ -82,12 +85,9 @@ class BedrockGateway:
 
     def tags(self, resource_arn: str) -> dict[str, str] | None:
         """The resource's tags; None when it no longer exists (deleted since it was listed)."""
-        try:
-            response = self._call("ListTagsForResource", "list_tags_for_resource", resourceARN=resource_arn)
-        except WorkflowError as error:
-            if error.code == NOT_FOUND:
-                return None
-            raise
+        response = self._call_unless_missing("ListTagsForResource", "list_tags_for_resource", resourceARN=resource_arn)
+        if response is None:
+            return None
         return {tag["key"]: tag["value"] for tag in response.get("tags", [])}
 
     # Invocation logging ----------------------------------------------------------------------------------------
@@ -127,12 +127,10 @@ class BedrockGateway:
 
         return aws_call(SERVICE, operation, every_item)
 
-    @staticmethod
-    def _absent_as_none(get: Any, identifier: str) -> dict[str, Any] | None:
-        try:
-            found: dict[str, Any] = get(identifier)
-        except WorkflowError as error:
-            if error.code == NOT_FOUND:
-                return None
-            raise
-        return found
+    def _call_unless_missing(self, operation: str, method: str, **request: Any) -> dict[str, Any] | None:
+        response: dict[str, Any] | None = aws_call_unless(
+            {NOT_FOUND}, SERVICE, operation, lambda: getattr(self._bedrock.client, method)(**request)
+        )
+        if response is not None:
+            response.pop("ResponseMetadata", None)
+        return response

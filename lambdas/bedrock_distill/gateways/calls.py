@@ -6,7 +6,7 @@ retries the transient names and catches the fatal ones, and the CLI turns them i
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Collection, Iterator
 from contextlib import contextmanager
 from typing import Any, Final, TypeVar
 
@@ -76,6 +76,16 @@ def named_error(error: Exception, service: str, operation: str) -> WorkflowError
     if named is None:
         raise error
     return named(f"{operation}: {error}", code=type(error).__name__, reason=str(error))
+
+
+def aws_call_unless(codes: Collection[str], service: str, operation: str, call: Callable[[], _T]) -> _T | None:
+    """`aws_call`, but None when the service answers with one of `codes` (a resource gone, a stale token)."""
+    try:
+        return aws_call(service, operation, call)
+    except WorkflowError as error:
+        if error.code in codes:
+            return None
+        raise
 
 
 @contextmanager

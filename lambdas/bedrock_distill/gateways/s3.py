@@ -8,9 +8,8 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any, Final
 
-from bedrock_distill.gateways.calls import aws_call, named_errors
+from bedrock_distill.gateways.calls import aws_call, aws_call_unless, named_errors
 from bedrock_distill.gateways.clients import LazyClient
-from bedrock_distill.workflow.errors import WorkflowError
 
 SERVICE: Final = "s3"
 CHUNK_BYTES: Final = 1 << 20
@@ -92,17 +91,13 @@ class S3Gateway:
                 body.close()
 
     def exists(self, location: S3Location) -> bool:
-        try:
-            aws_call(
-                SERVICE,
-                f"HeadObject {location.uri}",
-                lambda: self._s3.client.head_object(Bucket=location.bucket, Key=location.key),
-            )
-        except WorkflowError as error:
-            if error.code in NOT_FOUND:
-                return False
-            raise
-        return True
+        head = aws_call_unless(
+            NOT_FOUND,
+            SERVICE,
+            f"HeadObject {location.uri}",
+            lambda: self._s3.client.head_object(Bucket=location.bucket, Key=location.key),
+        )
+        return head is not None
 
     def read_text(self, location: S3Location) -> str:
         return b"".join(self.read_chunks(location)).decode("utf-8")

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from typing import Final
 
-from bedrock_distill.gateways.calls import aws_call
+from bedrock_distill.gateways.calls import aws_call, aws_call_unless
 from bedrock_distill.gateways.clients import LazyClient
-from bedrock_distill.workflow.errors import WorkflowError
 
 SERVICE: Final = "ssm"
 NOT_FOUND: Final = "ParameterNotFound"
@@ -17,13 +16,10 @@ class SsmGateway:
         self._ssm = ssm or LazyClient(SERVICE)
 
     def get(self, name: str) -> str | None:
-        try:
-            response = aws_call(SERVICE, "GetParameter", lambda: self._ssm.client.get_parameter(Name=name))
-        except WorkflowError as error:
-            if error.code == NOT_FOUND:
-                return None
-            raise
-        return str(response["Parameter"]["Value"])
+        response = aws_call_unless(
+            {NOT_FOUND}, SERVICE, "GetParameter", lambda: self._ssm.client.get_parameter(Name=name)
+        )
+        return str(response["Parameter"]["Value"]) if response is not None else None
 
     def create(self, name: str, value: str, description: str) -> None:
         """Creates the parameter; an existing one is an error (Overwrite=False), never replaced."""
@@ -37,8 +33,4 @@ class SsmGateway:
 
     def delete(self, name: str) -> None:
         """Deletes the parameter; one already gone counts as done."""
-        try:
-            aws_call(SERVICE, "DeleteParameter", lambda: self._ssm.client.delete_parameter(Name=name))
-        except WorkflowError as error:
-            if error.code != NOT_FOUND:
-                raise
+        aws_call_unless({NOT_FOUND}, SERVICE, "DeleteParameter", lambda: self._ssm.client.delete_parameter(Name=name))

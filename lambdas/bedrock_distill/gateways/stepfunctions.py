@@ -6,13 +6,13 @@ The out-of-band functions and the CLI use this one gateway; errors leave as name
 from __future__ import annotations
 
 import json
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Final
 
-from bedrock_distill.gateways.calls import aws_call
+from bedrock_distill.gateways.calls import aws_call, aws_call_unless
 from bedrock_distill.gateways.clients import LazyClient
-from bedrock_distill.workflow.errors import WorkflowError
 
 SERVICE: Final = "stepfunctions"
 MISSING: Final = "MISSING"
@@ -71,28 +71,21 @@ class StepFunctionsGateway:
 
     def start_execution(self, state_machine_arn: str, name: str, execution_input: dict[str, Any]) -> str | None:
         """The new execution's ARN, or None when an execution of that name already exists."""
-        try:
-            response = self._call(
-                "StartExecution",
-                "start_execution",
-                stateMachineArn=state_machine_arn,
-                name=name,
-                input=json.dumps(execution_input),
-            )
-        except WorkflowError as error:
-            if error.code == ALREADY_EXISTS:
-                return None
-            raise
-        return str(response["executionArn"])
+        response = self._call_unless(
+            {ALREADY_EXISTS},
+            "StartExecution",
+            "start_execution",
+            stateMachineArn=state_machine_arn,
+            name=name,
+            input=json.dumps(execution_input),
+        )
+        return str(response["executionArn"]) if response else None
 
     def describe(self, arn: str) -> Execution | None:
         """The execution; None once Step Functions no longer knows it (never started, or 90 days after it ended)."""
-        try:
-            response = self._call("DescribeExecution", "describe_execution", executionArn=arn)
-        except WorkflowError as error:
-            if error.code == DOES_NOT_EXIST:
-                return None
-            raise
+        response = self._call_unless({DOES_NOT_EXIST}, "DescribeExecution", "describe_execution", executionArn=arn)
+        if response is None:
+            return None
         return Execution(
             arn=response["executionArn"],
             name=response["name"],
@@ -130,13 +123,10 @@ class StepFunctionsGateway:
 
     def release(self, task_token: str, output: dict[str, Any]) -> bool:
         """Complete a waiting task; False when nothing waits on that token any more."""
-        try:
-            self._call("SendTaskSuccess", "send_task_success", taskToken=task_token, output=json.dumps(output))
-        except WorkflowError as error:
-            if error.code in STALE_TOKEN_ERRORS:
-                return False
-            raise
-        return True
+        sent = self._call_unless(
+            STALE_TOKEN_ERRORS, "SendTaskSuccess", "send_task_success", taskToken=task_token, output=json.dumps(output)
+        )
+        return sent is not None
 
     def history(self, arn: str) -> ExecutionHistory:
         """The whole history, through botocore's paginator."""
@@ -158,6 +148,14 @@ class StepFunctionsGateway:
 
     def _call(self, operation: str, method: str, **request: Any) -> dict[str, Any]:
         response: dict[str, Any] = aws_call(SERVICE, operation, lambda: getattr(self._client.client, method)(**request))
+        return response
+
+    def _call_unless(
+        self, codes: Collection[str], operation: str, method: str, **request: Any
+    ) -> dict[str, Any] | None:
+        response: dict[str, Any] | None = aws_call_unless(
+            codes, SERVICE, operation, lambda: getattr(self._client.client, method)(**request)
+        )
         return response
 
 
