@@ -1,11 +1,4 @@
-"""Rules about a dataset as a whole: how many records a job takes, and prompts repeated across records.
-
-The record counts are Bedrock's: a distillation job needs at least 100 and takes at most 15,000 prompts
-or prompt-response pairs (Amazon Nova User Guide, "Preparing data for distilling understanding models",
-table "Dataset limits", https://docs.aws.amazon.com/nova/latest/userguide/custom-distill-prepare.html;
-Amazon Bedrock User Guide, "Prepare your training datasets for distillation"). Bedrock drops invalid
-records before it counts, so the minimum applies to valid records.
-"""
+"""Rules about a dataset as a whole: how many records a job takes, and prompts repeated across records."""
 
 from __future__ import annotations
 
@@ -13,6 +6,10 @@ from typing import Final
 
 from bedrock_distill.preflight.problems import WHOLE_FILE, Problem, ProblemLog, Severity
 
+# A distillation job takes at least 100 and at most 15,000 prompts or prompt-response pairs (Amazon Nova
+# User Guide, "Preparing data for distilling understanding models", table "Dataset limits",
+# https://docs.aws.amazon.com/nova/latest/userguide/custom-distill-prepare.html). Bedrock drops invalid
+# records before it counts, so the minimum applies to valid records.
 MAX_RECORDS: Final = 15_000
 MIN_VALID_RECORDS: Final = 100
 # Remembering every prompt would make memory grow with the file. Beyond this many distinct prompts
