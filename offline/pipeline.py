@@ -373,15 +373,24 @@ class LocalPipeline:
         return str(response["executionArn"])
 
     def wait(self, execution_arn: str, timeout_seconds: float = 120.0, poll_seconds: float = 0.1) -> dict[str, Any]:
+        """The execution's description once it has ended and the pipeline has settled (`settle`): what its end
+        set off outside the workflow (the execution-end rule, its message) has happened by the time this returns."""
         client = boto3.client("stepfunctions")
         deadline = time.monotonic() + timeout_seconds
         while True:
             description: dict[str, Any] = client.describe_execution(executionArn=execution_arn)
             if description["status"] in TERMINAL_STATUSES:
+                self.settle(timeout_seconds=max(deadline - time.monotonic(), 10.0))
                 return description
             if time.monotonic() > deadline:
                 raise TimeoutError(f"{execution_arn} still {description['status']} after {timeout_seconds} s")
             time.sleep(poll_seconds)
+
+    def settle(self, timeout_seconds: float = 120.0) -> None:
+        """Waits until no execution runs and the event pump has delivered everything there is to deliver
+        (`EventPump.settle`), so nothing out of band happens after an assertion that follows."""
+        assert self.pump is not None, "deploy() first"
+        self.pump.settle(timeout_seconds)
 
     def history(self, execution_arn: str) -> list[dict[str, Any]]:
         client = boto3.client("stepfunctions")

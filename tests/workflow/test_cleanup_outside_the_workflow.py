@@ -11,6 +11,7 @@ import pytest
 
 from bedrock_distill.workflow.run import EXECUTION_TAG_KEY, PROJECT_TAG_KEY, PROJECT_TAG_VALUE
 from offline.bedrock_emulator import BedrockEmulator
+from offline.events import Delivery
 from offline.pipeline import LocalPipeline
 from tests.workflow.conftest import (
     TEACHER,
@@ -37,14 +38,13 @@ def _release_the_job(pipeline: LocalPipeline, emulator: BedrockEmulator, executi
     emulator.advance(JOB_SECONDS)
 
 
-def _execution_end_handled(pipeline: LocalPipeline, execution_arn: str) -> list[Any]:
+def _execution_end_handled(pipeline: LocalPipeline, execution_arn: str) -> list[Delivery]:
+    """The deliveries of the execution's end to the execution-end rule, once the execution has ended and the
+    pipeline has settled: every delivery there will be, and the outcome topic holds every message sent."""
+    pipeline.wait(execution_arn)
     assert pipeline.pump is not None
-    pump = pipeline.pump
-    wait_until(
-        lambda: any(d.event["detail"]["executionArn"] == execution_arn for d in pump.deliveries_to("execution-ends")),
-        "the execution-end event to be handled",
-    )
-    return [d for d in pump.deliveries_to("execution-ends") if d.event["detail"]["executionArn"] == execution_arn]
+    ends = pipeline.pump.deliveries_to("execution-ends")
+    return [d for d in ends if d.event["detail"]["executionArn"] == execution_arn]
 
 
 def test_an_aborted_execution_leaves_no_pt(pipeline: LocalPipeline, emulator: BedrockEmulator, outcomes: str) -> None:

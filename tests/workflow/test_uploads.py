@@ -12,7 +12,7 @@ import pytest
 from offline.bedrock_emulator import BedrockEmulator
 from offline.pipeline import LocalPipeline
 from stacks.pipeline_spec import UPLOAD_TRIGGER_PREFIX
-from tests.workflow.conftest import conversation_record, published_outcomes, upload_prompts, wait_until
+from tests.workflow.conftest import conversation_record, published_outcomes, upload_prompts
 
 pytestmark = pytest.mark.workflow
 
@@ -26,17 +26,13 @@ def _executions(pipeline: LocalPipeline) -> list[dict[str, Any]]:
 
 
 def _started_by_upload(pipeline: LocalPipeline, key: str) -> dict[str, Any]:
-    """The one execution the upload of `key` started, once it has ended."""
+    """The one execution the upload of `key` started, once it has ended and the pipeline has settled."""
+    pipeline.settle()
     assert pipeline.pump is not None
-    pump = pipeline.pump
-    wait_until(
-        lambda: any(d.event["detail"]["object"]["key"] == key for d in pump.deliveries_to("uploads")),
-        f"the upload event of {key}",
-    )
-    (delivery,) = [d for d in pump.deliveries_to("uploads") if d.event["detail"]["object"]["key"] == key]
+    (delivery,) = [d for d in pipeline.pump.deliveries_to("uploads") if d.event["detail"]["object"]["key"] == key]
     assert delivery.succeeded, delivery.result
     assert delivery.result["action"] == "started", delivery.result
-    return pipeline.wait(delivery.result["executionArn"], timeout_seconds=120)
+    return pipeline.wait(delivery.result["executionArn"])
 
 
 def _put_json(bucket: str, key: str, text: str) -> None:
@@ -92,14 +88,13 @@ def test_a_new_version_of_the_same_dataset_is_a_new_run(pipeline: LocalPipeline)
     records = [conversation_record(i) for i in range(120)]
     upload_prompts(pipeline.names.input_bucket, key, records)
     first = _started_by_upload(pipeline, key)
-    assert pipeline.pump is not None
-    pump = pipeline.pump
     upload_prompts(pipeline.names.input_bucket, key, records)
-    wait_until(lambda: len(pump.deliveries_to("uploads")) == 2, "the second version's event")
-    second = pump.deliveries_to("uploads")[1]
+    pipeline.settle()
+    assert pipeline.pump is not None
+    _, second = pipeline.pump.deliveries_to("uploads")
     assert second.result["action"] == "started"
     assert second.result["executionArn"] != first["executionArn"]
-    assert pipeline.wait(second.result["executionArn"], timeout_seconds=120)["status"] == "SUCCEEDED"
+    assert pipeline.wait(second.result["executionArn"])["status"] == "SUCCEEDED"
 
 
 def test_an_invalid_dataset_fails_in_preflight_with_a_notification_and_no_job(
@@ -156,11 +151,10 @@ def test_uploads_that_are_not_datasets_start_nothing(pipeline: LocalPipeline) ->
     bucket = pipeline.names.input_bucket
     _put_json(bucket, f"{UPLOAD_TRIGGER_PREFIX}/notes.json", "{}")
     upload_prompts(bucket, "datasets/held-out.jsonl", [conversation_record(i) for i in range(5)])
-    assert pipeline.pump is not None
-    pump = pipeline.pump
     # When their events have been handled
-    wait_until(lambda: len(pump.deliveries_to("uploads")) == 1, "the settings file's event")
+    pipeline.settle()
     # Then only the trigger prefix reached the function (the rule's pattern), which ignored the non-dataset
-    (delivery,) = pump.deliveries_to("uploads")
+    assert pipeline.pump is not None
+    (delivery,) = pipeline.pump.deliveries_to("uploads")
     assert delivery.result["action"] == "ignored"
     assert _executions(pipeline) == []
