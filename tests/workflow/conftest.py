@@ -175,3 +175,20 @@ def entered_states(pipeline: LocalPipeline, execution_arn: str) -> list[str]:
         for event in pipeline.history(execution_arn)
         if str(event["type"]).endswith("StateEntered")
     ]
+
+
+def task_results(pipeline: LocalPipeline, execution_arn: str, state: str) -> list[dict[str, Any]]:
+    """What the function of Task state `state` returned, each time it succeeded there, read from the execution's
+    history (between the state's StateEntered and StateExited events): the workflow's own record of its work."""
+    results: list[dict[str, Any]] = []
+    current: str | None = None
+    for event in pipeline.history(execution_arn):
+        kind = str(event["type"])
+        if kind.endswith("StateEntered"):
+            current = str(event["stateEnteredEventDetails"]["name"])
+        elif kind.endswith("StateExited"):
+            current = None
+        elif current == state and kind in ("LambdaFunctionSucceeded", "TaskSucceeded"):
+            details = event.get("lambdaFunctionSucceededEventDetails") or event["taskSucceededEventDetails"]
+            results.append(json.loads(details["output"]))
+    return results

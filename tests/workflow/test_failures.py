@@ -15,10 +15,10 @@ from tests.workflow.conftest import (
     GrantAudit,
     conversation_record,
     deployed_pipeline,
-    entered_states,
     prompts_input,
     published_outcomes,
     run_to_end,
+    task_results,
     upload_prompts,
 )
 
@@ -32,11 +32,24 @@ def workflow_only(
     """The pipeline without its out-of-band cleanup (execution-end rule, sweep): only the workflow's own Catch
     can delete a PT, so a test of that layer cannot pass because a later layer cleaned up."""
     with deployed_pipeline(pipeline_template, emulator, grant_audit, out_of_band_cleanup=False) as deployed:
+        assert deployed.pump is not None
+        assert not {"execution-ends", "sweep"} & set(deployed.pump.rules), deployed.pump.rules
         yield deployed
 
 
-def _deleted_by_the_workflow(pipeline: LocalPipeline, execution_arn: str, emulator: BedrockEmulator) -> None:
-    assert "DeleteProvisionedThroughputAfterFailure" in entered_states(pipeline, execution_arn)
+def _deleted_by_the_workflow(
+    pipeline: LocalPipeline,
+    execution_arn: str,
+    emulator: BedrockEmulator,
+    state: str = "DeleteProvisionedThroughputAfterFailure",
+) -> None:
+    """The run's one PT is deleted, and the execution's history says its own `state` deleted it (not found it
+    gone): the proof stands on the workflow's record, so no later layer can make it pass."""
+    (throughput,) = emulator.provisioned_throughputs.values()
+    (deletion,) = task_results(pipeline, execution_arn, state)
+    assert deletion["provisionedModelId"] in (throughput.name, throughput.arn), deletion
+    assert deletion["deleted"] is True, deletion
+    assert throughput.deleted
     assert emulator.live_provisioned_throughputs() == []
     assert pipeline.lambdas.invocation_count(f"{pipeline.names.prefix}-CleanUpExecution") == 0
 
@@ -80,8 +93,7 @@ def test_failed_pt_is_deleted_and_the_run_fails(workflow_only: LocalPipeline, em
     assert result["status"] == "FAILED"
     assert result["error"] == "ProvisionedThroughputFailed"
     assert "Insufficient capacity" in result["cause"]
-    assert len(emulator.provisioned_throughputs) == 1
-    assert emulator.call_count("DeleteProvisionedModelThroughput") >= 1
+    assert emulator.call_count("DeleteProvisionedModelThroughput") == 1
 
 
 def test_invalid_dataset_fails_in_preflight_before_any_job(pipeline: LocalPipeline, emulator: BedrockEmulator) -> None:
@@ -143,8 +155,6 @@ def test_a_fatal_fault_after_the_pt_request_still_deletes_the_pt(
     _deleted_by_the_workflow(pipeline, execution_arn, emulator)
     assert result["status"] == "FAILED"
     assert result["error"] == "ValidationInferenceFailed", "the original error survives the cleanup"
-    assert len(emulator.provisioned_throughputs) == 1, "a PT was bought"
-    # (the fixture asserts it is no longer live)
 
 
 def test_a_retried_create_job_invocation_makes_exactly_one_job(
@@ -161,8 +171,12 @@ def test_a_retried_create_job_invocation_makes_exactly_one_job(
     assert json.loads(result["output"])["job"]["jobArn"] == next(iter(emulator.jobs.values())).arn
 
 
-def test_a_delete_conflict_is_retried_until_the_pt_is_gone(pipeline: LocalPipeline, emulator: BedrockEmulator) -> None:
+def test_a_delete_conflict_is_retried_until_the_pt_is_gone(
+    workflow_only: LocalPipeline, emulator: BedrockEmulator
+) -> None:
+    pipeline = workflow_only
     emulator.faults.conflict_on_delete()
     result = run_to_end(pipeline, prompts_input(pipeline), "delete-conflict")
     assert result["status"] == "SUCCEEDED", result
+    _deleted_by_the_workflow(pipeline, result["executionArn"], emulator, state="DeleteProvisionedThroughput")
     assert emulator.call_count("DeleteProvisionedModelThroughput") == 2
