@@ -33,13 +33,13 @@ from bedrock_distill.preflight import (
 from bedrock_distill.preflight.dataset import CHARS_PER_TOKEN
 from bedrock_distill.preflight.problems import REPEATS_SHOWN
 from bedrock_distill.preflight.sources import read_chunks
+from bedrock_distill.project import STACK_NAME
 
 EXIT_VALID: Final = 0
 EXIT_INVALID: Final = 1
 EXIT_USAGE_OR_IO: Final = 2
 EXIT_INTERRUPTED: Final = 130  # 128 + SIGINT, as a shell reports Ctrl-C
 EXIT_CLOSED_PIPE: Final = 141  # 128 + SIGPIPE, as a shell reports a writer whose reader went away
-DEFAULT_STACK_NAME: Final = "BedrockDistill"  # distill_cli.stack.DEFAULT_STACK_NAME
 
 Subcommands = Any  # argparse's _SubParsersAction is private
 Runner = Callable[[argparse.Namespace], int]
@@ -364,8 +364,8 @@ def _stack_options() -> argparse.ArgumentParser:
     parent.add_argument(
         "--stack-name",
         metavar="NAME",
-        default=DEFAULT_STACK_NAME,
-        help=f"the deployed CloudFormation stack whose outputs locate the pipeline (default: {DEFAULT_STACK_NAME})",
+        default=STACK_NAME,
+        help=f"the deployed CloudFormation stack whose outputs locate the pipeline (default: {STACK_NAME})",
     )
     return parent
 

@@ -12,13 +12,11 @@ from bedrock_distill.gateways.s3 import S3Gateway, S3Location
 from bedrock_distill.gateways.stepfunctions import Execution, StepFunctionsGateway
 from bedrock_distill.workflow.metrics import JobMetrics, collect_metrics
 from bedrock_distill.workflow.preflight import PREFLIGHT_REPORT
+from bedrock_distill.workflow.reports import VALIDATION_REPORT
 from bedrock_distill.workflow.run import resource_names
 from distill_cli.executions import failure
 from distill_cli.stack import Stack
 
-# The names the pipeline's CollectMetrics and ValidateModel states write under the run's report/ prefix.
-METRICS_REPORT: Final = "metrics.json"
-VALIDATION_REPORT: Final = "validation.json"
 TRAINING_LOSS_PNG: Final = "training-loss.png"
 REPORT_JSON: Final = "report.json"
 MATPLOTLIB_MISSING: Final = (

@@ -13,7 +13,6 @@ from bedrock_distill.workflow.run import run_folder
 from distill_cli.errors import OperatorError
 
 SERVICE: Final = "cloudformation"
-DEFAULT_STACK_NAME: Final = "BedrockDistill"
 
 STATE_MACHINE_ARN: Final = "StateMachineArn"
 INPUT_LOCATION: Final = "InputLocation"

@@ -20,9 +20,14 @@ from pydantic.alias_generators import to_camel
 
 from bedrock_distill.catalog import ModelPair, describe_region, pair_problem, region_default, teacher_problem
 from bedrock_distill.invocation_logging import ROLE_ARN_PATTERN
+from bedrock_distill.project import PROJECT_NAME as PROJECT_NAME  # noqa: PLC0414
+from bedrock_distill.project import STACK_NAME
+from bedrock_distill.workflow.settings import MIN_JOB_POLL_INTERVAL_SECONDS as MIN_JOB_POLL_INTERVAL_SECONDS  # noqa: PLC0414
 
-PROJECT_NAME: Final = "bedrock-distill"
-STACK_ID: Final = "BedrockDistill"
+# PROJECT_NAME and MIN_JOB_POLL_INTERVAL_SECONDS are the runtime's (the functions must agree with the stack);
+# imported `X as X` (re-exported) so that the stack's components keep finding every setting here.
+# The stack's construct id is its name (bedrock_distill/project.py), which the CLI looks the stack up by.
+STACK_ID: Final = STACK_NAME
 
 # The Makefile's PYTHON_VERSION: the venv every test tier runs on is this Python too.
 LAMBDA_RUNTIME: Final = lambda_.Runtime.PYTHON_3_13
@@ -37,9 +42,6 @@ INPUT_PREFIX: Final = "datasets"
 OUTPUT_PREFIX: Final = "jobs"
 ACCESS_LOG_RETENTION_DAYS: Final = 365
 
-# A 7-day job waited for in rounds of N seconds costs ~13 history events a round (callback task, status read,
-# choice); 25,000 events allow N >= ~380 s when every event is lost.
-MIN_JOB_POLL_INTERVAL_SECONDS: Final = 600
 # CloudWatch Logs accepts only these retention periods (jsii enum values are names, not days).
 _RETENTION_BY_DAYS: Final = {
     1: logs.RetentionDays.ONE_DAY,

@@ -14,6 +14,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final
 
+from bedrock_distill.workflow.execution_end import (
+    EXECUTION_EVENT_SOURCE,
+    EXECUTION_STATUS_CHANGE,
+    UNHANDLED_END_STATUSES,
+)
+
+# Owned by the functions' settings; re-exported (`X as X`) for the stack and the offline pipeline.
+from bedrock_distill.workflow.settings import UPLOAD_TRIGGER_PREFIX as UPLOAD_TRIGGER_PREFIX  # noqa: PLC0414
+
 DEFINITION_FILE: Final = Path(__file__).resolve().parents[1] / "statemachines" / "distillation.asl.json"
 STATE_MACHINE_NAME_SUFFIX: Final = "distillation"
 
@@ -75,13 +84,10 @@ WORKFLOW_FUNCTIONS: Final[dict[str, FunctionSpec]] = {
 }
 
 
-# Uploading a `.jsonl` here starts a run. A sub-prefix of the input prefix (`stacks/config.py`), so held-out
-# prompts and datasets uploaded for `distill start` elsewhere under it do not start runs of their own.
-UPLOAD_TRIGGER_PREFIX: Final = "datasets/incoming"
-
 # Bedrock's job events and Step Functions' execution events carry the status in these fields.
 JOB_END_STATUSES: Final = ["Completed", "Failed", "Stopping", "Stopped"]
-EXECUTION_END_STATUSES: Final = ["FAILED", "TIMED_OUT", "ABORTED"]
+# The ends the execution-end cleanup acts on, which it checks again itself (workflow/execution_end.py).
+EXECUTION_END_STATUSES: Final = list(UNHANDLED_END_STATUSES)
 SWEEP_SCHEDULE: Final = "rate(1 hour)"
 # EventBridge's retry policy for the rules' targets; what still fails lands in the target's DLQ.
 EVENT_RETRY_ATTEMPTS: Final = 8
@@ -137,8 +143,8 @@ def job_end_pattern() -> dict[str, Any]:
 
 def execution_end_pattern(state_machine_arn: str) -> dict[str, Any]:
     return {
-        "source": ["aws.states"],
-        "detail-type": ["Step Functions Execution Status Change"],
+        "source": [EXECUTION_EVENT_SOURCE],
+        "detail-type": [EXECUTION_STATUS_CHANGE],
         "detail": {"stateMachineArn": [state_machine_arn], "status": EXECUTION_END_STATUSES},
     }
 

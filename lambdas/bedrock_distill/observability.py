@@ -1,15 +1,25 @@
 """The custom metrics the pipeline's functions publish, by name: the alarms and dashboard read these.
 
 Powertools publishes them in the namespace POWERTOOLS_METRICS_NAMESPACE with the single dimension
-`service` = POWERTOOLS_SERVICE_NAME; both are the project name (see `stacks/components/project_function.py`).
+`service` = POWERTOOLS_SERVICE_NAME; `stacks/components/project_function.py` sets both from here.
 """
 
 from __future__ import annotations
 
 from typing import Final
 
-METRICS_NAMESPACE: Final = "bedrock-distill"
-METRICS_SERVICE_DIMENSION: Final = {"service": METRICS_NAMESPACE}
+from bedrock_distill.project import PROJECT_NAME
+
+METRICS_NAMESPACE: Final = PROJECT_NAME
+SERVICE_NAME: Final = PROJECT_NAME
+METRICS_SERVICE_DIMENSION: Final = {"service": SERVICE_NAME}
+
+# Published by the workflow's functions, one datapoint per call.
+TRAINING_RECORDS: Final = "TrainingRecords"
+JOBS_CREATED: Final = "JobsCreated"
+PROVISIONED_MODEL_UNITS_CREATED: Final = "ProvisionedModelUnitsCreated"
+PROVISIONED_THROUGHPUTS_DELETED: Final = "ProvisionedThroughputsDeleted"
+VALIDATION_PROMPTS_FAILED: Final = "ValidationPromptsFailed"
 
 # Published by the sweeper on every run (0 when there is nothing to report), so alarms see data.
 OVERDUE_PROVISIONED_THROUGHPUTS: Final = "OverdueProvisionedThroughputs"  # alive longer than the maximum lifetime

@@ -8,6 +8,7 @@ from aws_cdk import aws_logs as logs
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
+from bedrock_distill.observability import METRICS_NAMESPACE, SERVICE_NAME
 from stacks.config import (
     LAMBDA_ARCHITECTURE,
     LAMBDA_CODE_DIR,
@@ -104,8 +105,8 @@ class ProjectFunction(Construct):
             role=self.role,
             dead_letter_queue=dead_letter_queue,
             environment={
-                "POWERTOOLS_SERVICE_NAME": PROJECT_NAME,
-                "POWERTOOLS_METRICS_NAMESPACE": PROJECT_NAME,
+                "POWERTOOLS_SERVICE_NAME": SERVICE_NAME,
+                "POWERTOOLS_METRICS_NAMESPACE": METRICS_NAMESPACE,
                 "POWERTOOLS_LOG_LEVEL": "INFO",
                 **(environment or {}),
             },

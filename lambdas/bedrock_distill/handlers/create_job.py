@@ -10,6 +10,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from bedrock_distill.gateways.bedrock import BedrockGateway
 from bedrock_distill.handlers.common import StateModel, logger, metrics, settings, tracer
+from bedrock_distill.observability import JOBS_CREATED
 from bedrock_distill.workflow.jobs import create_job
 from bedrock_distill.workflow.run import Run
 
@@ -30,6 +31,6 @@ class CreateJobResponse(StateModel):
 @event_parser(model=CreateJobRequest)
 def handler(event: CreateJobRequest, context: LambdaContext) -> dict[str, Any]:
     job_arn = create_job(event.run, settings(), _bedrock)
-    metrics.add_metric(name="JobsCreated", unit=MetricUnit.Count, value=1)
+    metrics.add_metric(name=JOBS_CREATED, unit=MetricUnit.Count, value=1)
     logger.info("distillation job created", job_arn=job_arn, job_name=event.run.job_name)
     return CreateJobResponse(job_arn=job_arn).to_state()

@@ -10,6 +10,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from bedrock_distill.gateways.bedrock import BedrockGateway
 from bedrock_distill.handlers.common import StateModel, logger, metrics, tracer
+from bedrock_distill.observability import PROVISIONED_MODEL_UNITS_CREATED
 from bedrock_distill.workflow.provisioned_throughput import create_provisioned_throughput
 from bedrock_distill.workflow.run import Run
 
@@ -32,7 +33,7 @@ class CreateProvisionedThroughputResponse(StateModel):
 def handler(event: CreateProvisionedThroughputRequest, context: LambdaContext) -> dict[str, Any]:
     arn = create_provisioned_throughput(event.run, event.custom_model_arn, _bedrock)
     metrics.add_metric(
-        name="ProvisionedModelUnitsCreated", unit=MetricUnit.Count, value=event.run.provisioned_model_units
+        name=PROVISIONED_MODEL_UNITS_CREATED, unit=MetricUnit.Count, value=event.run.provisioned_model_units
     )
     logger.info("provisioned throughput requested", provisioned_model_arn=arn)
     return CreateProvisionedThroughputResponse(provisioned_model_arn=arn).to_state()

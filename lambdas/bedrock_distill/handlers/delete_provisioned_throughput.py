@@ -10,6 +10,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from bedrock_distill.gateways.bedrock import BedrockGateway
 from bedrock_distill.handlers.common import StateModel, logger, metrics, tracer
+from bedrock_distill.observability import PROVISIONED_THROUGHPUTS_DELETED
 from bedrock_distill.workflow.provisioned_throughput import delete_provisioned_throughput
 
 _bedrock = BedrockGateway()
@@ -33,7 +34,7 @@ class DeleteProvisionedThroughputResponse(StateModel):
 @event_parser(model=DeleteProvisionedThroughputRequest)
 def handler(event: DeleteProvisionedThroughputRequest, context: LambdaContext) -> dict[str, Any]:
     deletion = delete_provisioned_throughput(event.provisioned_model_id, _bedrock)
-    metrics.add_metric(name="ProvisionedThroughputsDeleted", unit=MetricUnit.Count, value=int(deletion.deleted))
+    metrics.add_metric(name=PROVISIONED_THROUGHPUTS_DELETED, unit=MetricUnit.Count, value=int(deletion.deleted))
     logger.info(
         "provisioned throughput deleted", provisioned_model_id=event.provisioned_model_id, **deletion.model_dump()
     )

@@ -23,8 +23,8 @@ from bedrock_distill.observability import (
     OVERDUE_PROVISIONED_THROUGHPUTS,
     PROVISIONED_THROUGHPUTS_DELETED_OUT_OF_BAND,
 )
-from bedrock_distill.workflow.cleanup import CleanupIncompleteError, sweep
-from bedrock_distill.workflow.notify import SWEPT, Notifier, Outcome
+from bedrock_distill.workflow.cleanup import sweep_and_report
+from bedrock_distill.workflow.notify import Notifier
 
 _bedrock = BedrockGateway()
 _executions = StepFunctionsGateway()
@@ -34,11 +34,13 @@ _executions = StepFunctionsGateway()
 @tracer.capture_lambda_handler
 @metrics.log_metrics
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    report = sweep(
+    report = sweep_and_report(
         _bedrock,
         _executions.status,
         now=datetime.now(UTC),
         max_lifetime=timedelta(seconds=settings().max_provisioned_throughput_seconds),
+        notifier=Notifier(settings().notification_topic_arn),
+        state_machine_arn=settings().state_machine_arn,
     )
     # Published on every run, zeros included, so the alarms always have data.
     metrics.add_metric(
@@ -52,20 +54,8 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         unit=MetricUnit.Count,
         value=len(report.deleted_provisioned_throughputs),
     )
-    if report.deleted_provisioned_throughputs:
-        Notifier(settings().notification_topic_arn).publish(
-            Outcome(
-                status=SWEPT,
-                execution_arn=settings().state_machine_arn,
-                next_step="A Provisioned Throughput outlived its execution or its lifetime and was deleted by the "
-                "sweeper; check why its execution did not delete it (see the cleanup list).",
-                cleanup=report.model_dump(
-                    include={"deleted_provisioned_throughputs", "overdue_provisioned_throughputs", "failures"}
-                ),
-            )
-        )
     if report.failures:
         logger.warning("sweep incomplete; failing so that it is retried", **report.model_dump())
-        raise CleanupIncompleteError(report)
+    report.raise_if_incomplete()
     logger.info("sweep done", **report.model_dump())
     return to_state(report)

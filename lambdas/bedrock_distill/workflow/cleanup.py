@@ -24,10 +24,17 @@ from pydantic import BaseModel
 
 from bedrock_distill.gateways.bedrock import BedrockGateway
 from bedrock_distill.workflow.errors import WorkflowError
+from bedrock_distill.workflow.notify import Notifier, Outcome
 from bedrock_distill.workflow.provisioned_throughput import delete_provisioned_throughput
 from bedrock_distill.workflow.run import EXECUTION_TAG_KEY, PROJECT_TAG_KEY, PROJECT_TAG_VALUE
 
 RUNNING = "RUNNING"
+# The status of the sweeper's message: it reports PTs, not one execution's end.
+SWEPT = "SWEPT"
+SWEPT_NEXT_STEP = (
+    "A Provisioned Throughput outlived its execution or its lifetime and was deleted by the sweeper; check why its "
+    "execution did not delete it (see the cleanup list)."
+)
 
 
 class CleanupFailure(BaseModel):
@@ -49,6 +56,11 @@ class CleanupReport(BaseModel):
 
     def failed(self, arn: str, operation: str, error: WorkflowError) -> None:
         self.failures.append(CleanupFailure(arn=arn, operation=operation, error=str(error)))
+
+    def raise_if_incomplete(self) -> None:
+        """Fail the invocation when a step failed, so that what is left is retried."""
+        if self.failures:
+            raise CleanupIncompleteError(self)
 
 
 class CleanupIncompleteError(WorkflowError):
@@ -138,4 +150,35 @@ def sweep(
             _delete(arn, bedrock, report)
         else:
             report.kept_provisioned_throughputs.append(arn)
+    return report
+
+
+def sweep_outcome(report: CleanupReport, state_machine_arn: str) -> Outcome | None:
+    """The message for a sweep that had to delete something; a sweep that deleted nothing says nothing."""
+    if not report.deleted_provisioned_throughputs:
+        return None
+    return Outcome(
+        status=SWEPT,
+        execution_arn=state_machine_arn,
+        next_step=SWEPT_NEXT_STEP,
+        cleanup=report.model_dump(
+            include={"deleted_provisioned_throughputs", "overdue_provisioned_throughputs", "failures"}
+        ),
+    )
+
+
+def sweep_and_report(
+    bedrock: BedrockGateway,
+    execution_status: Callable[[str], str],
+    *,
+    now: datetime,
+    max_lifetime: timedelta,
+    notifier: Notifier,
+    state_machine_arn: str,
+) -> CleanupReport:
+    """One sweep (see `sweep`), and one message when it deleted anything, failures included: the message goes out
+    before the caller fails the invocation for what is left (`CleanupReport.raise_if_incomplete`)."""
+    report = sweep(bedrock, execution_status, now, max_lifetime)
+    if outcome := sweep_outcome(report, state_machine_arn):
+        notifier.publish(outcome)
     return report

@@ -3,12 +3,19 @@
 from __future__ import annotations
 
 import json
+import logging
 from typing import Any
 
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict, Field
+from pydantic.alias_generators import to_camel
 
 from bedrock_distill.gateways.sns import SnsGateway
+from bedrock_distill.gateways.stepfunctions import StepFunctionsGateway
+from bedrock_distill.workflow.errors import WorkflowError
+from bedrock_distill.workflow.provisioned_throughput import Deletion
 from bedrock_distill.workflow.quotas import CUSTOMIZATION_JOBS, NO_COMMITMENT_MODEL_UNITS
+
+_log = logging.getLogger(__name__)
 
 # What a person should do next, by the error the run failed with.
 NEXT_STEPS = {
@@ -24,15 +31,6 @@ NEXT_STEPS = {
     "ValidationInferenceFailed": "Validation inference failed on every prompt; check the model and prompts.",
 }
 DEFAULT_NEXT_STEP = "See the execution's history in the Step Functions console for the failing state."
-# Ends that the workflow's own Catch cannot see; the out-of-band cleanup reports them.
-NEXT_STEPS_BY_STATUS = {
-    "TIMED_OUT": "The execution hit its timeout; its PTs were deleted and its job stopped. Check why the job ran "
-    "so long (Bedrock allows 7 days), then start a new execution.",
-    "ABORTED": "The execution was stopped; its PTs were deleted and its job stopped. Start a new execution when ready.",
-    "FAILED": "The execution failed outside its own error handling (e.g. States.Runtime); its PTs were deleted "
-    "and its job stopped. See the failing state in the execution's history.",
-}
-SWEPT = "SWEPT"
 
 
 class Outcome(BaseModel):
@@ -66,6 +64,109 @@ def failure_outcome(execution_arn: str, error: str, cause: str) -> Outcome:
         cause=cause,
         next_step=NEXT_STEPS.get(error, DEFAULT_NEXT_STEP),
     )
+
+
+# The parts of the execution's state the outcome reports, as the state machine carries them (camelCase).
+_STATE_CONFIG = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="ignore")
+
+
+class StateError(BaseModel):
+    """What a Catch puts at its ResultPath."""
+
+    model_config = _STATE_CONFIG
+
+    error: str = Field(alias="Error")
+    cause: str = Field(default="", alias="Cause")
+
+
+class JobState(BaseModel):
+    """`$.job`: CreateJob's output, then GetJobStatus's."""
+
+    model_config = _STATE_CONFIG
+
+    job_arn: str | None = None
+    output_model_arn: str | None = None
+
+
+class MetricsState(BaseModel):
+    """`$.metrics`: CollectMetrics' output."""
+
+    model_config = _STATE_CONFIG
+
+    final_training_loss: float | None = None
+
+
+class ServingState(BaseModel):
+    """`$.serving`: the validation summary is free-form and goes into the outcome as it is."""
+
+    model_config = _STATE_CONFIG
+
+    validation: dict[str, Any] | None = None
+
+
+class DeletionState(Deletion):
+    """`$.deletion`: DeleteProvisionedThroughput's output."""
+
+    model_config = _STATE_CONFIG
+
+
+class RunState(BaseModel):
+    """The execution's state when it ends; which parts exist depends on how far it got."""
+
+    model_config = _STATE_CONFIG
+
+    job: JobState | None = None
+    metrics: MetricsState | None = None
+    serving: ServingState | None = None
+    deletion: DeletionState | None = None
+    failure: StateError | None = None
+
+
+def run_outcome(
+    status: str,
+    execution_arn: str,
+    state: RunState,
+    hourly_rate_usd: float,
+    executions: StepFunctionsGateway,
+) -> Outcome:
+    """What the workflow reports at its end (NotifySuccess, NotifyFailure): what it made, what the PT cost,
+    and, on failure, where and why it failed and what to do next."""
+    if state.failure is not None:
+        outcome = failure_outcome(execution_arn, state.failure.error, readable_cause(state.failure.cause))
+        outcome.failing_state = _failing_state(execution_arn, executions)
+    else:
+        outcome = Outcome(status=status, execution_arn=execution_arn)
+    job = state.job or JobState()
+    deletion = state.deletion or DeletionState(deleted=False)
+    alive = deletion.alive_seconds
+    units = deletion.model_units
+    outcome.job_arn = job.job_arn
+    outcome.custom_model_arn = job.output_model_arn
+    outcome.final_training_loss = state.metrics.final_training_loss if state.metrics else None
+    outcome.validation = state.serving.validation if state.serving else None
+    outcome.provisioned_throughput_hours = round(alive / 3600, 3) if alive is not None else None
+    outcome.estimated_provisioned_throughput_cost_usd = (
+        estimated_cost(alive, units, hourly_rate_usd) if alive is not None and units and hourly_rate_usd > 0 else None
+    )
+    return outcome
+
+
+def _failing_state(execution_arn: str, executions: StepFunctionsGateway) -> str | None:
+    """Best effort: a message without the state name beats no message."""
+    try:
+        return executions.history(execution_arn).failing_state()
+    except WorkflowError as error:
+        _log.warning("could not read the execution's history: %s", error)
+        return None
+
+
+def readable_cause(cause: str) -> str:
+    """A Lambda error's cause is its JSON error payload; the message is what a person needs."""
+    try:
+        payload = json.loads(cause)
+    except ValueError:
+        return cause
+    return str(payload.get("errorMessage", cause)) if isinstance(payload, dict) else cause
 
 
 class Notifier:

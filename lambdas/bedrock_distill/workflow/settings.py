@@ -4,11 +4,23 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from typing import Annotated
+from typing import Annotated, Final
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from bedrock_distill.catalog import ModelPair
+
+# Uploading a `.jsonl` under this key prefix of the inputs bucket starts a run. A sub-prefix of the stack's input
+# prefix (`stacks/config.py` INPUT_PREFIX), so held-out prompts and datasets uploaded for `distill start` elsewhere
+# under it do not start runs of their own.
+UPLOAD_TRIGGER_PREFIX: Final = "datasets/incoming"
+# The shortest fallback read of a job's status a run may ask for. A 7-day job waited for in rounds of N seconds
+# costs ~13 history events a round (callback task, status read, choice); the 25,000-event history allows
+# N >= ~380 s even if every job event is lost. The offline pipeline lowers it so tests run in seconds.
+MIN_JOB_POLL_INTERVAL_SECONDS: Final = 600
+# How long a PT may live before the sweeper deletes it whatever its execution does; the stack sets
+# `maxProvisionedThroughputHours` from cdk.json, this is the value without one.
+DEFAULT_MAX_PROVISIONED_THROUGHPUT_SECONDS: Final = 12 * 3600
 
 # The environment variable each setting is read from; the pipeline construct sets exactly these.
 ENVIRONMENT_VARIABLES = {
@@ -51,11 +63,9 @@ class PipelineSettings(BaseModel):
     state_machine_arn: str = ""
     job_waiter_table: str = ""
     idempotency_table: str = ""
-    # The shortest fallback read a run may ask for: a 7-day job must fit the 25,000-event history even if
-    # every job event is lost (stacks/config.py). The offline pipeline lowers it so tests run in seconds.
-    min_job_poll_seconds: Annotated[int, Field(ge=1)] = 600
-    upload_trigger_prefix: str = "datasets/incoming"
-    max_provisioned_throughput_seconds: Annotated[int, Field(ge=1)] = 12 * 3600
+    min_job_poll_seconds: Annotated[int, Field(ge=1)] = MIN_JOB_POLL_INTERVAL_SECONDS
+    upload_trigger_prefix: str = UPLOAD_TRIGGER_PREFIX
+    max_provisioned_throughput_seconds: Annotated[int, Field(ge=1)] = DEFAULT_MAX_PROVISIONED_THROUGHPUT_SECONDS
     # The pairs a run may use, the default pair among them: the stack's allowedModelPairs plus its configured pair,
     # exactly what its IAM grants. In the environment as JSON: [{"teacher": ..., "student": ...}]. None (not set):
     # any pair the catalog documents, for a deployment that has no list (the stack always sets one).
