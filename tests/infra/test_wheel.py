@@ -112,7 +112,7 @@ def test_the_wheel_declares_every_third_party_package_its_modules_import(wheel: 
         for requirement in metadata.get_all("Requires-Dist", [])
     }
     # When every import of every module in the wheel is resolved to its distribution
-    missing = {}
+    missing: dict[str, list[str]] = {}
     for name, source in _wheel_modules(wheel):
         for node in ast.walk(ast.parse(source)):
             if isinstance(node, ast.Import):
