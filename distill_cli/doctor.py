@@ -30,6 +30,7 @@ from bedrock_distill.gateways.calls import named_errors
 from bedrock_distill.gateways.clients import LazyClient
 from bedrock_distill.invocation_logging import ROLE_CONTEXT_KEY
 from bedrock_distill.workflow.errors import WorkflowError
+from bedrock_distill.workflow.jobs import CUSTOMIZATION_TYPE
 from bedrock_distill.workflow.quotas import NO_COMMITMENT_MODEL_UNITS
 from distill_cli.errors import OperatorError, explained
 from distill_cli.stack import (
@@ -44,9 +45,9 @@ from distill_cli.stack import (
     StackNotFoundError,
 )
 
-# ListFoundationModels' byCustomizationType: DISTILLATION where botocore's bedrock model has it (older
-# botocore releases only know FINE_TUNING and CONTINUED_PRE_TRAINING).
-DISTILLATION: Final = "DISTILLATION"
+# ListFoundationModels' byCustomizationType: DISTILLATION (the customization type the runs create) where
+# botocore's bedrock model has it (older botocore releases only know FINE_TUNING and CONTINUED_PRE_TRAINING).
+DISTILLATION: Final = CUSTOMIZATION_TYPE
 FINE_TUNING: Final = "FINE_TUNING"
 SERVICE_QUOTAS_BEDROCK: Final = "bedrock"
 # What a no-commitment PT of the student needs at least: `distill start --model-units` defaults to the

@@ -6,7 +6,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
-from bedrock_distill.gateways.stepfunctions import Execution, StepFunctionsGateway
+from bedrock_distill.gateways.stepfunctions import UNSUCCESSFUL_STATUSES, Execution, StepFunctionsGateway
 from distill_cli.executions import described, failure
 
 _CAUSE_CHARACTERS = 120
@@ -36,7 +36,7 @@ def recent_runs(
     listed = []
     for summary in executions.recent(state_machine_arn, limit, status):
         execution = described(executions, summary.arn)
-        if execution.status in {"FAILED", "TIMED_OUT", "ABORTED"} and execution.error is None:
+        if execution.status in UNSUCCESSFUL_STATUSES and execution.error is None:
             error, cause = failure(executions, execution.arn)
             execution = replace(execution, error=error, cause=cause)
         listed.append(Listed(execution, outcome(execution)))

@@ -9,7 +9,7 @@ from typing import Any, Final
 
 from bedrock_distill.gateways.bedrock import BedrockGateway
 from bedrock_distill.gateways.s3 import S3Gateway, S3Location
-from bedrock_distill.gateways.stepfunctions import Execution, StepFunctionsGateway
+from bedrock_distill.gateways.stepfunctions import UNSUCCESSFUL_STATUSES, Execution, StepFunctionsGateway
 from bedrock_distill.workflow.metrics import JobMetrics, collect_metrics
 from bedrock_distill.workflow.preflight import PREFLIGHT_REPORT
 from bedrock_distill.workflow.reports import VALIDATION_REPORT
@@ -87,7 +87,7 @@ def gather_report(
     validation = _json(s3, report_prefix.child(VALIDATION_REPORT), reports)
     preflight = _json(s3, report_prefix.child(PREFLIGHT_REPORT), reports)
     error, cause = execution.error, execution.cause
-    if execution.status in {"FAILED", "TIMED_OUT", "ABORTED"} and error is None:
+    if execution.status in UNSUCCESSFUL_STATUSES and error is None:
         error, cause = failure(executions, execution.arn)
     return RunReport(
         execution=execution,

@@ -22,9 +22,10 @@ from typing import Any
 from bedrock_distill.gateways.calls import named_errors
 from bedrock_distill.gateways.clients import LazyClient
 from bedrock_distill.gateways.s3 import S3Gateway
+from bedrock_distill.project import PROJECT_NAME
 from distill_cli.errors import NO_REGION, OperatorError
 
-USER_AGENT_EXTRA = "bedrock-distill-cli"
+USER_AGENT_EXTRA = f"{PROJECT_NAME}-cli"
 # The AWS CLI v2 and every other AWS SDK read AWS_REGION ahead of AWS_DEFAULT_REGION; botocore reads only the latter.
 REGION_VARIABLE = "AWS_REGION"
 

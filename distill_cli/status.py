@@ -10,7 +10,7 @@ from typing import Any, Final, Protocol
 from pydantic.alias_generators import to_camel
 
 from bedrock_distill.gateways.bedrock import BedrockGateway
-from bedrock_distill.gateways.stepfunctions import Execution, StepFunctionsGateway
+from bedrock_distill.gateways.stepfunctions import UNSUCCESSFUL_STATUSES, Execution, StepFunctionsGateway
 from bedrock_distill.workflow.run import resource_names
 from distill_cli.executions import current_state, described, failure
 
@@ -113,7 +113,7 @@ def run_status(executions: StepFunctionsGateway, bedrock: BedrockGateway, arn: s
     execution = described(executions, arn)
     names = resource_names(execution.name, execution.arn)
     error, cause = execution.error, execution.cause
-    if execution.status in {"FAILED", "TIMED_OUT", "ABORTED"} and error is None:
+    if execution.status in UNSUCCESSFUL_STATUSES and error is None:
         error, cause = failure(executions, arn)
     return RunStatus(
         execution=execution,

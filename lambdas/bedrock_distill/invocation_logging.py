@@ -125,6 +125,20 @@ class InvocationLoggingManager:
         self._bedrock = bedrock
         self._store = store
 
+    def handle(self, request_type: str, ours: OurLogging) -> str | None:
+        """The custom resource's Create, Update or Delete; returns what a Delete could not restore, if anything
+        (a Delete that raised would leave the stack DELETE_FAILED)."""
+        match request_type:
+            case "Create":
+                self.install(ours)
+            case "Update":
+                self.update(ours)
+            case "Delete":
+                return self.uninstall(ours)
+            case _:
+                raise ValueError(f"unknown custom resource request type {request_type!r}")
+        return None
+
     def install(self, ours: OurLogging) -> None:
         current = self._bedrock.invocation_logging()
         desired = self._passable_desired(ours, current)

@@ -10,6 +10,8 @@ from __future__ import annotations
 from functools import cached_property
 from typing import Any
 
+from bedrock_distill.project import PROJECT_NAME
+
 
 class LazyClient:
     def __init__(self, service_name: str, client: Any | None = None) -> None:
@@ -23,5 +25,5 @@ class LazyClient:
         from botocore.config import Config  # noqa: PLC0415
 
         # Standard mode retries throttling and 5xx with backoff; the state machine retries what is left.
-        config = Config(retries={"mode": "standard", "max_attempts": 3}, user_agent_extra="bedrock-distill")
+        config = Config(retries={"mode": "standard", "max_attempts": 3}, user_agent_extra=PROJECT_NAME)
         return boto3.client(self._service_name, config=config)

@@ -17,7 +17,9 @@ from bedrock_distill.gateways.clients import LazyClient
 SERVICE: Final = "stepfunctions"
 MISSING: Final = "MISSING"
 # DescribeExecution statuses after which nothing more happens (Step Functions API reference, ExecutionStatus).
-TERMINAL_STATUSES: Final = frozenset({"SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED"})
+# The ends that are not success: the execution's error and cause tell why.
+UNSUCCESSFUL_STATUSES: Final = ("FAILED", "TIMED_OUT", "ABORTED")
+TERMINAL_STATUSES: Final = frozenset({"SUCCEEDED", *UNSUCCESSFUL_STATUSES})
 # A task token that no longer waits: its task timed out, or its execution ended.
 STALE_TOKEN_ERRORS: Final = frozenset({"TaskTimedOut", "TaskDoesNotExist", "InvalidToken"})
 ALREADY_EXISTS: Final = "ExecutionAlreadyExists"

@@ -55,15 +55,8 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     properties = request.properties
     ours = OurLogging(properties.bucket_name, properties.key_prefix, properties.cloud_watch_role_arn)
     logger.info("invocation logging", request_type=request.request_type, ours=ours)
-    match request.request_type:
-        case "Create":
-            _manager().install(ours)
-        case "Update":
-            _manager().update(ours)
-        case "Delete":
-            # A Delete that fails leaves the stack DELETE_FAILED; what could not be restored is reported instead.
-            if problem := _manager().uninstall(ours):
-                logger.error(problem)
+    if problem := _manager().handle(request.request_type, ours):
+        logger.error(problem)
     return {
         "PhysicalResourceId": PHYSICAL_RESOURCE_ID,
         "Data": {"BucketName": ours.bucket_name, "KeyPrefix": ours.key_prefix},

@@ -15,7 +15,7 @@ from typing import Any, Final, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from bedrock_distill.gateways.bedrock import BedrockGateway
-from bedrock_distill.gateways.stepfunctions import StepFunctionsGateway
+from bedrock_distill.gateways.stepfunctions import UNSUCCESSFUL_STATUSES, StepFunctionsGateway
 from bedrock_distill.workflow.cleanup import CleanupIncompleteError, CleanupReport, clean_up_execution
 from bedrock_distill.workflow.notify import Notifier, Outcome
 
@@ -23,7 +23,7 @@ EXECUTION_EVENT_SOURCE: Final = "aws.states"
 EXECUTION_STATUS_CHANGE: Final = "Step Functions Execution Status Change"
 # The ends the workflow's own Catch cannot see; a SUCCEEDED run, or one whose Catch ran, has cleaned up already
 # (the Catch path ends in a Fail state, so it ends FAILED too: the history tells whether it notified).
-UNHANDLED_END_STATUSES: Final = ("FAILED", "TIMED_OUT", "ABORTED")
+UNHANDLED_END_STATUSES: Final = UNSUCCESSFUL_STATUSES
 
 # What a person should do next, by how the execution ended.
 NEXT_STEPS_BY_STATUS: Final = {
