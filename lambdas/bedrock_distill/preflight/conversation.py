@@ -21,22 +21,63 @@ MESSAGE_FIELDS: Final = frozenset({"role", "content"})
 ROLES: Final = ("user", "assistant")
 
 
-def messages_of(document: dict[str, Any], issues: list[Issue]) -> list[Any] | None:
-    """The record's messages, or None (with the error) when they are missing, not a list or empty."""
-    if "messages" not in document:
-        issues.append(error("messages", "missing; a record needs at least one user message"))
-        return None
-    messages = document["messages"]
-    if not isinstance(messages, list):
-        issues.append(error("messages", f"must be a list of messages, got {json_type(messages)}"))
-        return None
-    if not messages:
-        issues.append(error("messages", "empty; a record needs at least one user message"))
-        return None
-    return messages
+class ConversationRules:
+    """The rules for the messages, and the student's single-turn rule: more than one user turn is an error
+    for Meta and Anthropic students, allowed for Amazon Nova, and a warning when no student is given."""
+
+    def __init__(self, student_model_id: str | None = None) -> None:
+        self._student_model_id = student_model_id
+        # None: no student given, so multi-turn records are allowed but flagged.
+        self._single_turn_required = None if student_model_id is None else requires_single_turn(student_model_id)
+
+    def check(
+        self, document: dict[str, Any], issues: list[Issue], texts: list[str], check_controls: bool
+    ) -> tuple[int, int] | None:
+        """Checks the messages, appending each one's text to ``texts``. Returns the keys seen in them (for
+        the repeated-key count) and the user turns, or None when there are no messages to check."""
+        if "messages" not in document:
+            issues.append(error("messages", "missing; a record needs at least one user message"))
+            return None
+        messages = document["messages"]
+        if not isinstance(messages, list):
+            issues.append(error("messages", f"must be a list of messages, got {json_type(messages)}"))
+            return None
+        if not messages:
+            issues.append(error("messages", "empty; a record needs at least one user message"))
+            return None
+        keys_seen = 0
+        for index, message in enumerate(messages):
+            keys_seen += _check_message(message, index, issues, texts, check_controls)
+        # In a record without problems roles alternate from user, so every even position is a user turn;
+        # otherwise the roles must be counted (user, assistant, assistant is one user turn, not two).
+        user_turns = _user_turns(messages) if issues else (len(messages) + 1) // 2
+        if user_turns > 1:
+            self._check_turns(user_turns, issues)
+        return keys_seen, user_turns
+
+    def _check_turns(self, user_turns: int, issues: list[Issue]) -> None:
+        if self._single_turn_required is False:
+            return
+        if self._single_turn_required:
+            issues.append(
+                error(
+                    "messages",
+                    f"{user_turns} user turns, but student {self._student_model_id} accepts single-turn "
+                    "records only (Meta and Anthropic students; Amazon Nova allows multi-turn)",
+                )
+            )
+        else:
+            issues.append(
+                (
+                    "messages",
+                    f"{user_turns} user turns: multi-turn records are accepted for Amazon Nova students only "
+                    "(check with distill validate --student MODEL)",
+                    Severity.WARNING,
+                )
+            )
 
 
-def check_message(message: object, index: int, issues: list[Issue], texts: list[str], check_controls: bool) -> int:
+def _check_message(message: object, index: int, issues: list[Issue], texts: list[str], check_controls: bool) -> int:
     """Checks one message, appends its text and returns its key count. An unusable text is appended
     as "" to keep positions; its record has an error, so no shape is built from it."""
     if not isinstance(message, dict):
@@ -73,12 +114,7 @@ def check_message(message: object, index: int, issues: list[Issue], texts: list[
     return keys_seen
 
 
-def count_user_turns(messages: list[Any], issues: list[Issue]) -> int:
-    """The user turns of checked messages, given the issues found in them so far."""
-    if not issues:
-        # Without problems roles alternate from user, so every even position is a user turn.
-        return (len(messages) + 1) // 2
-    # Otherwise they must be counted (user, assistant, assistant is one user turn, not two).
+def _user_turns(messages: list[Any]) -> int:
     return sum(isinstance(message, dict) and message.get("role") == "user" for message in messages)
 
 
@@ -91,34 +127,3 @@ def _role_reason(message: dict[str, Any], role: object, expected: str, index: in
     if index == 0:
         return f"messages must start with a user turn, got {role!r}"
     return f"roles must alternate user/assistant: expected {expected!r} after {ROLES[(index - 1) % 2]!r}, got {role!r}"
-
-
-class TurnRule:
-    """The student's single-turn rule: an error for Meta and Anthropic students, nothing for Amazon Nova,
-    and a warning when no student is given."""
-
-    def __init__(self, student_model_id: str | None = None) -> None:
-        self._student_model_id = student_model_id
-        # None: no student given, so multi-turn records are allowed but flagged.
-        self._single_turn_required = None if student_model_id is None else requires_single_turn(student_model_id)
-
-    def check(self, user_turns: int, issues: list[Issue]) -> None:
-        if user_turns <= 1 or self._single_turn_required is False:
-            return
-        if self._single_turn_required:
-            issues.append(
-                error(
-                    "messages",
-                    f"{user_turns} user turns, but student {self._student_model_id} accepts single-turn "
-                    "records only (Meta and Anthropic students; Amazon Nova allows multi-turn)",
-                )
-            )
-        else:
-            issues.append(
-                (
-                    "messages",
-                    f"{user_turns} user turns: multi-turn records are accepted for Amazon Nova students only "
-                    "(check with distill validate --student MODEL)",
-                    Severity.WARNING,
-                )
-            )

@@ -11,16 +11,17 @@ from typing import NamedTuple
 
 import orjson
 
-from bedrock_distill.preflight.conversation import TurnRule, check_message, count_user_turns, messages_of
+from bedrock_distill.preflight.conversation import ConversationRules
 from bedrock_distill.preflight.issues import Issue, error, has_error, json_type
 from bedrock_distill.preflight.record_json import (
+    BOM,
     UNPARSEABLE,
     may_hold_control_character,
     may_repeat_a_key,
     strict_load,
     strip_bom,
 )
-from bedrock_distill.preflight.record_schema import check_schema_version, check_system, check_top_level_fields
+from bedrock_distill.preflight.record_schema import check_record_fields
 
 
 class RecordShape(NamedTuple):
@@ -36,12 +37,13 @@ class RecordChecker:
     """Checks one JSONL line against the schema and the student's single-turn rule."""
 
     def __init__(self, student_model_id: str | None = None) -> None:
-        self._turn_rule = TurnRule(student_model_id)
+        self._conversation = ConversationRules(student_model_id)
 
     def check_line(self, raw: bytes) -> tuple[list[Issue], RecordShape | None]:
         """The problems in one line, and its shape when it has no errors."""
         issues: list[Issue] = []
-        raw = strip_bom(raw, issues)
+        if raw.startswith(BOM):
+            raw = strip_bom(raw, issues)
         try:
             document = orjson.loads(raw)
         except orjson.JSONDecodeError as exc:
@@ -64,24 +66,19 @@ class RecordChecker:
         if not isinstance(document, dict):
             issues.append(error("$", f"record must be a JSON object, got {json_type(document)}"))
             return 0, None
-        check_top_level_fields(document, issues)
-        check_schema_version(document, issues)
-        system_keys, system_text = check_system(document, issues, check_controls)
+        system_keys, system_text = check_record_fields(document, issues, check_controls)
         keys_seen = len(document) + system_keys
-
-        messages = messages_of(document, issues)
-        if messages is None:
-            return keys_seen, None
         texts: list[str] = []
-        for index, message in enumerate(messages):
-            keys_seen += check_message(message, index, issues, texts, check_controls)
-        user_turns = count_user_turns(messages, issues)
-        if user_turns > 1:
-            self._turn_rule.check(user_turns, issues)
+        turns = self._conversation.check(document, issues, texts, check_controls)
+        if turns is None:
+            return keys_seen, None
+        message_keys, user_turns = turns
+        keys_seen += message_keys
         if issues and has_error(issues):
             return keys_seen, None
 
-        has_golden_answer = len(messages) % 2 == 0
+        # texts holds one entry per message.
+        has_golden_answer = len(texts) % 2 == 0
         # The golden answer is an example output, not part of the prompt the teacher receives.
         prompt_texts = texts[:-1] if has_golden_answer else texts
         if system_text is not None:

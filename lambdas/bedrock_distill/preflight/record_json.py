@@ -32,9 +32,8 @@ UNPARSEABLE: Final = object()
 
 
 def strip_bom(raw: bytes, issues: list[Issue]) -> bytes:
-    """The line without a UTF-8 byte order mark, which is an error: a record must start with its ``{``."""
-    if not raw.startswith(BOM):
-        return raw
+    """A line that starts with a UTF-8 byte order mark, without it; the mark is an error (a record must
+    start with its ``{``)."""
     issues.append(error("$", "starts with a UTF-8 byte order mark (BOM); save the file as UTF-8 without BOM"))
     return raw[len(BOM) :]
 

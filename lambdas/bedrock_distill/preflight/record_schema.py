@@ -23,17 +23,27 @@ TOP_LEVEL_FIELDS: Final = frozenset({"schemaVersion", "system", "messages"})
 _CONTROL_CHARACTER = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
 
 
-def check_top_level_fields(document: dict[str, Any], issues: list[Issue]) -> None:
-    if document.keys() <= TOP_LEVEL_FIELDS:
-        return
-    issues.extend(
-        error(member("$", name), "unknown top-level field (allowed: schemaVersion, system, messages)")
-        for name in document
-        if name not in TOP_LEVEL_FIELDS
-    )
+def check_record_fields(document: dict[str, Any], issues: list[Issue], check_controls: bool) -> tuple[int, str | None]:
+    """Checks the record's fields other than messages. Returns the keys of the system prompt's block (for
+    the repeated-key count) and the system prompt's text when it is usable."""
+    if not document.keys() <= TOP_LEVEL_FIELDS:
+        issues.extend(
+            error(member("$", name), "unknown top-level field (allowed: schemaVersion, system, messages)")
+            for name in document
+            if name not in TOP_LEVEL_FIELDS
+        )
+    _check_schema_version(document, issues)
+    if "system" not in document:
+        return 0, None
+    # The optional system prompt must be a list of exactly one text block.
+    system = document["system"]
+    if not isinstance(system, list) or len(system) != 1:
+        issues.append(error("system", f'must be a list of exactly one {{"text": ...}}, got {sized(system)}'))
+        return 0, None
+    return key_count(system[0]), check_text_block(system[0], None, issues, check_controls)
 
 
-def check_schema_version(document: dict[str, Any], issues: list[Issue]) -> None:
+def _check_schema_version(document: dict[str, Any], issues: list[Issue]) -> None:
     version = document.get("schemaVersion")
     if version == SCHEMA_VERSION:
         return
@@ -48,18 +58,6 @@ def check_schema_version(document: dict[str, Any], issues: list[Issue]) -> None:
         )
     else:
         issues.append(error("schemaVersion", f"must be exactly {SCHEMA_VERSION!r}, got {shown(version)}"))
-
-
-def check_system(document: dict[str, Any], issues: list[Issue], check_controls: bool) -> tuple[int, str | None]:
-    """The optional system prompt, a list of exactly one text block. Returns the keys of that block
-    (for the repeated-key count) and its text when it is usable."""
-    if "system" not in document:
-        return 0, None
-    system = document["system"]
-    if not isinstance(system, list) or len(system) != 1:
-        issues.append(error("system", f'must be a list of exactly one {{"text": ...}}, got {sized(system)}'))
-        return 0, None
-    return key_count(system[0]), check_text_block(system[0], None, issues, check_controls)
 
 
 def check_text_block(block: object, message_index: int | None, issues: list[Issue], check_controls: bool) -> str | None:
