@@ -23,6 +23,7 @@ from typing import Any
 import boto3
 
 from bedrock_distill.gateways.stepfunctions import TERMINAL_STATUSES
+from bedrock_distill.workflow.execution_end import EXECUTION_EVENT_SOURCE, EXECUTION_STATUS_CHANGE
 from offline.lambda_runtime import LocalLambdas
 
 
@@ -221,8 +222,8 @@ class EventPump:
         boto3.client("events").put_events(
             Entries=[
                 {
-                    "Source": "aws.states",
-                    "DetailType": "Step Functions Execution Status Change",
+                    "Source": EXECUTION_EVENT_SOURCE,
+                    "DetailType": EXECUTION_STATUS_CHANGE,
                     "Detail": json.dumps(detail),
                     "Resources": [execution["executionArn"]],
                 }

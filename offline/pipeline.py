@@ -25,7 +25,7 @@ import boto3
 from bedrock_distill import catalog
 from bedrock_distill.gateways.stepfunctions import TERMINAL_STATUSES
 from bedrock_distill.handlers import common, invocation_logging
-from bedrock_distill.workflow.settings import PipelineSettings
+from bedrock_distill.workflow.settings import DEFAULT_MAX_PROVISIONED_THROUGHPUT_SECONDS, PipelineSettings
 from offline import aws_semantics
 from offline.events import EventPump, LocalRule
 from offline.iam import enforcer as iam_enforcer
@@ -96,7 +96,7 @@ class LocalPipeline:
         job_poll_seconds: int = 1,
         provisioned_throughput_poll_seconds: int = 1,
         execution_timeout_seconds: int = EXECUTION_TIMEOUT_SECONDS,
-        max_provisioned_throughput_seconds: int = 12 * 3600,
+        max_provisioned_throughput_seconds: int = DEFAULT_MAX_PROVISIONED_THROUGHPUT_SECONDS,
         emulator: Any | None = None,
         emulator_seconds_per_tick: float = 0.0,
         out_of_band_cleanup: bool = True,

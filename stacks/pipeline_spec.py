@@ -19,6 +19,7 @@ from bedrock_distill.workflow.execution_end import (
     EXECUTION_STATUS_CHANGE,
     UNHANDLED_END_STATUSES,
 )
+from bedrock_distill.workflow.job_waiter import JOB_EVENT_SOURCE, JOB_STATE_CHANGE
 
 # Owned by the functions' settings; re-exported (`X as X`) for the stack and the offline pipeline.
 from bedrock_distill.workflow.settings import UPLOAD_TRIGGER_PREFIX as UPLOAD_TRIGGER_PREFIX  # noqa: PLC0414
@@ -135,8 +136,8 @@ def upload_pattern(bucket_name: str) -> dict[str, Any]:
 
 def job_end_pattern() -> dict[str, Any]:
     return {
-        "source": ["aws.bedrock"],
-        "detail-type": ["Model Customization Job State Change"],
+        "source": [JOB_EVENT_SOURCE],
+        "detail-type": [JOB_STATE_CHANGE],
         "detail": {"jobStatus": JOB_END_STATUSES},
     }
 

@@ -32,11 +32,12 @@ from typing import TYPE_CHECKING, Any
 
 import boto3
 
+from bedrock_distill.workflow.job_waiter import JOB_EVENT_SOURCE, JOB_STATE_CHANGE
+
 if TYPE_CHECKING:
     from offline.bedrock_emulator.jobs import Job
 
-SOURCE = "aws.bedrock"
-JOB_STATE_CHANGE = "Model Customization Job State Change"
+SOURCE = JOB_EVENT_SOURCE
 
 Event = dict[str, Any]
 EventSink = Callable[[Event], None]

@@ -17,6 +17,7 @@ spelling would leave every run to the fallback if the event used the other.
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from typing import Final
 
 from pydantic import BaseModel
 
@@ -25,6 +26,10 @@ from bedrock_distill.gateways.dynamodb import DynamoDBGateway
 from bedrock_distill.gateways.stepfunctions import StepFunctionsGateway
 
 STILL_RUNNING = "InProgress"
+# Bedrock's job state-change event on the default bus (user guide, "Monitor Amazon Bedrock job state changes using
+# Amazon EventBridge"): the stack's rule matches it, the relay handler reads it, the emulator emits it.
+JOB_EVENT_SOURCE: Final = "aws.bedrock"
+JOB_STATE_CHANGE: Final = "Model Customization Job State Change"
 # A filed token outlives its task by at most this much: the table's TTL removes what nobody took.
 TOKEN_RETENTION = timedelta(days=8)
 
