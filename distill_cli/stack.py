@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Final
 
+from bedrock_distill import project
 from bedrock_distill.gateways.calls import aws_call
 from bedrock_distill.gateways.clients import LazyClient
 from bedrock_distill.workflow.errors import WorkflowError
@@ -14,15 +15,15 @@ from distill_cli.errors import OperatorError
 
 SERVICE: Final = "cloudformation"
 
-STATE_MACHINE_ARN: Final = "StateMachineArn"
-INPUT_LOCATION: Final = "InputLocation"
-UPLOAD_LOCATION: Final = "UploadLocation"
-OUTPUT_LOCATION: Final = "OutputLocation"
-OUTCOME_TOPIC_ARN: Final = "OutcomeTopicArn"
-INVOCATION_LOG_SOURCE: Final = "InvocationLogSource"
-TEACHER_MODEL_ID: Final = "TeacherModelId"
-STUDENT_MODEL_ID: Final = "StudentModelId"
-DISTILLATION_SERVICE_ROLE_ARN: Final = "DistillationServiceRoleArn"
+STATE_MACHINE_ARN: Final = project.STATE_MACHINE_ARN_OUTPUT
+INPUT_LOCATION: Final = project.INPUT_LOCATION_OUTPUT
+UPLOAD_LOCATION: Final = project.UPLOAD_LOCATION_OUTPUT
+OUTPUT_LOCATION: Final = project.OUTPUT_LOCATION_OUTPUT
+OUTCOME_TOPIC_ARN: Final = project.OUTCOME_TOPIC_ARN_OUTPUT
+INVOCATION_LOG_SOURCE: Final = project.INVOCATION_LOG_SOURCE_OUTPUT
+TEACHER_MODEL_ID: Final = project.TEACHER_MODEL_ID_OUTPUT
+STUDENT_MODEL_ID: Final = project.STUDENT_MODEL_ID_OUTPUT
+DISTILLATION_SERVICE_ROLE_ARN: Final = project.DISTILLATION_SERVICE_ROLE_ARN_OUTPUT
 
 
 @dataclass(frozen=True)

@@ -3,6 +3,7 @@ from __future__ import annotations
 from aws_cdk import CfnOutput, Environment, Stack
 from constructs import Construct
 
+from bedrock_distill import project
 from stacks.components.buckets import DataBuckets
 from stacks.components.distillation_role import DistillationServiceRole
 from stacks.components.encryption import EncryptionKey
@@ -76,15 +77,17 @@ class DistillStack(Stack):
         CfnOutput(self, "InvocationLogBucketName", value=buckets.invocation_logs.bucket_name)
         CfnOutput(
             self,
-            "InvocationLogSource",
+            project.INVOCATION_LOG_SOURCE_OUTPUT,
             value=f"s3://{buckets.invocation_logs.bucket_name}/{config.invocation_log_prefix}/AWSLogs",
         )
-        CfnOutput(self, "InputLocation", value=f"s3://{buckets.inputs.bucket_name}/{INPUT_PREFIX}/")
-        CfnOutput(self, "UploadLocation", value=f"s3://{buckets.inputs.bucket_name}/{UPLOAD_TRIGGER_PREFIX}/")
-        CfnOutput(self, "OutputLocation", value=f"s3://{buckets.outputs.bucket_name}/{OUTPUT_PREFIX}/")
-        CfnOutput(self, "DistillationServiceRoleArn", value=service_role.role.role_arn)
-        CfnOutput(self, "StateMachineArn", value=pipeline.state_machine.state_machine_arn)
-        CfnOutput(self, "OutcomeTopicArn", value=pipeline.topic.topic_arn)
-        CfnOutput(self, "TeacherModelId", value=config.teacher_model_id)
-        CfnOutput(self, "StudentModelId", value=config.student_model_id)
+        CfnOutput(self, project.INPUT_LOCATION_OUTPUT, value=f"s3://{buckets.inputs.bucket_name}/{INPUT_PREFIX}/")
+        CfnOutput(
+            self, project.UPLOAD_LOCATION_OUTPUT, value=f"s3://{buckets.inputs.bucket_name}/{UPLOAD_TRIGGER_PREFIX}/"
+        )
+        CfnOutput(self, project.OUTPUT_LOCATION_OUTPUT, value=f"s3://{buckets.outputs.bucket_name}/{OUTPUT_PREFIX}/")
+        CfnOutput(self, project.DISTILLATION_SERVICE_ROLE_ARN_OUTPUT, value=service_role.role.role_arn)
+        CfnOutput(self, project.STATE_MACHINE_ARN_OUTPUT, value=pipeline.state_machine.state_machine_arn)
+        CfnOutput(self, project.OUTCOME_TOPIC_ARN_OUTPUT, value=pipeline.topic.topic_arn)
+        CfnOutput(self, project.TEACHER_MODEL_ID_OUTPUT, value=config.teacher_model_id)
+        CfnOutput(self, project.STUDENT_MODEL_ID_OUTPUT, value=config.student_model_id)
         CfnOutput(self, "DashboardUrl", value=monitoring.dashboard_url)
