@@ -61,7 +61,8 @@ $(INSTALLED): $(BIN)/python requirements.txt requirements-dev.txt lambdas/requir
 	@$(BIN)/python -m pip install --quiet -r requirements-dev.txt
 	@echo "Installing bedrock-distill itself into $(VENV) (editable: the distill command runs this checkout)."
 	@# -qq: setuptools' editable finder (two package roots, lambdas/ and .) prints an informational banner; errors show.
-	@$(BIN)/python -m pip install -qq --no-deps --editable .
+	@# --no-build-isolation: the pinned setuptools (requirements-dev.txt) builds it, with nothing downloaded.
+	@$(BIN)/python -m pip install -qq --no-deps --no-build-isolation --editable .
 	@touch $@
 
 # The functions' pinned runtime dependencies, built for the Lambda platform without Docker:
@@ -105,6 +106,7 @@ bench: install
 	$(BIN)/python bench/preflight_bench.py
 	$(BIN)/python bench/generate_logs_bench.py
 	$(BIN)/python bench/state_transitions.py
+	$(BIN)/python bench/logscan_memory_bench.py
 
 clean:
 	rm -rf $(VENV) build cdk.out .pytest_cache .mypy_cache .ruff_cache
