@@ -5,6 +5,11 @@ YYYY/MM/DD/HH/*.json.gz``, one JSON record per line), locally or in S3, applies 
 requestMetadataFilters as Bedrock would, and sorts every matching record into usable or excluded with
 one reason. Files are read by a small thread pool: zlib releases the GIL while inflating and S3 reads
 wait on the network, so reading overlaps parsing. Each file is streamed; memory stays bounded.
+
+The scan's fence: a record's body pointer (``inputBodyS3Path`` / ``outputBodyS3Path``) is followed only to
+an ``s3://`` object inside the scanned location (its bucket and key prefix, or, for a local copy, its
+directory), never to a local path, another bucket or another prefix; and every object read is size-capped
+(ScanLimits), so a hostile log tree costs at most the caps in memory and time.
 """
 
 from __future__ import annotations
@@ -36,17 +41,29 @@ from bedrock_distill.preflight.sources import (
     SourceError,
     iter_lines,
     list_locations,
-    maybe_gunzip,
     open_stream,
     paused_garbage_collection,
-    read_chunks,
+    read_capped_chunks,
 )
 from bedrock_distill.preflight.verdict import Verdict
 from bedrock_distill.threads import ContextThreadPoolExecutor
 
-# Bedrock moves bodies over ~100 KB to separate objects, so real lines stay far below this; the cap
-# only stops one corrupt, newline-free file from being buffered whole.
-MAX_LOG_LINE_BYTES: Final = 64 << 20
+# Bedrock moves bodies over ~100 KB to separate objects (bedrock-facts.md, third-party; the user guide's
+# "Monitor model invocation using CloudWatch Logs and Amazon S3" says large and binary data go to S3), so a
+# real record line is a few hundred KB. The cap stops a newline-free file (zeros, a gzip bomb) from being
+# buffered: a line is read whole before it is measured, so each worker holds up to about twice this.
+MAX_LOG_LINE_BYTES: Final = 16 << 20
+# A log file is streamed, so this caps time, not memory: /dev/zero or a gzip bomb ends here. AWS does not
+# document how large one delivered file is; each holds a batch of record lines as above, and the files seen
+# in practice are kilobytes to a few megabytes, so 256 MiB decompressed is a wide margin.
+MAX_LOG_FILE_BYTES: Final = 256 << 20
+# A body object is read whole to be parsed, so this caps memory per worker. A logged body is the request or
+# response body, and InvokeModel takes and returns at most 25,000,000 bytes (botocore service model
+# bedrock-runtime, InvokeModel `body` max); 32 MiB leaves room for re-encoding as JSON. Applies to the object
+# as stored and decompressed.
+MAX_BODY_BYTES: Final = 32 << 20
+# How much of a hostile pointer a problem quotes.
+_POINTER_SHOWN = 200
 _BODY_SUFFIXES = ("_input.json.gz", "_output.json.gz", "_input.json", "_output.json")
 _LOG_SUFFIXES = (".json.gz", ".json")
 _FILES_IN_FLIGHT_PER_WORKER = 2
@@ -66,6 +83,22 @@ class Exclusion(StrEnum):
     MULTI_TURN = "multi_turn"  # more than one user turn for a single-turn student family
     EMPTY_PROMPT = "empty_prompt"  # no non-blank user text
     MISSING_OUTPUT = "missing_output"  # no response text, when prompt-response pairs are used
+
+
+@dataclass(frozen=True, slots=True)
+class ScanLimits:
+    """The sizes a scan reads at most; the defaults are the module's caps, documented beside them."""
+
+    line_bytes: int = MAX_LOG_LINE_BYTES
+    file_bytes: int = MAX_LOG_FILE_BYTES
+    body_bytes: int = MAX_BODY_BYTES
+
+
+DEFAULT_SCAN_LIMITS: Final = ScanLimits()
+
+
+class _PointerOutsideLogLocationError(SourceError):
+    """A body pointer that leads outside the scanned location: refused, never read."""
 
 
 @dataclass(frozen=True)
@@ -139,11 +172,12 @@ def scan_logs(
     keep_problems: int = DEFAULT_KEPT_PROBLEMS,
     workers: int | None = None,
     repeats_shown: int | None = None,
+    limits: ScanLimits = DEFAULT_SCAN_LIMITS,
 ) -> ScanReport:
     """Scans a local directory, a single log file or an ``s3://bucket/prefix``.
 
     With ``repeats_shown``, a problem repeated on many lines of a file is passed on for that many lines,
-    then once as a summary (the counts keep every repeat).
+    then once as a summary (the counts keep every repeat). ``limits`` caps what is read (see ScanLimits).
 
     Raises ValueError for an invalid filter or prompt-response pairs without a teacher, and
     SourceError when the source itself cannot be listed.
@@ -160,6 +194,7 @@ def scan_logs(
         use_prompt_response=use_prompt_response,
         s3=gateway,
         keep_problems=keep_problems,
+        limits=limits,
     )
     log = ProblemLog(on_problem, keep_problems, repeats_shown=repeats_shown)
     files_read = files_skipped = files_unreadable = 0
@@ -262,8 +297,10 @@ class _RecordClassifier:
         use_prompt_response: bool,
         s3: S3Gateway,
         keep_problems: int,
+        limits: ScanLimits,
     ) -> None:
         self._source = source
+        self._limits = limits
         self._predicate = predicate
         self._teacher = teacher_model_id
         self._use_prompt_response = use_prompt_response
@@ -278,8 +315,8 @@ class _RecordClassifier:
             return None
         tally = _Tally()
         try:
-            with open_stream(location, self._s3, gunzip=True) as stream:
-                self._scan_lines(location, iter_lines(stream, MAX_LOG_LINE_BYTES), tally)
+            with open_stream(location, self._s3, gunzip=True, max_bytes=self._limits.file_bytes) as stream:
+                self._scan_lines(location, iter_lines(stream, self._limits.line_bytes), tally)
         except SourceError as error:
             tally.unreadable = True
             self._problem(tally, Problem(location, WHOLE_FILE, "(file)", str(error)))
@@ -297,7 +334,8 @@ class _RecordClassifier:
             if not seen_content and line.strip() == b"{":
                 # A single pretty-printed record: the rest of the file belongs to it.
                 tally.records += 1
-                self._classify_raw(b"".join(_rest_as_bytes(line, lines)), tally, location, line_number)
+                record_bytes = _rest_as_bytes(line, lines, self._limits.line_bytes)
+                self._classify_raw(b"".join(record_bytes), tally, location, line_number)
                 return
             seen_content = True
             tally.records += 1
@@ -407,35 +445,73 @@ class _RecordClassifier:
         pointer = holder.get(pointer_field)
         if not isinstance(pointer, str):
             return None, Exclusion.UNSUPPORTED_BODY
+        resolved = pointer
         try:
             resolved = self._resolve_pointer(pointer, location)
-            raw = b"".join(maybe_gunzip(read_chunks(resolved, self._s3), resolved))
+            raw = b"".join(read_capped_chunks(resolved, self._limits.body_bytes, self._s3, gunzip=True))
             return orjson.loads(raw), None
+        except _PointerOutsideLogLocationError as error:
+            self._problem(tally, Problem(location, line_number, pointer_field, str(error), Severity.WARNING))
+            return None, Exclusion.BODY_UNAVAILABLE
         except (SourceError, orjson.JSONDecodeError) as error:
-            reason = f"{pointer_field} {pointer}: {error}"
+            # A read error already names what was read; a parse error or a local lookup does not.
+            reason = str(error) if str(error).startswith(resolved) else f"{_shown(pointer)}: {error}"
             self._problem(tally, Problem(location, line_number, pointer_field, reason, Severity.WARNING))
             return None, Exclusion.BODY_UNAVAILABLE
 
     def _resolve_pointer(self, pointer: str, location: str) -> str:
-        """Where to read a pointer body. A local copy of a log tree (``aws s3 sync``) keeps the key layout
-        from ``AWSLogs/`` down, so the body is looked up under the same ancestor as the log file."""
-        if is_s3_uri(self._source) or not is_s3_uri(pointer):
+        """Where to read a pointer body; a pointer outside the scanned location is refused, never read.
+
+        Bedrock writes pointers as ``s3://`` URIs in the log bucket, so anything else (a local path, a
+        ``file:`` URI), another bucket or prefix, or ``.``/``..`` segments are refused. A local copy of a
+        log tree (``aws s3 sync``) keeps the key layout from ``AWSLogs/`` down, so the body is looked up
+        under the same ancestor as the log file, and must resolve (symlinks followed) inside the copy."""
+        outside = _PointerOutsideLogLocationError(f"outside the log location {self._fence_name()}: {_shown(pointer)}")
+        if not is_s3_uri(pointer):
+            raise outside
+        try:
+            target = S3Location.parse(pointer)
+        except ValueError:
+            raise outside from None
+        if any(segment in {".", ".."} for segment in target.key.split("/")):
+            raise outside
+        if is_s3_uri(self._source):
+            fence = _s3_prefix(self._source)
+            if target.bucket != fence.bucket or not target.key.startswith(fence.key):
+                raise outside
             return pointer
-        location_of_pointer = S3Location.parse(pointer)
-        bucket, key = location_of_pointer.bucket, location_of_pointer.key
+        return self._local_copy_of(target, location, outside)
+
+    def _local_copy_of(self, target: S3Location, location: str, outside: _PointerOutsideLogLocationError) -> str:
+        root = os.path.realpath(self._local_root())
         candidates = []
         marker = "AWSLogs/"
-        if marker in key:
-            tail = key[key.index(marker) :]
+        if marker in target.key:
+            tail = target.key[target.key.index(marker) :]
             parts = Path(location).parts
             if "AWSLogs" in parts:
                 candidates.append(Path(*parts[: parts.index("AWSLogs")], tail))
-            candidates.append(Path(self._source, tail))
-        candidates += [Path(self._source, key), Path(self._source, bucket, key)]
+            candidates.append(Path(root, tail))
+        candidates += [Path(root, target.key), Path(root, target.bucket, target.key)]
+        led_outside = False
         for candidate in candidates:
-            if candidate.is_file():
-                return str(candidate)
+            real = os.path.realpath(candidate)
+            if os.path.commonpath([root, real]) != root:
+                led_outside = led_outside or os.path.lexists(candidate)
+                continue
+            if os.path.isfile(real):
+                return real
+        if led_outside:
+            raise outside
         raise SourceError(f"not found locally under {self._source}")
+
+    def _local_root(self) -> str:
+        return self._source if os.path.isdir(self._source) else os.path.dirname(self._source) or "."
+
+    def _fence_name(self) -> str:
+        if is_s3_uri(self._source):
+            return _s3_prefix(self._source).uri
+        return os.path.join(self._local_root(), "")
 
     def _exclude_unparseable(self, tally: _Tally, location: str, line_number: int, reason: str) -> None:
         tally.excluded[Exclusion.UNPARSEABLE] += 1
@@ -448,16 +524,30 @@ class _RecordClassifier:
             tally.unkept[problem.severity] += 1
 
 
-def _rest_as_bytes(first: bytes, lines: Iterable[bytes | OversizeLine]) -> Iterator[bytes]:
+def _rest_as_bytes(first: bytes, lines: Iterable[bytes | OversizeLine], max_bytes: int) -> Iterator[bytes]:
     yield first
     total = len(first)
     for line in lines:
         if isinstance(line, OversizeLine):
             raise SourceError(f"a pretty-printed record has a line of {line.length:,} bytes")
         total += len(line)
-        if total > MAX_LOG_LINE_BYTES:
-            raise SourceError(f"a pretty-printed record is over {MAX_LOG_LINE_BYTES:,} bytes")
+        if total > max_bytes:
+            raise SourceError(f"a pretty-printed record is over {max_bytes:,} bytes")
         yield line
+
+
+def _s3_prefix(uri: str) -> S3Location:
+    """The scanned location as a bucket and a key prefix ending in ``/`` (or empty): the same objects
+    list_locations walks, so ``s3://b/logs`` does not also admit ``s3://b/logs-other/``."""
+    location = S3Location.parse(uri)
+    if location.key and not location.key.endswith("/"):
+        return S3Location(location.bucket, f"{location.key}/")
+    return location
+
+
+def _shown(pointer: str) -> str:
+    """A pointer as a problem quotes it: a hostile one may be megabytes long."""
+    return pointer if len(pointer) <= _POINTER_SHOWN else f"{pointer[:_POINTER_SHOWN]}... ({len(pointer):,} chars)"
 
 
 def _block_text(block: object) -> str | None:

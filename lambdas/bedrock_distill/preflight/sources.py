@@ -138,6 +138,34 @@ def list_locations(location: str, s3: S3Gateway | None = None) -> Iterator[str]:
             yield os.path.join(directory, name)
 
 
+def capped(chunks: Iterable[bytes], max_bytes: int, too_large: str) -> Iterator[bytes]:
+    """Passes the chunks on until more than ``max_bytes`` have come, then raises SourceError(too_large)
+    instead of passing on the chunk that crossed the cap: whoever keeps the chunks holds at most max_bytes."""
+    total = 0
+    for chunk in chunks:
+        total += len(chunk)
+        if total > max_bytes:
+            raise SourceError(too_large)
+        yield chunk
+
+
+def read_capped_chunks(
+    location: str, max_bytes: int, s3: S3Gateway | None = None, *, gunzip: bool = False
+) -> Iterator[bytes]:
+    """The object's chunks, decompressed when ``gunzip`` is set and it is gzip, with both the stored and the
+    decompressed size capped at ``max_bytes``: ``/dev/zero``, a huge object or a gzip bomb ends in a
+    SourceError after at most max_bytes, never in MemoryError. (The stored size is capped too because a
+    stream of empty gzip members inflates to nothing and would never reach the decompressed cap.)"""
+    chunks = capped(read_chunks(location, s3), max_bytes, f"{location}: object is over the {max_bytes:,}-byte cap")
+    if not gunzip:
+        return chunks
+    return capped(
+        maybe_gunzip(chunks, location),
+        max_bytes,
+        f"{location}: decompresses to over the {max_bytes:,}-byte cap (a gzip bomb?)",
+    )
+
+
 def maybe_gunzip(chunks: Iterable[bytes], location: str) -> Iterator[bytes]:
     """Decompresses the stream when it starts with the gzip magic number, else passes it through."""
     iterator = iter(chunks)
@@ -179,15 +207,20 @@ def _gunzip(chunks: Iterable[bytes], location: str) -> Iterator[bytes]:
         raise SourceError(f"{location}: truncated gzip data (the stream ends inside a member)")
 
 
-def open_stream(location: str, s3: S3Gateway | None = None, *, gunzip: bool = False) -> io.BufferedReader:
+def open_stream(
+    location: str, s3: S3Gateway | None = None, *, gunzip: bool = False, max_bytes: int | None = None
+) -> io.BufferedReader:
     """A buffered binary stream over a local file or an S3 object, decompressed when ``gunzip`` is set
-    and the data starts with the gzip magic number."""
-    if not gunzip and not is_s3_uri(location):
+    and the data starts with the gzip magic number; with ``max_bytes``, capped as read_capped_chunks caps."""
+    if max_bytes is not None:
+        chunks = read_capped_chunks(location, max_bytes, s3, gunzip=gunzip)
+    elif gunzip:
+        chunks = maybe_gunzip(read_chunks(location, s3), location)
+    elif is_s3_uri(location):
+        chunks = read_chunks(location, s3)
+    else:
         with _local_file_errors(location):
             return io.BufferedReader(io.FileIO(location, "rb"), CHUNK_BYTES)  # what open() builds, typed as such
-    chunks = read_chunks(location, s3)
-    if gunzip:
-        chunks = maybe_gunzip(chunks, location)
     return io.BufferedReader(ChunkStream(chunks), CHUNK_BYTES)
 
 
