@@ -195,13 +195,16 @@ def _bedrock(  # noqa: PLR0911 - one return per group of Bedrock operations
     operation: str, params: Mapping[str, Any], world: World
 ) -> list[Request]:
     action = f"bedrock:{operation}"
+    # Create calls carry their tags as aws:RequestTag/<key> and aws:TagKeys on every resource they are authorized
+    # on (Service Authorization Reference for Amazon Bedrock: both keys on the custom-model* and foundation-model*
+    # types of CreateModelCustomizationJob and CreateProvisionedModelThroughput, and on TagResource).
     if operation == "CreateModelCustomizationJob":
         tags = [*params.get("jobTags", []), *params.get("customModelTags", [])]
         # The job and the model do not exist yet: their ARNs are authorized as the patterns they will match.
         created = [world.arn("bedrock", "model-customization-job/*"), world.arn("bedrock", "custom-model/*")]
         context = _tags_context(tags) if tags else {}
         requests = [Request(action, arn, context) for arn in created]
-        requests.append(Request(action, _foundation_model_arn(world, str(params["baseModelIdentifier"]))))
+        requests.append(Request(action, _foundation_model_arn(world, str(params["baseModelIdentifier"])), context))
         if tags:
             requests += [Request("bedrock:TagResource", arn, context) for arn in created]
         return [*requests, _pass_role(str(params["roleArn"]))]
@@ -212,9 +215,10 @@ def _bedrock(  # noqa: PLR0911 - one return per group of Bedrock operations
         context = _tags_context(tags) if tags else {}
         model_id = str(params["modelId"])
         model = world.bedrock_lookup("custom-model", model_id) or _foundation_model_arn(world, model_id)
+        # Authorized on the model it is bought for, with that model's tags (custom-model* or foundation-model*; the
+        # reference lists no provisioned-model type for it); tagging the PT it creates is TagResource on the PT.
         pt = world.arn("bedrock", "provisioned-model/*")
-        requests = [_on(world, action, model, context), Request(action, pt, context)]
-        return requests + ([Request("bedrock:TagResource", pt, context)] if tags else [])
+        return [_on(world, action, model, context)] + ([Request("bedrock:TagResource", pt, context)] if tags else [])
     if operation in ("GetProvisionedModelThroughput", "DeleteProvisionedModelThroughput"):
         return [_on(world, action, _bedrock_arn(world, "provisioned-model", str(params["provisionedModelId"])))]
     if operation == "GetCustomModel":

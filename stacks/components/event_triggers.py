@@ -9,7 +9,13 @@ from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from stacks.components.buckets import DataBuckets
-from stacks.components.grants import bedrock_arn, publish_to, read_objects, use_key_through_dynamodb
+from stacks.components.grants import (
+    bedrock_arn,
+    publish_to,
+    read_objects,
+    tagged_by_this_project,
+    use_key_through_dynamodb,
+)
 from stacks.components.pipeline import DistillationPipeline
 from stacks.components.project_function import LambdaPackaging, ProjectFunction
 from stacks.components.tables import short_lived_table
@@ -159,15 +165,21 @@ class EventTriggers(Construct):
                     resources=["*"],
                 )
             )
+            # The code reads a PT's tags to decide whether it is the project's: those reads stay unconditioned,
+            # the delete holds only on a PT that carries the project's tag, whatever the code decided.
             role.add_to_policy(
                 iam.PolicyStatement(
-                    sid="DeleteTaggedProvisionedThroughputs",
-                    actions=[
-                        "bedrock:ListTagsForResource",
-                        "bedrock:GetProvisionedModelThroughput",
-                        "bedrock:DeleteProvisionedModelThroughput",
-                    ],
+                    sid="ReadProvisionedThroughputTags",
+                    actions=["bedrock:ListTagsForResource", "bedrock:GetProvisionedModelThroughput"],
                     resources=[provisioned_models],
+                )
+            )
+            role.add_to_policy(
+                iam.PolicyStatement(
+                    sid="DeleteProjectProvisionedThroughputs",
+                    actions=["bedrock:DeleteProvisionedModelThroughput"],
+                    resources=[provisioned_models],
+                    conditions=tagged_by_this_project(),
                 )
             )
             publish_to(role, pipeline.topic.topic_arn, key)
@@ -175,10 +187,14 @@ class EventTriggers(Construct):
             iam.PolicyStatement(sid="ListJobs", actions=["bedrock:ListModelCustomizationJobs"], resources=["*"])
         )
         f["CleanUpExecution"].add_to_policy(
+            iam.PolicyStatement(sid="ReadJobTags", actions=["bedrock:ListTagsForResource"], resources=[jobs])
+        )
+        f["CleanUpExecution"].add_to_policy(
             iam.PolicyStatement(
-                sid="StopTaggedJobs",
-                actions=["bedrock:ListTagsForResource", "bedrock:StopModelCustomizationJob"],
+                sid="StopProjectJobs",
+                actions=["bedrock:StopModelCustomizationJob"],
                 resources=[jobs],
+                conditions=tagged_by_this_project(),
             )
         )
         f["CleanUpExecution"].add_to_policy(

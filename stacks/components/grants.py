@@ -2,10 +2,17 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from aws_cdk import Aws
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
+
+from bedrock_distill.workflow.run import EXECUTION_TAG_KEY, PROJECT_TAG_KEY, PROJECT_TAG_VALUE
+
+# The tag keys a run puts on everything it creates (Run.tags): a create request may carry these and no others.
+RUN_TAG_KEYS = [PROJECT_TAG_KEY, EXECUTION_TAG_KEY]
 
 
 def read_objects(role: iam.IRole, bucket: s3.IBucket, prefix: str, *, tell_missing: bool = True) -> None:
@@ -56,3 +63,27 @@ def publish_to(role: iam.IRole, topic_arn: str, key: kms.IKey) -> None:
 
 def bedrock_arn(resource: str) -> str:
     return f"arn:{Aws.PARTITION}:bedrock:{Aws.REGION}:{Aws.ACCOUNT_ID}:{resource}"
+
+
+# Tag conditions on Bedrock grants, so IAM keeps the functions to this project's resources even if their code is
+# wrong. Which action takes which key on which resource type is in the Service Authorization Reference, "Actions,
+# resources, and condition keys for Amazon Bedrock": aws:ResourceTag/${TagKey} on provisioned-model* for
+# DeleteProvisionedModelThroughput, GetProvisionedModelThroughput and InvokeModel, on model-customization-job* for
+# StopModelCustomizationJob, and on custom-model* for CreateProvisionedModelThroughput; aws:RequestTag/${TagKey} and
+# aws:TagKeys for CreateProvisionedModelThroughput and CreateModelCustomizationJob (on their custom-model* and
+# foundation-model* resource types) and for TagResource.
+
+
+def tagged_by_this_project() -> dict[str, Any]:
+    """The resource acted on carries this project's tag (aws:ResourceTag)."""
+    return {"StringEquals": {f"aws:ResourceTag/{PROJECT_TAG_KEY}": PROJECT_TAG_VALUE}}
+
+
+def tagging_as_this_project(*, on_a_resource_of_this_project: bool = False) -> dict[str, Any]:
+    """The request tags what it creates with this project's tag, and with no key a run does not send
+    (aws:RequestTag, aws:TagKeys); with `on_a_resource_of_this_project`, the resource it names (the custom model a
+    PT is bought for) also carries the project's tag."""
+    equals = {f"aws:RequestTag/{PROJECT_TAG_KEY}": PROJECT_TAG_VALUE}
+    if on_a_resource_of_this_project:
+        equals |= tagged_by_this_project()["StringEquals"]
+    return {"StringEquals": equals, "ForAllValues:StringEquals": {"aws:TagKeys": RUN_TAG_KEYS}}

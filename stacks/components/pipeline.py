@@ -11,7 +11,15 @@ from constructs import Construct
 
 from bedrock_distill.workflow.settings import PipelineSettings
 from stacks.components.buckets import DataBuckets
-from stacks.components.grants import publish_to, read_objects, use_key_through, use_key_through_dynamodb, write_objects
+from stacks.components.grants import (
+    publish_to,
+    read_objects,
+    tagged_by_this_project,
+    tagging_as_this_project,
+    use_key_through,
+    use_key_through_dynamodb,
+    write_objects,
+)
 from stacks.components.project_function import LambdaPackaging, ProjectFunction
 from stacks.components.tables import short_lived_table
 from stacks.config import INPUT_PREFIX, MIN_JOB_POLL_INTERVAL_SECONDS, OUTPUT_PREFIX, DistillConfig
@@ -143,6 +151,9 @@ class DistillationPipeline(Construct):
                 sid="CreateDistillationJobs",
                 actions=["bedrock:CreateModelCustomizationJob", "bedrock:TagResource"],
                 resources=[jobs, custom_models, *students],
+                # The job and its custom model carry the project's tag from birth (jobTags, customModelTags): the
+                # later PT purchase and every cleanup rely on it.
+                conditions=tagging_as_this_project(),
             )
         )
         f["CreateJob"].add_to_policy(
@@ -162,11 +173,23 @@ class DistillationPipeline(Construct):
         read_objects(f["CollectMetrics"], buckets.outputs, OUTPUT_PREFIX)
         write_objects(f["CollectMetrics"], buckets.outputs, OUTPUT_PREFIX)
 
+        # CreateProvisionedModelThroughput is authorized on the model the PT is bought for (custom-model* or
+        # foundation-model*, no provisioned-model type): only this project's custom models, and only with the tags
+        # a run sends, so no code path can buy capacity on another team's model or hide what it bought.
         f["CreateProvisionedThroughput"].add_to_policy(
             iam.PolicyStatement(
-                sid="CreateProvisionedThroughput",
-                actions=["bedrock:CreateProvisionedModelThroughput", "bedrock:TagResource"],
-                resources=[custom_models, provisioned_models],
+                sid="BuyProvisionedThroughputOnProjectModels",
+                actions=["bedrock:CreateProvisionedModelThroughput"],
+                resources=[custom_models],
+                conditions=tagging_as_this_project(on_a_resource_of_this_project=True),
+            )
+        )
+        f["CreateProvisionedThroughput"].add_to_policy(
+            iam.PolicyStatement(
+                sid="TagNewProvisionedThroughput",
+                actions=["bedrock:TagResource"],
+                resources=[provisioned_models],
+                conditions=tagging_as_this_project(),
             )
         )
         f["ProvisionedThroughputStatus"].add_to_policy(
@@ -178,14 +201,25 @@ class DistillationPipeline(Construct):
         )
         f["DeleteProvisionedThroughput"].add_to_policy(
             iam.PolicyStatement(
-                sid="DeleteProvisionedThroughput",
-                actions=["bedrock:GetProvisionedModelThroughput", "bedrock:DeleteProvisionedModelThroughput"],
+                sid="ReadProvisionedThroughput",
+                actions=["bedrock:GetProvisionedModelThroughput"],
                 resources=[provisioned_models],
+            )
+        )
+        f["DeleteProvisionedThroughput"].add_to_policy(
+            iam.PolicyStatement(
+                sid="DeleteProjectProvisionedThroughput",
+                actions=["bedrock:DeleteProvisionedModelThroughput"],
+                resources=[provisioned_models],
+                conditions=tagged_by_this_project(),
             )
         )
         f["ValidateModel"].add_to_policy(
             iam.PolicyStatement(
-                sid="InvokeProvisionedThroughput", actions=["bedrock:InvokeModel"], resources=[provisioned_models]
+                sid="InvokeProjectProvisionedThroughput",
+                actions=["bedrock:InvokeModel"],
+                resources=[provisioned_models],
+                conditions=tagged_by_this_project(),
             )
         )
         # Preflight has read the validation prompts already, so a missing key here is an error either way; the

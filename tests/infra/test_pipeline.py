@@ -33,9 +33,8 @@ BEDROCK_GRANTS = {
     "JobStatus": {("bedrock:GetModelCustomizationJob", f"{BEDROCK}:model-customization-job/*")},
     "CollectMetrics": set(),
     "CreateProvisionedThroughput": {
+        # Bought on the custom model (no provisioned-model type for it); tagging the new PT is TagResource on it.
         ("bedrock:CreateProvisionedModelThroughput", f"{BEDROCK}:custom-model/*"),
-        ("bedrock:CreateProvisionedModelThroughput", f"{BEDROCK}:provisioned-model/*"),
-        ("bedrock:TagResource", f"{BEDROCK}:custom-model/*"),
         ("bedrock:TagResource", f"{BEDROCK}:provisioned-model/*"),
     },
     "ProvisionedThroughputStatus": {("bedrock:GetProvisionedModelThroughput", f"{BEDROCK}:provisioned-model/*")},

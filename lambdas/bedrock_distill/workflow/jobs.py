@@ -49,6 +49,8 @@ def job_request(run: Run, settings: PipelineSettings) -> dict[str, Any]:
             }
         },
         "jobTags": run.tags(),
+        # The model the job trains carries the project's tag too (botocore: CreateModelCustomizationJobRequest
+        # .customModelTags): IAM lets a PT be bought only on a custom model with that tag (stacks/components/grants.py).
         "customModelTags": run.tags(),
     }
 
