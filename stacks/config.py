@@ -20,6 +20,7 @@ from pydantic.alias_generators import to_camel
 
 from bedrock_distill.catalog import ModelPair, describe_region, pair_problem, region_default, teacher_problem
 from bedrock_distill.invocation_logging import ROLE_ARN_PATTERN
+from bedrock_distill.preflight.filters import MAX_BASE_FILTERS, check_filter
 from bedrock_distill.project import PROJECT_NAME as PROJECT_NAME  # noqa: PLC0414
 from bedrock_distill.project import STACK_NAME
 from bedrock_distill.workflow.settings import MIN_JOB_POLL_INTERVAL_SECONDS as MIN_JOB_POLL_INTERVAL_SECONDS  # noqa: PLC0414
@@ -119,6 +120,13 @@ class DistillConfig(BaseModel):
     allowed_model_pairs: tuple[ModelPair, ...] = ()
     invocation_log_prefix: Annotated[str, AfterValidator(_key_prefix)]
     invocation_log_expiration_days: Annotated[int, Field(ge=1)]
+    # The deploy-time limits of what one upload may spend and read (README "Threat model and deploy-time limits").
+    max_provisioned_model_units: Annotated[int, Field(ge=1)] = 1
+    max_concurrent_runs: Annotated[int, Field(ge=1)] = 2
+    # Request-metadata key -> value every invocation-log record a run trains on must carry; {}: the whole account's.
+    invocation_log_scope: dict[str, str] = Field(default_factory=dict)
+    # Reserved for the upload-started function (it also caps it); 0: none.
+    upload_function_reserved_concurrency: Annotated[int, Field(ge=0)] = 1
     provisioned_model_units: Annotated[int, Field(ge=1)]
     max_provisioned_throughput_hours: Annotated[int, Field(ge=1, le=24 * 30)]
     job_poll_interval_seconds: Annotated[int, Field(ge=MIN_JOB_POLL_INTERVAL_SECONDS, le=24 * 3600)]
@@ -164,6 +172,36 @@ class DistillConfig(BaseModel):
             if problem := pair_problem(pair.teacher, pair.student, region):
                 raise ValueError(f"pair {index} ({pair}): {problem}")
         return pairs
+
+    @field_validator("provisioned_model_units")
+    @classmethod
+    def _units_within_the_limit(cls, units: int, info: Any) -> int:
+        limit = info.data.get("max_provisioned_model_units")
+        if limit is not None and units > limit:
+            raise ValueError(f"{units} is above maxProvisionedModelUnits ({limit}): lower it or raise the limit")
+        return units
+
+    @field_validator("invocation_log_scope", mode="before")
+    @classmethod
+    def _scope_from_json_text(cls, value: object) -> object:
+        # `-c invocationLogScope='{"project": "x"}'` arrives as text; cdk.json gives the object itself.
+        if not isinstance(value, str):
+            return value
+        try:
+            return json.loads(value) if value.strip() else {}
+        except json.JSONDecodeError as error:
+            raise ValueError(f'is not a JSON object of {{"metadata key": "value"}}: {error.msg}') from None
+
+    @field_validator("invocation_log_scope")
+    @classmethod
+    def _scope_is_a_filter(cls, scope: dict[str, str]) -> dict[str, str]:
+        # Each entry becomes a Bedrock equals filter ANDed into every run's (workflow/log_scope.py).
+        if len(scope) > MAX_BASE_FILTERS:
+            raise ValueError(f"holds {len(scope)} keys; Bedrock's andAll holds at most {MAX_BASE_FILTERS} conditions")
+        for key, value in scope.items():
+            if violations := check_filter({"equals": {key: value}}):
+                raise ValueError(f"{key!r}: {violations[0].reason}")
+        return scope
 
     @field_validator("notification_email", mode="before")
     @classmethod

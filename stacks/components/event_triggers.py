@@ -5,6 +5,7 @@ from aws_cdk import aws_events as events
 from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
+from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
@@ -91,6 +92,12 @@ class EventTriggers(Construct):
                 memory_mb=spec.memory_mb,
                 dead_letter_queue=queue,
             )
+        if config.upload_function_reserved_concurrency:
+            # Reserved for uploads (a burst of them cannot starve the other functions) and capped by it; Lambda
+            # refuses a reservation that leaves the account under 100 unreserved (README, deploy-time limits).
+            upload_function = self.functions["StartFromUpload"].function.node.default_child
+            assert isinstance(upload_function, lambda_.CfnFunction)
+            upload_function.reserved_concurrent_executions = config.upload_function_reserved_concurrency
         self._rules(buckets, pipeline)
         self._grant(key, buckets, pipeline)
 

@@ -88,6 +88,9 @@ class DistillationPipeline(Construct):
             upload_trigger_prefix=UPLOAD_TRIGGER_PREFIX,
             max_provisioned_throughput_seconds=config.max_provisioned_throughput_hours * 3600,
             min_job_poll_seconds=MIN_JOB_POLL_INTERVAL_SECONDS,
+            max_provisioned_model_units=config.max_provisioned_model_units,
+            invocation_log_scope=config.invocation_log_scope,
+            max_concurrent_runs=config.max_concurrent_runs,
         )
         self.settings = settings
         self.functions = {
@@ -145,6 +148,13 @@ class DistillationPipeline(Construct):
         read_objects(f["Preflight"], buckets.inputs, INPUT_PREFIX)
         read_objects(f["Preflight"], buckets.invocation_logs, config.invocation_log_prefix)
         write_objects(f["Preflight"], buckets.outputs, OUTPUT_PREFIX)
+        # maxConcurrentRuns: Preflight counts the RUNNING executions (ListExecutions is authorized on the state
+        # machine, Service Authorization Reference "AWS Step Functions"); the ARN is built from its name, no cycle.
+        f["Preflight"].add_to_policy(
+            iam.PolicyStatement(
+                sid="CountRunningExecutions", actions=["states:ListExecutions"], resources=[self.state_machine_arn]
+            )
+        )
 
         f["CreateJob"].add_to_policy(
             iam.PolicyStatement(

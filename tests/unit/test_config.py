@@ -70,9 +70,11 @@ def test_every_context_key_is_shipped_in_cdk_json(context: dict[str, Any]) -> No
 
 def test_command_line_strings_are_coerced(context: dict[str, Any]) -> None:
     # Given values as `-c key=value` delivers them: strings
-    config = DistillConfig.from_mapping({**context, "provisionedModelUnits": "2", "logRetentionDays": "90"}, REGION)
+    strings = {"provisionedModelUnits": "2", "maxProvisionedModelUnits": "2", "logRetentionDays": "90"}
+    config = DistillConfig.from_mapping({**context, **strings}, REGION)
     # Then they become typed values
     assert config.provisioned_model_units == 2
+    assert config.max_provisioned_model_units == 2
     assert config.log_retention_days == 90
 
 

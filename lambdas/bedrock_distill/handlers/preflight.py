@@ -10,12 +10,15 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import BaseModel, ConfigDict, Field
 
 from bedrock_distill.gateways.s3 import S3Gateway
+from bedrock_distill.gateways.stepfunctions import StepFunctionsGateway
 from bedrock_distill.handlers.common import logger, metrics, settings, tracer
 from bedrock_distill.observability import TRAINING_RECORDS
 from bedrock_distill.workflow.planning import plan_and_check
+from bedrock_distill.workflow.preflight import refuse_past_concurrency
 from bedrock_distill.workflow.run import ExecutionContext
 
 _s3 = S3Gateway()
+_stepfunctions = StepFunctionsGateway()
 
 
 class PreflightRequest(BaseModel):
@@ -31,6 +34,7 @@ class PreflightRequest(BaseModel):
 @metrics.log_metrics
 @event_parser(model=PreflightRequest)
 def handler(event: PreflightRequest, context: LambdaContext) -> dict[str, Any]:
+    refuse_past_concurrency(event.execution.id, settings(), _stepfunctions)
     checked = plan_and_check(event.execution_input, event.execution, settings(), _s3)
     run = checked.run
     metrics.add_metric(name=TRAINING_RECORDS, unit=MetricUnit.Count, value=checked.training_records)

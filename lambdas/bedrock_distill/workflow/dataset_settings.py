@@ -16,7 +16,8 @@ from pydantic.alias_generators import to_camel
 from bedrock_distill.catalog import allowed_pair_problem
 from bedrock_distill.preflight import check_filter
 from bedrock_distill.workflow.errors import InvalidExecutionInput
-from bedrock_distill.workflow.run import ExecutionInput, InvocationLogsSource, TrainingData
+from bedrock_distill.workflow.log_scope import located, scoped_filter
+from bedrock_distill.workflow.run import ExecutionInput, InvocationLogsSource, TrainingData, model_units_problem
 from bedrock_distill.workflow.settings import PipelineSettings
 
 
@@ -62,7 +63,8 @@ def load_dataset_settings(text: str, uri: str, pipeline: PipelineSettings) -> Da
     """Parse and check a settings file; InvalidExecutionInput names the file, line, field and reason.
 
     A teacher or student it names must make, with the deployment's default for the other, a pair the deployment
-    allows: the same check Preflight makes on every run (workflow/run.py), here with the file's line.
+    allows; its provisionedModelUnits must be within the deployment's limit and its filter within the deployment's
+    invocation-log scope: the same checks Preflight makes on every run (workflow/run.py), here with the file's line.
     """
     try:
         document = json.loads(text)
@@ -84,6 +86,16 @@ def load_dataset_settings(text: str, uri: str, pipeline: PipelineSettings) -> Da
         raise InvalidExecutionInput(
             "\n".join(f"{uri}:{line}: filter.{violation.field}: {violation.reason}" for violation in violations)
         )
+    if settings.filter is not None:
+        _, outside_scope = scoped_filter(settings.filter, pipeline.invocation_log_scope)
+        if outside_scope:
+            line = _line_of(text, "filter")
+            raise InvalidExecutionInput("\n".join(f"{uri}:{line}: {located('filter', v)}" for v in outside_scope))
+    if settings.provisioned_model_units is not None and (
+        refusal := model_units_problem(settings.provisioned_model_units, pipeline)
+    ):
+        key = "provisionedModelUnits"
+        raise InvalidExecutionInput(f"{uri}:{_line_of(text, key)}: {key}: {refusal}")
     if settings.teacher_model_id is not None or settings.student_model_id is not None:
         teacher = settings.teacher_model_id or pipeline.default_teacher_model_id
         student = settings.student_model_id or pipeline.default_student_model_id

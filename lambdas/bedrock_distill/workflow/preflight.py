@@ -8,15 +8,43 @@ from typing import Any
 from pydantic import BaseModel
 
 from bedrock_distill.gateways.s3 import S3Gateway, S3Location
+from bedrock_distill.gateways.stepfunctions import StepFunctionsGateway
 from bedrock_distill.preflight import Problem, Severity, SourceError, check_filter, scan_logs, validate_dataset
 from bedrock_distill.preflight.problems import REPEATS_SHOWN, WHOLE_FILE
 from bedrock_distill.workflow.errors import PreflightFailed, TransientError
 from bedrock_distill.workflow.hold_out import SELECTION, hold_out_problem, split_dataset
 from bedrock_distill.workflow.run import HeldOutSplit, Run
+from bedrock_distill.workflow.settings import PipelineSettings
 
 # A Step Functions error cause holds at most 32,768 characters: name the first problems, link the rest.
 MAX_PROBLEMS_IN_ERROR = 20
 PREFLIGHT_REPORT = "preflight.json"
+
+
+def state_machine_of(execution_arn: str) -> str:
+    """The state machine of a Standard execution: `arn:...:execution:<machine>:<name>` is the machine's ARN
+    `arn:...:stateMachine:<machine>` and the execution's name, which cannot hold a ':' (Step Functions' naming
+    rules). Preflight learns it so, since the state machine's ARN in its environment would be a cycle."""
+    machine_and_prefix, _, _ = execution_arn.rpartition(":")
+    return machine_and_prefix.replace(":execution:", ":stateMachine:", 1)
+
+
+def refuse_past_concurrency(
+    execution_arn: str, settings: PipelineSettings, stepfunctions: StepFunctionsGateway
+) -> None:
+    """PreflightFailed when maxConcurrentRuns other executions of this state machine are already RUNNING: a run
+    past the limit fails (it does not wait), before it reads anything or creates anything in Bedrock. Executions
+    still in their own Preflight count too, so runs started at the same moment may all be refused."""
+    limit = settings.max_concurrent_runs
+    if limit is None:
+        return
+    running = stepfunctions.recent(state_machine_of(execution_arn), limit + 1, status="RUNNING")
+    others = [execution.name for execution in running if execution.arn != execution_arn]
+    if len(others) >= limit:
+        raise PreflightFailed(
+            f"this deployment runs at most maxConcurrentRuns = {limit} run(s) at once, and {len(others)} are running "
+            f"({', '.join(sorted(others[:limit]))}): start this run again when one of them has ended"
+        )
 
 
 class PreflightSummary(BaseModel):

@@ -15,6 +15,7 @@ from pydantic.alias_generators import to_camel
 
 from bedrock_distill.bedrock_uris import key_segment, s3_uri_problem
 from bedrock_distill.catalog import allowed_pair_problem
+from bedrock_distill.workflow.log_scope import located, scoped_filter
 from bedrock_distill.workflow.settings import PipelineSettings
 
 PROJECT_TAG_KEY = "project"
@@ -197,13 +198,28 @@ def _uris_bedrock_refuses(
     return problems
 
 
+def model_units_problem(units: int, settings: PipelineSettings) -> str | None:
+    """Why a run may not buy a PT of `units` model units in this deployment; None when it may."""
+    limit = settings.max_provisioned_model_units
+    if limit is None or units <= limit:
+        return None
+    return (
+        f"{units} model units is above this deployment's limit, maxProvisionedModelUnits = {limit}: ask for at most "
+        f"{limit}, or have the stack redeployed with a higher maxProvisionedModelUnits"
+    )
+
+
 def plan_run(execution_input: ExecutionInput, execution: ExecutionContext, settings: PipelineSettings) -> Run:
-    """Decide every name, token and default of the run. Raises ValueError on a model pair Bedrock does not offer
-    or the deployment does not allow (its IAM would refuse the job), before anything exists in Bedrock."""
+    """Decide every name, token and default of the run. Raises ValueError, before anything exists in Bedrock, on a
+    model pair Bedrock does not offer or the deployment does not allow (its IAM would refuse the job), on more model
+    units than the deployment allows, and on an invocation-log filter that would leave the deployment's scope."""
     teacher = execution_input.teacher_model_id or settings.default_teacher_model_id
     student = execution_input.student_model_id or settings.default_student_model_id
     if problem := allowed_pair_problem(teacher, student, settings.allowed_model_pairs):
         raise ValueError(problem)
+    model_units = execution_input.provisioned_model_units or settings.default_model_units
+    if problem := model_units_problem(model_units, settings):
+        raise ValueError(f"input.provisionedModelUnits: {problem}")
     training = execution_input.training_data
     if training.invocation_logs is not None and execution_input.validation_prompts is None:
         raise ValueError(
@@ -232,8 +248,13 @@ def plan_run(execution_input: ExecutionInput, execution: ExecutionContext, setti
             "usePromptResponse": logs.use_prompt_response,
             "invocationLogSource": {"s3Uri": source_uri},
         }
-        if logs.request_metadata_filters is not None:
-            logs_config["requestMetadataFilters"] = logs.request_metadata_filters
+        # Computed once, here: the job request and Preflight's log scan both read it from the run.
+        effective_filter, violations = scoped_filter(logs.request_metadata_filters, settings.invocation_log_scope)
+        if violations:
+            field = "input.trainingData.invocationLogs.requestMetadataFilters"
+            raise ValueError("\n".join(located(field, violation) for violation in violations))
+        if effective_filter is not None:
+            logs_config["requestMetadataFilters"] = effective_filter
         training_data_config = {"invocationLogsConfig": logs_config}
 
     job_poll_seconds = execution_input.poll_intervals.job_seconds or settings.default_job_poll_seconds
@@ -261,7 +282,7 @@ def plan_run(execution_input: ExecutionInput, execution: ExecutionContext, setti
         job_client_request_token=client_request_token(execution.id, "job"),
         provisioned_model_name=names.provisioned_model_name,
         provisioned_throughput_client_request_token=client_request_token(execution.id, "provisioned-throughput"),
-        provisioned_model_units=execution_input.provisioned_model_units or settings.default_model_units,
+        provisioned_model_units=model_units,
         validation_prompts=validation_prompts,
         validation_prompts_source=validation_prompts_source,
         validation_sample_size=execution_input.validation_sample_size,

@@ -42,6 +42,9 @@ ENVIRONMENT_VARIABLES = {
     "min_job_poll_seconds": "MIN_JOB_POLL_INTERVAL_SECONDS",
     "upload_trigger_prefix": "UPLOAD_TRIGGER_PREFIX",
     "max_provisioned_throughput_seconds": "MAX_PROVISIONED_THROUGHPUT_SECONDS",
+    "max_provisioned_model_units": "MAX_PROVISIONED_MODEL_UNITS",
+    "invocation_log_scope": "INVOCATION_LOG_SCOPE",
+    "max_concurrent_runs": "MAX_CONCURRENT_RUNS",
 }
 
 
@@ -70,8 +73,14 @@ class PipelineSettings(BaseModel):
     # exactly what its IAM grants. In the environment as JSON: [{"teacher": ..., "student": ...}]. None (not set):
     # any pair the catalog documents, for a deployment that has no list (the stack always sets one).
     allowed_model_pairs: tuple[ModelPair, ...] | None = None
+    # The deploy-time limits of a run (README "Threat model and deploy-time limits"); the stack always sets them.
+    # None: not limited. The scope is the metadata key -> value every invocation-log record a run trains on must
+    # carry (workflow/log_scope.py), in the environment as a JSON object; empty: the whole account's logs.
+    max_provisioned_model_units: Annotated[int | None, Field(ge=1)] = None
+    invocation_log_scope: dict[str, str] = Field(default_factory=dict)
+    max_concurrent_runs: Annotated[int | None, Field(ge=1)] = None
 
-    @field_validator("allowed_model_pairs", mode="before")
+    @field_validator("allowed_model_pairs", "invocation_log_scope", mode="before")
     @classmethod
     def _pairs_from_json_text(cls, value: object) -> object:
         return json.loads(value) if isinstance(value, str) else value
@@ -84,7 +93,7 @@ class PipelineSettings(BaseModel):
     def to_environment(self) -> dict[str, str]:
         values = self.model_dump(mode="json", exclude_none=True)
         return {
-            name: json.dumps(values[field]) if isinstance(values[field], list) else str(values[field])
+            name: json.dumps(values[field]) if isinstance(values[field], list | dict) else str(values[field])
             for field, name in ENVIRONMENT_VARIABLES.items()
             if field in values
         }
