@@ -102,6 +102,9 @@ demo: install
 diagram: install
 	$(BIN)/python -m stacks.state_machine_diagram
 
+# The benchmarks use the offline world and the CDK app, which run from the checkout (the package installs only
+# the runtime and the CLI): hence the checkout on PYTHONPATH.
+bench: export PYTHONPATH := .
 bench: install
 	$(BIN)/python bench/preflight_bench.py
 	$(BIN)/python bench/generate_logs_bench.py
