@@ -2,14 +2,28 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from typing import Any
+from urllib.parse import quote_plus
+
+import boto3
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from moto import mock_aws
 
+from bedrock_distill.gateways.s3 import S3Gateway
+from bedrock_distill.gateways.stepfunctions import StepFunctionsGateway
 from bedrock_distill.workflow.dataset_settings import load_dataset_settings
 from bedrock_distill.workflow.errors import InvalidExecutionInput
 from bedrock_distill.workflow.run import ExecutionInput
-from bedrock_distill.workflow.uploads import UploadedObject, decide, execution_input, execution_name
+from bedrock_distill.workflow.uploads import (
+    UploadedObject,
+    decide,
+    execution_input,
+    execution_name,
+    start_run_for,
+)
 from tests.unit.settings import pipeline_settings
 
 pytestmark = pytest.mark.unit
@@ -112,3 +126,82 @@ def test_a_bad_settings_file_is_refused_naming_file_line_field_and_reason(text: 
     with pytest.raises(InvalidExecutionInput) as raised:
         load_dataset_settings(text, SETTINGS_URI, PIPELINE)
     assert str(raised.value).startswith(expected), str(raised.value)
+
+
+@pytest.mark.parametrize("suffix", [".JSONL", ".Jsonl", ".jsonL"])
+def test_the_dataset_suffix_is_case_insensitive(suffix: str) -> None:
+    # Given a dataset uploaded with its extension in another case
+    upload = _upload(f"{PREFIX}/tickets{suffix}")
+
+    # Then it starts a run, named after its stem, with its settings beside it
+    decision = decide(upload, PREFIX)
+    assert (decision.action, decision.reason) == ("start", "dataset uploaded")
+    assert decision.execution_name is not None
+    assert decision.execution_name.startswith("upload-tickets-")
+    assert upload.settings_key == f"{PREFIX}/tickets.json"
+
+
+class _RecordingExecutions(StepFunctionsGateway):
+    def __init__(self) -> None:
+        super().__init__()
+        self.started: list[dict[str, Any]] = []
+
+    def start_execution(self, state_machine_arn: str, name: str, execution_input: dict[str, Any]) -> str | None:
+        self.started.append(execution_input)
+        return f"{state_machine_arn}:{name}"
+
+
+@pytest.fixture
+def inputs_bucket(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
+    for name, value in {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    with mock_aws():
+        client = boto3.client("s3", region_name="us-east-1")
+        client.create_bucket(Bucket="inputs")
+        yield client
+
+
+# Keys whose URL encoding differs from the key: a space, a literal plus, unicode, a percent sign.
+AWKWARD_STEMS = ["march tickets", "c++ questions", "fragen-über-büro", "100% done", "a+b c"]
+
+
+@pytest.mark.parametrize("stem", AWKWARD_STEMS)
+@pytest.mark.parametrize("spelling", ["url-encoded", "plain"])
+def test_a_key_is_found_whether_the_event_sends_it_encoded_or_plain(
+    inputs_bucket: Any, stem: str, spelling: str
+) -> None:
+    # Given a dataset stored under an awkward key, with settings beside it
+    key = f"{PREFIX}/{stem}.jsonl"
+    inputs_bucket.put_object(Bucket="inputs", Key=key, Body=b"{}\n")
+    inputs_bucket.put_object(Bucket="inputs", Key=f"{PREFIX}/{stem}.json", Body=b"{}")
+    # S3 event notifications encode keys as form data ("red flower.jpg" -> "red+flower.jpg"), slashes kept
+    sent = "/".join(quote_plus(part) for part in key.split("/")) if spelling == "url-encoded" else key
+    executions = _RecordingExecutions()
+
+    # When the upload event arrives with the key in that spelling
+    outcome = start_run_for(_upload(sent), PREFIX, "arn:sm", S3Gateway(inputs_bucket), executions)
+
+    # Then the run is started on the object as stored, with its settings
+    assert outcome.action == "started", outcome.reason
+    assert executions.started == [
+        {"trainingData": {"prompts": f"s3://inputs/{key}"}, "datasetSettings": f"s3://inputs/{PREFIX}/{stem}.json"}
+    ]
+    # And both spellings of one upload are the same run
+    assert outcome.object_uri == f"s3://inputs/{key}"
+
+
+def test_a_key_in_no_spelling_is_ignored_with_the_reason(inputs_bucket: Any) -> None:
+    # Given an event for a key that names no object in either spelling (deleted since)
+    executions = _RecordingExecutions()
+
+    # When it arrives
+    outcome = start_run_for(
+        _upload(f"{PREFIX}/gone+away.jsonl"), PREFIX, "arn:sm", S3Gateway(inputs_bucket), executions
+    )
+
+    # Then nothing starts and the reason names both spellings
+    assert (outcome.action, executions.started) == ("ignored", [])
+    assert (
+        outcome.reason == f"no object under '{PREFIX}/gone away.jsonl' or '{PREFIX}/gone+away.jsonl' (deleted since?)"
+    )

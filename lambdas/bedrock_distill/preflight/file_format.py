@@ -11,6 +11,7 @@ few of its lines twice.
 
 from __future__ import annotations
 
+import codecs
 import csv
 import re
 from dataclasses import dataclass
@@ -40,13 +41,18 @@ _UNICODE_BOMS = (
     (b"\xfe\xff", "UTF-16 (big-endian)", "UTF-16BE"),
 )
 
-# Without a BOM, the NULs in the first four bytes of ASCII text (UTF-32 checked first again).
+# Without a BOM, the NULs that the first two characters of a JSONL file ('{"', ASCII) have in each wide
+# encoding (UTF-32 checked first again). UTF-8 JSONL never holds a NUL (JSON forbids raw control characters),
+# so this pattern plus a clean decode is enough, however little of the text is ASCII (CJK text has few NULs).
 _NUL_PATTERNS = (
     ((1, 2, 3), "UTF-32 (little-endian)", "UTF-32LE"),
     ((0, 1, 2), "UTF-32 (big-endian)", "UTF-32BE"),
     ((1, 3), "UTF-16 (little-endian)", "UTF-16LE"),
     ((0, 2), "UTF-16 (big-endian)", "UTF-16BE"),
 )
+# A CR that ends a record: bare (no LF after it, other than after more CRs or blanks) and followed by the
+# next record's "{". JSON allows CR only as whitespace between tokens, where a "{" rarely follows it.
+_CR_BEFORE_RECORD = re.compile(rb"\r[ \t\r]*\{")
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,11 +86,11 @@ def recognize_file_format(head: bytes, source: str, *, whole_file: bool) -> File
     lines = text.split(b"\n")
     if not whole_file and len(lines) > 1:
         lines.pop()  # cut by the head's end
-    if b"\n" not in text and (first_cr := text.find(b"\r")) != -1 and text[first_cr:].strip():
+    if _has_cr_only_line_endings(text):
         return FileFormat(
             "CR-only line endings",
-            "lines end in CR only (classic Mac OS line endings), so the whole file reads as one line: "
-            f"convert the line endings to LF (tr '\\r' '\\n' < {_shell_name(source)} > records.jsonl)",
+            "lines end in CR only (classic Mac OS line endings), so records run together on one "
+            f"line: convert the line endings to LF (tr '\\r' '\\n' < {_shell_name(source)} > records.jsonl)",
         )
     sampled = [line.strip() for line in lines if line.strip()][:SAMPLED_LINES]
     if not sampled:
@@ -92,18 +98,37 @@ def recognize_file_format(head: bytes, source: str, *, whole_file: bool) -> File
     return _not_utf8(sampled, source) or _json_document(sampled[0], source) or _dataset_format(sampled, source)
 
 
+def _has_cr_only_line_endings(text: bytes) -> bool:
+    """Whether lines end in CR alone: with no LF at all, or with more records after a bare CR than LFs (a
+    CR-only file with a final LF, or one whose first lines were joined with LF)."""
+    if b"\n" not in text:
+        first_cr = text.find(b"\r")
+        return first_cr != -1 and bool(text[first_cr:].strip())
+    return len(_CR_BEFORE_RECORD.findall(text)) >= text.count(b"\n")
+
+
 def _wide_encoding(head: bytes) -> tuple[str, str] | None:
-    """UTF-16 or UTF-32, from the byte order mark or, without one, from where ASCII text puts its NULs."""
+    """UTF-16 or UTF-32, from the byte order mark or, without one, from where the first two (ASCII)
+    characters put their NULs, confirmed by the head decoding cleanly in that encoding."""
     for bom, label, iconv_name in _UNICODE_BOMS:
         if head.startswith(bom):
             return label, iconv_name
     sample = head[:4096]
-    if len(sample) < 4 or sample.count(0) < len(sample) // 4:
+    if len(sample) < 4:
         return None
     for nul_positions, label, iconv_name in _NUL_PATTERNS:
-        if all(sample[position] == 0 for position in nul_positions):
+        if all(sample[position] == 0 for position in nul_positions) and _decodes(sample, iconv_name):
             return label, iconv_name
     return None
+
+
+def _decodes(sample: bytes, codec: str) -> bool:
+    """Whether the sample is text in ``codec``; a character cut by the sample's end does not count."""
+    try:
+        codecs.getincrementaldecoder(codec)().decode(sample, final=False)
+    except UnicodeDecodeError:
+        return False
+    return True
 
 
 def _not_utf8(sampled: list[bytes], source: str) -> FileFormat | None:
