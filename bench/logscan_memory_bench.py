@@ -22,6 +22,7 @@ import tempfile
 import time
 import tracemalloc
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -111,7 +112,7 @@ def main() -> int:
     with tempfile.TemporaryDirectory(prefix="logscan-bench-") as directory:
         for name, root in _trees(Path(directory), arguments.records, arguments.bomb_mib).items():
             on_disk = sum(path.stat().st_size for path in root.rglob("*") if path.is_file())
-            report, seconds, peak = _measure(lambda root=root: scan_logs(str(root), teacher_model_id=TEACHER))
+            report, seconds, peak = _measure(partial(scan_logs, str(root), teacher_model_id=TEACHER))
             reasons = sorted(
                 {problem.reason.rsplit(": ", 1)[-1] for problem in report.problems if problem.field != "(source)"}
             )
