@@ -46,14 +46,16 @@ EVENT_RULES = ("uploads", "job-events", "execution-ends", "sweep")
 
 
 def deploy_context(hourly_rate: float, extra_student_model_id: str) -> dict[str, Any]:
-    """The demo's `cdk deploy -c ...`: a PT price for the cost estimate, and one more student allowed beside the
-    configured pair's (IAM grants exactly these; Preflight refuses any other)."""
+    """The demo's `cdk deploy -c ...`: a PT price for the cost estimate, one more student allowed beside the
+    configured pair's (IAM grants exactly these; Preflight refuses any other), and PTs of up to 2 model units (the
+    upload scene asks for 2; Preflight refuses more than maxProvisionedModelUnits)."""
     # cdk.json leaves the pair to the Region: in us-west-2, Llama 3.1 70B -> Llama 3.1 8B.
     configured = region_default(os.environ["AWS_DEFAULT_REGION"])
     assert configured is not None, "the demo's Region offers no distillation pair"
     return {
         "provisionedThroughputHourlyRateUsd": hourly_rate,
         "allowedModelPairs": [{"teacher": configured.teacher, "student": extra_student_model_id}],
+        "maxProvisionedModelUnits": 2,
     }
 
 

@@ -54,6 +54,8 @@ def emulator() -> Iterator[BedrockEmulator]:
 WORKFLOW_CONTEXT = {
     "provisionedThroughputHourlyRateUsd": 20,
     "allowedModelPairs": [{"teacher": TEACHER, "student": "meta.llama3-2-1b-instruct-v1:0:128k"}],
+    # The upload tests ask for 2 units (tests/workflow/test_uploads.py); the default limit is 1.
+    "maxProvisionedModelUnits": 2,
 }
 
 
