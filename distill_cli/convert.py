@@ -46,8 +46,8 @@ from bedrock_distill.preflight.problems import (
     ProblemLog,
     Severity,
 )
-from bedrock_distill.preflight.repeated_keys import object_from_pairs, repeated_keys
 from bedrock_distill.preflight.sources import OversizeLine, SourceError, iter_lines, open_stream
+from bedrock_distill.preflight.strict_json import MAX_DEPTH, read_json
 
 # An input line may spell text with \uXXXX escapes (6 bytes for a 3-byte UTF-8 character), so a line up
 # to twice the record limit may still convert to a record under it; anything longer cannot.
@@ -585,19 +585,19 @@ class _Parsed(NamedTuple):
 
 
 def _parse_json(line: bytes) -> _Parsed | list[Issue]:
-    """The parsed line, or why it is not JSON. A repeated key is refused: orjson keeps the last value
-    and says nothing, which would drop the other silently."""
+    """The parsed line, or why it is not JSON. orjson reads it; the project's strict reader (strict_json.py)
+    re-reads a line that may repeat a key (orjson keeps the last value and says nothing, which would drop the
+    other silently) or may nest deeper than the reader's limit, and refuses it with each problem's path."""
     try:
         value = orjson.loads(line)
     except orjson.JSONDecodeError as error:
         return [("$", f"not valid JSON: {error}")]
-    if len(_KEY_TERMINATOR.findall(line)) > _count_keys(value):
-        strict = json.loads(line, object_pairs_hook=object_from_pairs)
-        repeats = list(_repeated_key_paths(strict, "$"))
-        if repeats:
-            return [
-                (path, "duplicate key: JSON keeps only the last value, so the others would be lost") for path in repeats
-            ]
+    # Checked first: with at most MAX_DEPTH brackets, _count_keys' recursion is that shallow too.
+    may_be_deep = line.count(b"[") + line.count(b"{") > MAX_DEPTH
+    if may_be_deep or len(_KEY_TERMINATOR.findall(line)) > _count_keys(value):
+        problems = read_json(line).problems
+        if problems:
+            return [(problem.field, problem.reason) for problem in problems]
     return _Parsed(value)
 
 
@@ -607,17 +607,6 @@ def _count_keys(value: object) -> int:
     if isinstance(value, list):
         return sum(_count_keys(item) for item in value)
     return 0
-
-
-def _repeated_key_paths(value: object, here: str) -> Iterator[str]:
-    if isinstance(value, dict):
-        for key in repeated_keys(value):
-            yield _member(key, here)
-        for key, item in value.items():
-            yield from _repeated_key_paths(item, _member(key, here))
-    elif isinstance(value, list):
-        for index, item in enumerate(value):
-            yield from _repeated_key_paths(item, f"{here}[{index}]")
 
 
 def _text(record: dict[str, Any], name: str, issues: list[Issue], *, required: bool) -> str | None:

@@ -251,7 +251,7 @@ def _run_filter_check(args: argparse.Namespace) -> int:
         )
     else:
         for violation in violations:
-            print(f"{label}: {violation.render()}")
+            print(violation.located(label))
         _print_verdict("invalid" if violations else "valid", [f"{len(violations)} violations"] if violations else [])
     return EXIT_INVALID if violations else EXIT_VALID
 
@@ -296,7 +296,7 @@ def _run_logs_scan(args: argparse.Namespace) -> int:
         metadata_filter, violations = parse_filter(text)
         if violations:
             for violation in violations:
-                print(f"distill: --filter {label}: {violation.render()}", file=sys.stderr)
+                print(f"distill: --filter {violation.located(label)}", file=sys.stderr)
             return EXIT_USAGE_OR_IO
     report = scan_logs(
         args.source,

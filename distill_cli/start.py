@@ -365,7 +365,7 @@ def _check_filter(value: str, aws: StartAws, findings: Findings) -> dict[str, An
     label, text = read_json_argument(value, _s3_for(value, aws))
     document, violations = parse_filter(text)
     for violation in violations:
-        findings.problem(f"--filter {label}: {violation.render()}")
+        findings.problem(f"--filter {violation.located(label)}")
     if violations or not isinstance(document, dict):
         return None
     return dict(document)

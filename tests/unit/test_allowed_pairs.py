@@ -148,6 +148,7 @@ def test_preflight_refuses_a_run_outside_the_list_before_anything_exists(deploye
         handler(event, LocalLambdaContext(function_name="preflight"))
     # Then Preflight fails with the error the state machine catches as bad input, naming the allowed pairs
     assert f"{OVERRIDE.teacher} -> {OVERRIDE.student}" in str(raised.value)
-    # And nothing exists: no Bedrock call was made, nothing was written under the run's prefix
+    # And nothing exists: no Bedrock call was made, nothing but the run's preflight.json was written
     assert deployed.calls == []
-    assert boto3.client("s3").list_objects_v2(Bucket="outputs").get("KeyCount") == 0
+    written = boto3.client("s3").list_objects_v2(Bucket="outputs").get("Contents", [])
+    assert [item["Key"].rsplit("/", 2)[-2:] for item in written] == [["report", "preflight.json"]]

@@ -14,7 +14,7 @@ from bedrock_distill.gateways.stepfunctions import StepFunctionsGateway
 from bedrock_distill.handlers.common import logger, metrics, settings, tracer
 from bedrock_distill.observability import TRAINING_RECORDS
 from bedrock_distill.workflow.planning import plan_and_check
-from bedrock_distill.workflow.preflight import refuse_past_concurrency
+from bedrock_distill.workflow.preflight import refuse_past_concurrency, reported_when_rejected
 from bedrock_distill.workflow.run import ExecutionContext
 
 _s3 = S3Gateway()
@@ -35,7 +35,8 @@ class PreflightRequest(BaseModel):
 @event_parser(model=PreflightRequest)
 def handler(event: PreflightRequest, context: LambdaContext) -> dict[str, Any]:
     refuse_past_concurrency(event.execution.id, settings(), _stepfunctions)
-    checked = plan_and_check(event.execution_input, event.execution, settings(), _s3)
+    with reported_when_rejected(event.execution, settings(), _s3):
+        checked = plan_and_check(event.execution_input, event.execution, settings(), _s3)
     run = checked.run
     metrics.add_metric(name=TRAINING_RECORDS, unit=MetricUnit.Count, value=checked.training_records)
     logger.info(

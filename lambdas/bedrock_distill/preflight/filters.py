@@ -23,7 +23,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Final
 
-from bedrock_distill.preflight.repeated_keys import object_from_pairs, repeated_keys
+from bedrock_distill.preflight.strict_json import read_json
 
 MAP_OPERATORS: Final = ("equals", "notEquals")
 LIST_OPERATORS: Final = ("andAll", "orAll")
@@ -42,35 +42,42 @@ MetadataPredicate = Callable[[Mapping[str, Any]], bool]
 class Violation:
     field: str
     reason: str
+    # The line in the filter's text, for problems found while reading it (parse_filter); None for the rules.
+    line: int | None = None
 
     def render(self) -> str:
         return f"{self.field}: {self.reason}"
 
-    def to_dict(self) -> dict[str, str]:
-        return {"field": self.field, "reason": self.reason}
+    def located(self, source: str) -> str:
+        """``FILE:LINE: field: reason`` (``FILE: field: reason`` when no line applies)."""
+        return f"{source}:{self.line}: {self.render()}" if self.line is not None else f"{source}: {self.render()}"
+
+    def to_dict(self) -> dict[str, str | int]:
+        located: dict[str, str | int] = {"line": self.line} if self.line is not None else {}
+        return {**located, "field": self.field, "reason": self.reason}
 
 
 def parse_filter(text: str | bytes) -> tuple[Any, list[Violation]]:
-    """Parses filter JSON keeping track of repeated keys, then checks it.
+    """Reads filter JSON with the project's strict reader (strict_json.py: a repeated key, deep nesting or a
+    huge number is a located violation), then checks it.
 
-    Returns the document (None when the text is not JSON) and every violation found.
+    Returns the document (None when the text could not be parsed) and every violation found.
     """
-    try:
-        document = json.loads(text, object_pairs_hook=object_from_pairs)
-    except (json.JSONDecodeError, UnicodeDecodeError) as error:
-        return None, [Violation("$", f"not valid JSON: {error}")]
-    return document, check_filter(document)
+    parsed = read_json(text)
+    violations = [Violation(problem.field, problem.reason, problem.line) for problem in parsed.problems]
+    if not parsed.parsed:
+        return None, violations
+    return parsed.document, violations + check_filter(parsed.document)
 
 
 def check_filter(document: object) -> list[Violation]:
     """Every way the document breaks the RequestMetadataFilters rules; empty when Bedrock accepts it.
 
-    Repeated keys are only visible in documents built by parse_filter.
+    Repeated keys are refused when the text is read (parse_filter, strict_json.py): a parsed dict has none left.
     """
     violations: list[Violation] = []
     if not isinstance(document, dict):
         return [Violation("$", f"must be an object with exactly one of {', '.join(OPERATORS)}")]
-    _report_repeated(document, "", violations)
     operators = [name for name in document if name in OPERATORS]
     violations.extend(
         Violation(name, f"unknown operator (allowed: {', '.join(OPERATORS)})")
@@ -102,7 +109,6 @@ def _check_base_filter_list(value: object, here: str, violations: list[Violation
         if not isinstance(item, dict):
             violations.append(Violation(item_path, "must be an object with equals or notEquals"))
             continue
-        _report_repeated(item, item_path, violations)
         operators = [name for name in item if name in MAP_OPERATORS]
         for name in item:
             if name in LIST_OPERATORS:
@@ -121,7 +127,6 @@ def _check_map(value: object, here: str, violations: list[Violation]) -> None:
     if not isinstance(value, dict):
         violations.append(Violation(here, 'must be an object with exactly one "key": "value" entry'))
         return
-    _report_repeated(value, here, violations)
     if len(value) != 1:
         violations.append(Violation(here, f"must hold exactly one key-value entry, got {len(value)}"))
     for key, entry in value.items():
@@ -139,14 +144,6 @@ def _check_map(value: object, here: str, violations: list[Violation]) -> None:
             )
         if not _ALLOWED_CHARACTERS.fullmatch(entry):
             violations.append(Violation(entry_path, f"value may contain only {_ALLOWED_DESCRIPTION}"))
-
-
-def _report_repeated(value: dict[str, Any], here: str, violations: list[Violation]) -> None:
-    for key in repeated_keys(value):
-        path = f"{here}.{key}" if here else key
-        violations.append(
-            Violation(path, "repeated key: JSON keeps only the last one, so the earlier conditions would be lost")
-        )
 
 
 def compile_filter(document: Mapping[str, Any]) -> MetadataPredicate:

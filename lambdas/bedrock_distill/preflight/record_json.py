@@ -1,21 +1,20 @@
 """JSON-level rules for one record line: strict JSON in UTF-8 without a byte order mark, no NaN or
-Infinity, no lone surrogates, no repeated keys.
+Infinity, no lone surrogates, no repeated keys, within the strict reader's depth and number limits.
 
 orjson parses every line once. It refuses some of these without saying where, and it hides a repeated
-key by keeping the last value, so the standard library's parser re-reads a line (strict_load) only when
-orjson fails or a cheap byte count says a key may be repeated, and names each problem with its path.
+key by keeping the last value, so the project's strict reader (strict_json.py) re-reads a line
+(strict_load) only when orjson fails or a cheap byte count says a key may be repeated, and names each
+problem with its path.
 """
 
 from __future__ import annotations
 
-import json
-import math
 import re
 from collections.abc import Iterator
 from typing import Any, Final
 
 from bedrock_distill.preflight.issues import Issue, error, member
-from bedrock_distill.preflight.repeated_keys import object_from_pairs, repeated_keys
+from bedrock_distill.preflight.strict_json import parse_json
 
 BOM: Final = b"\xef\xbb\xbf"
 # Every key in JSON text ends with an unescaped quote, optional whitespace and a colon, so the number
@@ -70,50 +69,35 @@ def _unescaped_key_terminators(raw: bytes) -> int:
 # --- The strict slow path: runs only for lines orjson rejects or that may repeat a key. ---------------
 
 
-class _NonFinite:
-    """Stands in for NaN, Infinity or an overflowing number, which JSON does not allow."""
-
-    def __init__(self, literal: str) -> None:
-        self.literal = literal
-
-
-def _finite_float(literal: str) -> float | _NonFinite:
-    value = float(literal)
-    return value if math.isfinite(value) else _NonFinite(literal)
-
-
 def strict_load(raw: bytes, orjson_error: str, issues: list[Issue]) -> Any:
-    """Parses with the standard library, which keeps what orjson hides or rejects without saying where,
-    and records every JSON-level problem with its path. Returns UNPARSEABLE when the line is not JSON."""
+    """Parses with the project's strict reader (strict_json.py), which names what orjson hides or rejects
+    without saying where, within its depth and number limits, and records every JSON-level problem with its
+    path. Returns UNPARSEABLE when the line is not JSON."""
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
         issues.append(error("$", f"invalid UTF-8 at byte {exc.start}: {exc.reason}"))
         return UNPARSEABLE
-    try:
-        document = json.loads(
-            text, object_pairs_hook=object_from_pairs, parse_constant=_NonFinite, parse_float=_finite_float
+    parsed = parse_json(text)
+    if not parsed.parsed:
+        # A record is one line, so the line of the problem is the record's; the reason says where.
+        issues.extend(
+            error("$", problem.reason if problem.field == "$" else f"{problem.reason}, at {problem.field}")
+            for problem in parsed.problems
         )
-        # Walked inside the try: the standard library's parser gives up at about 1,000 levels on Python 3.11 but
-        # only at several thousand on 3.13, while this recursive walk hits the recursion limit on every version.
-        problems = list(_json_level_problems(document, "$"))
-    except json.JSONDecodeError as exc:
-        issues.append(error("$", f"not valid JSON: {exc.msg} at column {exc.colno}"))
         return UNPARSEABLE
-    except RecursionError:
-        issues.append(error("$", "not valid JSON: nested too deeply"))
-        return UNPARSEABLE
+    problems = [(problem.field, problem.reason) for problem in parsed.problems]
+    # Recursive, but parse_json refused anything deeper than MAX_DEPTH.
+    problems += _lone_surrogates(parsed.document, "$")
     issues.extend(error(field_path, reason) for field_path, reason in problems)
     if orjson_error and not problems:
         # The standard library accepted something orjson refused; say what orjson said.
         issues.append(error("$", f"not valid JSON: {orjson_error}"))
-    return document
+    return parsed.document
 
 
-def _json_level_problems(value: Any, here: str) -> Iterator[tuple[str, str]]:
-    if isinstance(value, _NonFinite):
-        yield here, f"{value.literal} is not valid JSON (JSON has no NaN or Infinity)"
-    elif isinstance(value, str):
+def _lone_surrogates(value: Any, here: str) -> Iterator[tuple[str, str]]:
+    if isinstance(value, str):
         surrogate = _LONE_SURROGATE.search(value)
         if surrogate:
             yield (
@@ -121,12 +105,10 @@ def _json_level_problems(value: Any, here: str) -> Iterator[tuple[str, str]]:
                 f"lone surrogate U+{ord(surrogate.group()):04X} at character {surrogate.start()} (not valid Unicode)",
             )
     elif isinstance(value, dict):
-        for key in repeated_keys(value):
-            yield member(here, key), "duplicate key: parsers keep only the last value, so the others are silently lost"
         for key, item in value.items():
             if _LONE_SURROGATE.search(key):
                 yield member(here, key), "lone surrogate in a key (not valid Unicode)"
-            yield from _json_level_problems(item, member(here, key))
+            yield from _lone_surrogates(item, member(here, key))
     elif isinstance(value, list):
         for index, item in enumerate(value):
-            yield from _json_level_problems(item, f"{here}[{index}]")
+            yield from _lone_surrogates(item, f"{here}[{index}]")

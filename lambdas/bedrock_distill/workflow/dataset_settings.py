@@ -6,7 +6,6 @@ open the file at the line and fix it.
 
 from __future__ import annotations
 
-import json
 import re
 from typing import Annotated, Any
 
@@ -15,9 +14,16 @@ from pydantic.alias_generators import to_camel
 
 from bedrock_distill.catalog import allowed_pair_problem
 from bedrock_distill.preflight import check_filter
+from bedrock_distill.preflight.strict_json import InvalidJsonError, load_json
 from bedrock_distill.workflow.errors import InvalidExecutionInput
 from bedrock_distill.workflow.log_scope import located, scoped_filter
-from bedrock_distill.workflow.run import ExecutionInput, InvocationLogsSource, TrainingData, model_units_problem
+from bedrock_distill.workflow.run import (
+    ExecutionInput,
+    InvocationLogsSource,
+    NotEmpty,
+    TrainingData,
+    model_units_problem,
+)
 from bedrock_distill.workflow.settings import PipelineSettings
 
 
@@ -27,10 +33,11 @@ class DatasetSettings(BaseModel):
     Without `filter`, it trains on the uploaded prompts, and Preflight holds its validation prompts out
     of them (workflow/hold_out.py)."""
 
-    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="forbid", frozen=True)
+    # strict: no coercion, "7" is not 7 and true is not 1.
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="forbid", frozen=True, strict=True)
 
-    student_model_id: str | None = None
-    teacher_model_id: str | None = None
+    student_model_id: Annotated[str | None, NotEmpty] = None
+    teacher_model_id: Annotated[str | None, NotEmpty] = None
     filter: dict[str, Any] | None = None
     provisioned_model_units: Annotated[int | None, Field(ge=1)] = None
 
@@ -67,10 +74,10 @@ def load_dataset_settings(text: str, uri: str, pipeline: PipelineSettings) -> Da
     invocation-log scope: the same checks Preflight makes on every run (workflow/run.py), here with the file's line.
     """
     try:
-        document = json.loads(text)
-    except json.JSONDecodeError as error:
+        document = load_json(text)
+    except InvalidJsonError as error:
         raise InvalidExecutionInput(
-            f"{uri}:{error.lineno}: (file): not valid JSON: {error.msg} at column {error.colno}"
+            "\n".join(f"{uri}:{p.line}: {p.field if p.path else '(file)'}: {p.reason}" for p in error.problems)
         ) from None
     try:
         settings = DatasetSettings.model_validate(document)

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from pydantic import BaseModel
@@ -11,9 +12,9 @@ from bedrock_distill.gateways.s3 import S3Gateway, S3Location
 from bedrock_distill.gateways.stepfunctions import StepFunctionsGateway
 from bedrock_distill.preflight import Problem, Severity, SourceError, check_filter, scan_logs, validate_dataset
 from bedrock_distill.preflight.problems import REPEATS_SHOWN, WHOLE_FILE
-from bedrock_distill.workflow.errors import PreflightFailed, TransientError
+from bedrock_distill.workflow.errors import InvalidExecutionInput, PreflightFailed, TransientError
 from bedrock_distill.workflow.hold_out import SELECTION, hold_out_problem, split_dataset
-from bedrock_distill.workflow.run import HeldOutSplit, Run
+from bedrock_distill.workflow.run import ExecutionContext, HeldOutSplit, Run, report_prefix_uri
 from bedrock_distill.workflow.settings import PipelineSettings
 
 # A Step Functions error cause holds at most 32,768 characters: name the first problems, link the rest.
@@ -45,6 +46,18 @@ def refuse_past_concurrency(
             f"this deployment runs at most maxConcurrentRuns = {limit} run(s) at once, and {len(others)} are running "
             f"({', '.join(sorted(others[:limit]))}): start this run again when one of them has ended"
         )
+
+
+@contextmanager
+def reported_when_rejected(execution: ExecutionContext, settings: PipelineSettings, s3: S3Gateway) -> Iterator[None]:
+    """An input Preflight rejects (InvalidExecutionInput: the execution input or its settings file) leaves a
+    preflight.json at the run's report location, as a rejected dataset does, before the error ends the run."""
+    try:
+        yield
+    except InvalidExecutionInput as error:
+        location = S3Location.parse(report_prefix_uri(execution.name, settings)).child(PREFLIGHT_REPORT)
+        s3.put_json(location, {"problems": str(error).splitlines()})
+        raise
 
 
 class PreflightSummary(BaseModel):

@@ -10,11 +10,13 @@ import hashlib
 import re
 from typing import Annotated, Any, Literal, Self
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 from pydantic.alias_generators import to_camel
+from pydantic_core import PydanticCustomError
 
 from bedrock_distill.bedrock_uris import key_segment, s3_uri_problem
 from bedrock_distill.catalog import allowed_pair_problem
+from bedrock_distill.preflight.strict_json import value_problems
 from bedrock_distill.workflow.log_scope import located, scoped_filter
 from bedrock_distill.workflow.settings import PipelineSettings
 
@@ -44,16 +46,32 @@ class _CamelModel(BaseModel):
     model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="forbid", frozen=True)
 
 
-class InvocationLogsSource(_CamelModel):
+class _UserModel(_CamelModel):
+    """What a user writes: no coercion (`"7"` is not 7, `true` is not 1, `3.0` is not 3)."""
+
+    model_config = ConfigDict(strict=True)
+
+
+def _refuse_empty(value: object) -> object:
+    if value == "":
+        raise PydanticCustomError("empty", "must not be empty")
+    return value
+
+
+# An empty model ID or URI would otherwise mean "the default" (`or` below): whoever wrote "" meant something else.
+NotEmpty = BeforeValidator(_refuse_empty)
+
+
+class InvocationLogsSource(_UserModel):
     """Distil from the teacher's own invocation logs, selected by request metadata."""
 
-    source: Annotated[str | None, Field(pattern=_S3_URI)] = None
+    source: Annotated[str | None, Field(pattern=_S3_URI), NotEmpty] = None
     request_metadata_filters: dict[str, Any] | None = None
     use_prompt_response: bool = False
 
 
-class TrainingData(_CamelModel):
-    prompts: Annotated[str | None, Field(pattern=_S3_URI)] = None
+class TrainingData(_UserModel):
+    prompts: Annotated[str | None, Field(pattern=_S3_URI), NotEmpty] = None
     invocation_logs: InvocationLogsSource | None = None
 
     @model_validator(mode="after")
@@ -63,24 +81,34 @@ class TrainingData(_CamelModel):
         return self
 
 
-class PollIntervals(_CamelModel):
+class PollIntervals(_UserModel):
     job_seconds: Annotated[int | None, Field(ge=1, le=86_400)] = None
     provisioned_throughput_seconds: Annotated[int | None, Field(ge=1, le=3_600)] = None
 
 
-class ExecutionInput(_CamelModel):
+class ExecutionInput(_UserModel):
     """What `aws stepfunctions start-execution --input` takes. Everything but the training data is optional."""
 
     training_data: TrainingData
-    teacher_model_id: str | None = None
-    student_model_id: str | None = None
-    validation_prompts: Annotated[str | None, Field(pattern=_S3_URI)] = None
+    teacher_model_id: Annotated[str | None, NotEmpty] = None
+    student_model_id: Annotated[str | None, NotEmpty] = None
+    validation_prompts: Annotated[str | None, Field(pattern=_S3_URI), NotEmpty] = None
     validation_sample_size: Annotated[int, Field(ge=1, le=500)] = 20
     max_response_length_for_inference: Annotated[int, Field(ge=1, le=32_000)] = 1000
     provisioned_model_units: Annotated[int | None, Field(ge=1)] = None
     poll_intervals: PollIntervals = PollIntervals()
     # A per-dataset settings file (see workflow/dataset_settings.py); Preflight reads and applies it.
-    dataset_settings: Annotated[str | None, Field(pattern=_S3_URI)] = None
+    dataset_settings: Annotated[str | None, Field(pattern=_S3_URI), NotEmpty] = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _within_json_limits(cls, data: object) -> object:
+        """The input arrives parsed (by Step Functions and Lambda), so the strict reader's nesting and number
+        limits are checked on the value; a repeated key is already gone."""
+        if problems := value_problems(data):
+            detail = "; ".join(f"{problem.field}: {problem.reason}" for problem in problems)
+            raise PydanticCustomError("json_limits", "{detail}", {"detail": detail})
+        return data
 
 
 class ExecutionContext(_CamelModel):
@@ -160,6 +188,16 @@ def run_folder(execution_name: str) -> str:
     return key_segment(execution_name)
 
 
+def run_prefix_uri(execution_name: str, settings: PipelineSettings) -> str:
+    """Where everything of the run goes (no trailing slash): known from the execution before its input is read."""
+    return f"s3://{settings.output_bucket}/{settings.output_prefix}/{run_folder(execution_name)}"
+
+
+def report_prefix_uri(execution_name: str, settings: PipelineSettings) -> str:
+    """The run's report folder: Preflight writes preflight.json there even for an input it cannot plan."""
+    return f"{run_prefix_uri(execution_name, settings)}/report/"
+
+
 class ResourceNames(_CamelModel):
     """The Bedrock names a run uses, derived from its execution alone: anyone holding the ARN can find them."""
 
@@ -226,7 +264,7 @@ def plan_run(execution_input: ExecutionInput, execution: ExecutionContext, setti
             "validationPrompts is required when training from invocation logs: give an s3:// JSONL of held-out "
             "prompts (bedrock-conversation-2024, assistant turns as reference answers)"
         )
-    run_prefix = f"s3://{settings.output_bucket}/{settings.output_prefix}/{run_folder(execution.name)}"
+    run_prefix = run_prefix_uri(execution.name, settings)
     validation_prompts = execution_input.validation_prompts
     validation_prompts_source: ValidationPromptsSource = "given"
     if training.prompts is not None:
@@ -276,7 +314,7 @@ def plan_run(execution_input: ExecutionInput, execution: ExecutionContext, setti
         training_source_kind=kind,
         training_source_uri=source_uri,
         output_s3_uri=f"{run_prefix}/",
-        report_s3_uri=f"{run_prefix}/report/",
+        report_s3_uri=report_prefix_uri(execution.name, settings),
         job_name=names.job_name,
         custom_model_name=names.custom_model_name,
         job_client_request_token=client_request_token(execution.id, "job"),

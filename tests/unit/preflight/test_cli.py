@@ -127,7 +127,7 @@ def test_filter_check_accepts_inline_json_and_files(tmp_path: Path, capsys: pyte
     # Then the good one exits 0 and the bad one names the repeated key and exits 1
     assert (good_code, good_out) == (0, "verdict: valid\n")
     assert bad_code == 1
-    assert bad_out[0].startswith(f"{bad}: andAll[0].equals: repeated key")
+    assert bad_out[0].startswith(f"{bad}:1: andAll[0].equals: duplicate key")
 
 
 def test_filter_check_json(capsys: pytest.CaptureFixture[str]) -> None:

@@ -86,7 +86,7 @@ def test_awss_sample_with_a_repeated_equals_is_rejected_not_collapsed() -> None:
     # Then the repeat is a violation, though a plain parser would have kept only the last entry
     assert json.loads(text) == {"andAll": [{"equals": {"project": "CustomerService"}}]}
     assert [(v.field, v.reason) for v in violations] == [
-        ("andAll[0].equals", "repeated key: JSON keeps only the last one, so the earlier conditions would be lost")
+        ("andAll[0].equals", "duplicate key: JSON keeps only the last value, so the others would be lost")
     ]
     assert document is not None
 
@@ -96,7 +96,7 @@ def test_repeated_keys_are_caught_at_any_depth() -> None:
     _, violations = parse_filter('{"equals": {"b": "3"}, "equals": {"a": "1", "a": "2"}}')
 
     # Then both are reported where they occur
-    assert {v.field for v in violations if "repeated key" in v.reason} == {"equals", "equals.a"}
+    assert {v.field for v in violations if "duplicate key" in v.reason} == {"equals", "equals.a"}
 
 
 def test_text_that_is_not_json_is_one_violation() -> None:
