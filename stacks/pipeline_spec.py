@@ -20,6 +20,7 @@ from bedrock_distill.workflow.execution_end import (
     UNHANDLED_END_STATUSES,
 )
 from bedrock_distill.workflow.job_waiter import JOB_EVENT_SOURCE, JOB_STATE_CHANGE
+from bedrock_distill.workflow.run import JOB_NAME_PREFIX
 
 # Owned by the functions' settings; re-exported (`X as X`) for the stack and the offline pipeline.
 from bedrock_distill.workflow.settings import UPLOAD_TRIGGER_PREFIX as UPLOAD_TRIGGER_PREFIX  # noqa: PLC0414
@@ -138,7 +139,9 @@ def job_end_pattern() -> dict[str, Any]:
     return {
         "source": [JOB_EVENT_SOURCE],
         "detail-type": [JOB_STATE_CHANGE],
-        "detail": {"jobStatus": JOB_END_STATUSES},
+        # Only this project's jobs (their names' prefix; the event's detail.jobName, user guide "Monitor Amazon Bedrock
+        # job state changes using Amazon EventBridge"): other teams' jobs never invoke the relay.
+        "detail": {"jobStatus": JOB_END_STATUSES, "jobName": [{"prefix": f"{JOB_NAME_PREFIX}-"}]},
     }
 
 

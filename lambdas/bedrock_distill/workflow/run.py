@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-from typing import Annotated, Any, Literal, Self
+from typing import Annotated, Any, Final, Literal, Self
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 from pydantic.alias_generators import to_camel
@@ -23,6 +23,8 @@ from bedrock_distill.workflow.settings import PipelineSettings
 PROJECT_TAG_KEY = "project"
 PROJECT_TAG_VALUE = "bedrock-distill"
 EXECUTION_TAG_KEY = "bedrock-distill:execution-arn"
+# Every run's job is named `distill-<execution>-<digest>`: the job-event rule matches only names with this prefix.
+JOB_NAME_PREFIX: Final = "distill"
 
 # Only our functions read validationPrompts and datasetSettings; what Bedrock reads is checked against its own
 # S3Uri pattern when the run is planned (bedrock_uris.py).
@@ -208,7 +210,7 @@ class ResourceNames(_CamelModel):
 
 def resource_names(execution_name: str, execution_arn: str) -> ResourceNames:
     return ResourceNames(
-        job_name=_name("distill", execution_name, execution_arn),
+        job_name=_name(JOB_NAME_PREFIX, execution_name, execution_arn),
         custom_model_name=_name("distilled", execution_name, execution_arn),
         provisioned_model_name=_name("distill-pt", execution_name, execution_arn),
     )
