@@ -9,9 +9,10 @@ from __future__ import annotations
 from aws_cdk import Acknowledgment, Stack, Validations
 from constructs import IConstruct
 
+from bedrock_distill.workflow.settings import UPLOAD_TRIGGER_PREFIX
 from stacks.components.project_function import ProjectFunction
 from stacks.config import INPUT_PREFIX, LAMBDA_RUNTIME, OUTPUT_PREFIX
-from stacks.pipeline_spec import EVENT_FUNCTIONS, STATE_MACHINE_NAME_SUFFIX, UPLOAD_TRIGGER_PREFIX, WORKFLOW_FUNCTIONS
+from stacks.pipeline_spec import EVENT_FUNCTIONS, STATE_MACHINE_NAME_SUFFIX, WORKFLOW_FUNCTIONS
 
 XRAY_REASON = (
     "Active X-Ray tracing: xray:PutTraceSegments and xray:PutTelemetryRecords support no resource-level permissions."

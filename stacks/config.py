@@ -21,9 +21,8 @@ from pydantic.alias_generators import to_camel
 from bedrock_distill.catalog import ModelPair, describe_region, pair_problem, region_default, teacher_problem
 from bedrock_distill.invocation_logging import ROLE_ARN_PATTERN
 from bedrock_distill.preflight.filters import MAX_BASE_FILTERS, check_filter
-from bedrock_distill.project import PROJECT_NAME as PROJECT_NAME  # noqa: PLC0414
 from bedrock_distill.project import STACK_NAME
-from bedrock_distill.workflow.settings import MIN_JOB_POLL_INTERVAL_SECONDS as MIN_JOB_POLL_INTERVAL_SECONDS  # noqa: PLC0414
+from bedrock_distill.workflow.settings import MIN_JOB_POLL_INTERVAL_SECONDS
 
 # PROJECT_NAME and MIN_JOB_POLL_INTERVAL_SECONDS are the runtime's (the functions must agree with the stack);
 # imported `X as X` (re-exported) so that the stack's components keep finding every setting here.

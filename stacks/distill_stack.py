@@ -4,6 +4,7 @@ from aws_cdk import CfnOutput, Environment, Stack
 from constructs import Construct
 
 from bedrock_distill import project
+from bedrock_distill.workflow.settings import UPLOAD_TRIGGER_PREFIX
 from stacks.components.buckets import DataBuckets
 from stacks.components.distillation_role import DistillationServiceRole
 from stacks.components.encryption import EncryptionKey
@@ -13,7 +14,6 @@ from stacks.components.monitoring import PipelineMonitoring
 from stacks.components.pipeline import DistillationPipeline
 from stacks.components.project_function import LambdaPackaging
 from stacks.config import INPUT_PREFIX, OUTPUT_PREFIX, DistillConfig
-from stacks.pipeline_spec import UPLOAD_TRIGGER_PREFIX
 
 
 class DistillStack(Stack):

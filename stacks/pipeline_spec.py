@@ -21,9 +21,7 @@ from bedrock_distill.workflow.execution_end import (
 )
 from bedrock_distill.workflow.job_waiter import JOB_EVENT_SOURCE, JOB_STATE_CHANGE
 from bedrock_distill.workflow.run import JOB_NAME_PREFIX
-
-# Owned by the functions' settings; re-exported (`X as X`) for the stack and the offline pipeline.
-from bedrock_distill.workflow.settings import UPLOAD_TRIGGER_PREFIX as UPLOAD_TRIGGER_PREFIX  # noqa: PLC0414
+from bedrock_distill.workflow.settings import UPLOAD_TRIGGER_PREFIX
 
 DEFINITION_FILE: Final = Path(__file__).resolve().parents[1] / "statemachines" / "distillation.asl.json"
 STATE_MACHINE_NAME_SUFFIX: Final = "distillation"

@@ -5,7 +5,7 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from constructs import Construct
 
-from stacks.config import PROJECT_NAME
+from bedrock_distill.project import PROJECT_NAME
 
 
 class EncryptionKey(Construct):

@@ -9,6 +9,7 @@ from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
+from bedrock_distill.workflow.settings import UPLOAD_TRIGGER_PREFIX
 from stacks.components.buckets import DataBuckets
 from stacks.components.grants import (
     bedrock_arn,
@@ -26,7 +27,6 @@ from stacks.pipeline_spec import (
     EVENT_MAX_AGE_SECONDS,
     EVENT_RETRY_ATTEMPTS,
     SWEEP_SCHEDULE,
-    UPLOAD_TRIGGER_PREFIX,
     execution_end_pattern,
     job_end_pattern,
     upload_pattern,

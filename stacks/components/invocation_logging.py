@@ -7,9 +7,10 @@ from aws_cdk import aws_logs as logs
 from aws_cdk import custom_resources as cr
 from constructs import Construct
 
+from bedrock_distill.project import PROJECT_NAME
 from stacks.components.buckets import DataBuckets
 from stacks.components.project_function import LambdaPackaging, ProjectFunction
-from stacks.config import PROJECT_NAME, DistillConfig
+from stacks.config import DistillConfig
 
 # Bedrock's logging-configuration actions act on the account's single setting and have no resource type.
 LOGGING_CONFIGURATION_ACTIONS = [

@@ -9,7 +9,7 @@ from aws_cdk import aws_sns_subscriptions as subscriptions
 from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 
-from bedrock_distill.workflow.settings import PipelineSettings
+from bedrock_distill.workflow.settings import MIN_JOB_POLL_INTERVAL_SECONDS, UPLOAD_TRIGGER_PREFIX, PipelineSettings
 from stacks.components.buckets import DataBuckets
 from stacks.components.grants import (
     publish_to,
@@ -22,13 +22,12 @@ from stacks.components.grants import (
 )
 from stacks.components.project_function import LambdaPackaging, ProjectFunction
 from stacks.components.tables import short_lived_table
-from stacks.config import INPUT_PREFIX, MIN_JOB_POLL_INTERVAL_SECONDS, OUTPUT_PREFIX, DistillConfig
+from stacks.config import INPUT_PREFIX, OUTPUT_PREFIX, DistillConfig
 from stacks.pipeline_spec import (
     DEFINITION_FILE,
     EXECUTION_TIMEOUT_SECONDS,
     PROVISIONED_THROUGHPUT_POLL_SECONDS,
     STATE_MACHINE_NAME_SUFFIX,
-    UPLOAD_TRIGGER_PREFIX,
     WORKFLOW_FUNCTIONS,
     substitutions,
 )

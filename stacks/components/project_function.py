@@ -9,6 +9,7 @@ from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from bedrock_distill.observability import METRICS_NAMESPACE, SERVICE_NAME
+from bedrock_distill.project import PROJECT_NAME
 from stacks.config import (
     LAMBDA_ARCHITECTURE,
     LAMBDA_CODE_DIR,
@@ -16,7 +17,6 @@ from stacks.config import (
     LAMBDA_MEMORY_MB,
     LAMBDA_RUNTIME,
     LAMBDA_TIMEOUT_SECONDS,
-    PROJECT_NAME,
     DistillConfig,
 )
 

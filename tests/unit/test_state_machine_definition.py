@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from bedrock_distill.workflow import errors
-from stacks.config import MIN_JOB_POLL_INTERVAL_SECONDS
+from bedrock_distill.workflow.settings import MIN_JOB_POLL_INTERVAL_SECONDS
 from stacks.pipeline_spec import (
     DEFINITION_FILE,
     EXECUTION_TIMEOUT_SECONDS,

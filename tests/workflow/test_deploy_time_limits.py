@@ -12,11 +12,11 @@ from typing import Any
 import boto3
 import pytest
 
+from bedrock_distill.workflow.settings import UPLOAD_TRIGGER_PREFIX
 from offline.bedrock_emulator import BedrockEmulator
 from offline.bedrock_emulator.service import DEFAULT_ACCOUNT_ID
 from offline.pipeline import LocalPipeline
 from offline.synth import synthesize
-from stacks.pipeline_spec import UPLOAD_TRIGGER_PREFIX
 from tests.workflow.conftest import (
     TEACHER,
     WORKFLOW_CONTEXT,

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 
+from bedrock_distill.workflow.settings import UPLOAD_TRIGGER_PREFIX
 from offline.pipeline import LocalPipeline
-from stacks.pipeline_spec import UPLOAD_TRIGGER_PREFIX
 from tests.workflow.conftest import conversation_record, upload_prompts
 
 pytestmark = pytest.mark.workflow

@@ -9,9 +9,9 @@ from typing import Any
 import boto3
 import pytest
 
+from bedrock_distill.workflow.settings import UPLOAD_TRIGGER_PREFIX
 from offline.bedrock_emulator import BedrockEmulator
 from offline.pipeline import LocalPipeline
-from stacks.pipeline_spec import UPLOAD_TRIGGER_PREFIX
 from tests.workflow.conftest import conversation_record, published_outcomes, upload_prompts
 
 pytestmark = pytest.mark.workflow
