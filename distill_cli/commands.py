@@ -13,7 +13,6 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
-from typing import Final
 
 from rich.console import Console
 
@@ -34,7 +33,7 @@ from distill_cli.console import (
     print_status,
     say,
 )
-from distill_cli.errors import OperatorError, explained
+from distill_cli.errors import EXIT_INTERRUPTED, EXIT_OK, EXIT_PROBLEMS, EXIT_USAGE_OR_IO
 from distill_cli.executions import described, resolve
 from distill_cli.generate import (
     ADAPTIVE_RETRIES,
@@ -55,11 +54,6 @@ from distill_cli.session import AwsOptions, AwsSession
 from distill_cli.stack import Stack, StackGateway
 from distill_cli.start import Findings, StartAws, StartOptions, carry_out, plan_start
 from distill_cli.status import Clock, RunStatus, SystemClock, run_status, watch
-
-EXIT_OK: Final = 0
-EXIT_PROBLEMS: Final = 1
-EXIT_USAGE_OR_IO: Final = 2
-EXIT_INTERRUPTED: Final = 130
 
 # Replaced in tests, so that --watch and elapsed times run on a fake clock.
 CLOCK: Clock = SystemClock()
@@ -95,18 +89,8 @@ class Context:
 
 
 def run(command: Command, args: argparse.Namespace) -> int:
-    context = Context(args, CLOCK)
-    try:
-        return command(context)
-    except OperatorError as error:
-        print(f"distill: {error}", file=sys.stderr)
-        return EXIT_USAGE_OR_IO
-    except WorkflowError as error:
-        print(f"distill: {explained(error)}", file=sys.stderr)
-        return EXIT_USAGE_OR_IO
-    except KeyboardInterrupt:
-        print("distill: interrupted", file=sys.stderr)
-        return EXIT_INTERRUPTED
+    """Runs an operator command; what it raises is mapped to an exit code by `main`, the CLI's one edge."""
+    return command(Context(args, CLOCK))
 
 
 # start ----------------------------------------------------------------------------------------------------

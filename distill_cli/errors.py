@@ -17,6 +17,15 @@ NO_CREDENTIALS: Final = (
 )
 
 
+# The exit codes of every command: 0 done (valid), 1 problems found (invalid data, a failed check), 2 usage or I/O
+# error (argparse uses 2 for its own usage errors too), and what a shell reports for Ctrl-C and a closed pipe.
+EXIT_OK: Final = 0
+EXIT_PROBLEMS: Final = 1
+EXIT_USAGE_OR_IO: Final = 2
+EXIT_INTERRUPTED: Final = 130  # 128 + SIGINT
+EXIT_CLOSED_PIPE: Final = 141  # 128 + SIGPIPE
+
+
 class OperatorError(Exception):
     """The command cannot go on: a missing stack or output, bad arguments (exit code 2)."""
 

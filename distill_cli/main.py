@@ -18,7 +18,7 @@ import json
 import os
 import sys
 from collections.abc import Callable
-from typing import Any, Final
+from typing import Any
 
 from bedrock_distill.catalog import student_problem
 from bedrock_distill.preflight import (
@@ -34,12 +34,16 @@ from bedrock_distill.preflight.dataset import CHARS_PER_TOKEN
 from bedrock_distill.preflight.problems import REPEATS_SHOWN
 from bedrock_distill.preflight.sources import read_chunks
 from bedrock_distill.project import STACK_NAME
-
-EXIT_VALID: Final = 0
-EXIT_INVALID: Final = 1
-EXIT_USAGE_OR_IO: Final = 2
-EXIT_INTERRUPTED: Final = 130  # 128 + SIGINT, as a shell reports Ctrl-C
-EXIT_CLOSED_PIPE: Final = 141  # 128 + SIGPIPE, as a shell reports a writer whose reader went away
+from bedrock_distill.workflow.errors import WorkflowError
+from distill_cli.errors import (
+    EXIT_CLOSED_PIPE,
+    EXIT_INTERRUPTED,
+    EXIT_OK,
+    EXIT_PROBLEMS,
+    EXIT_USAGE_OR_IO,
+    OperatorError,
+    explained,
+)
 
 Subcommands = Any  # argparse's _SubParsersAction is private
 Runner = Callable[[argparse.Namespace], int]
@@ -51,8 +55,12 @@ def main(argv: list[str] | None = None) -> int:
     try:
         code = runner(args)
         sys.stdout.flush()  # here, where a closed pipe can still be handled, not at interpreter exit
-    except SourceError as error:
+    except (SourceError, OperatorError) as error:
         print(f"distill: {error}", file=sys.stderr)
+        return EXIT_USAGE_OR_IO
+    except WorkflowError as error:
+        # A named error from the runtime's gateways: mapped to an exit code here, at the CLI's one edge.
+        print(f"distill: {explained(error)}", file=sys.stderr)
         return EXIT_USAGE_OR_IO
     except KeyboardInterrupt:
         print("distill: interrupted", file=sys.stderr)
@@ -131,7 +139,7 @@ def _run_validate(args: argparse.Namespace) -> int:
         _print_json(report.to_dict())
     else:
         _print_dataset_summary(report)
-    return EXIT_VALID if report.is_valid else EXIT_INVALID
+    return EXIT_OK if report.is_valid else EXIT_PROBLEMS
 
 
 def _print_dataset_summary(report: DatasetReport) -> None:
@@ -208,7 +216,7 @@ def _run_convert(args: argparse.Namespace) -> int:
         return EXIT_USAGE_OR_IO
     if args.json:
         _print_json(report.to_dict())
-        return EXIT_VALID if report.is_valid else EXIT_INVALID
+        return EXIT_OK if report.is_valid else EXIT_PROBLEMS
     refused = f"{report.refused:,} refused" + (" (not written: see the lines above)" if report.refused else "")
     print(
         f"{report.source}: {report.records:,} {report.input_format.value} records, {report.written:,} written, "
@@ -218,7 +226,7 @@ def _run_convert(args: argparse.Namespace) -> int:
     _print_dataset_summary(report.validation)
     if report.refused:
         print(f"incomplete: {report.refused:,} records refused; fix them in {report.source} and convert again")
-    return EXIT_VALID if report.is_valid else EXIT_INVALID
+    return EXIT_OK if report.is_valid else EXIT_PROBLEMS
 
 
 # --- distill filter check -------------------------------------------------------------------------------
@@ -253,7 +261,7 @@ def _run_filter_check(args: argparse.Namespace) -> int:
         for violation in violations:
             print(violation.located(label))
         _print_verdict("invalid" if violations else "valid", [f"{len(violations)} violations"] if violations else [])
-    return EXIT_INVALID if violations else EXIT_VALID
+    return EXIT_PROBLEMS if violations else EXIT_OK
 
 
 def _json_argument(value: str) -> tuple[str, bytes]:
@@ -311,7 +319,7 @@ def _run_logs_scan(args: argparse.Namespace) -> int:
         _print_json(report.to_dict())
     else:
         _print_scan_summary(report)
-    return EXIT_VALID if report.is_valid else EXIT_INVALID
+    return EXIT_OK if report.is_valid else EXIT_PROBLEMS
 
 
 def _print_scan_summary(report: ScanReport) -> None:
