@@ -2,6 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import boto3
+import pytest
+from moto import mock_aws
+
+from bedrock_distill.handlers import common
 from bedrock_distill.workflow.settings import PipelineSettings
 
 _DEFAULTS: dict[str, object] = {
@@ -19,3 +28,17 @@ _DEFAULTS: dict[str, object] = {
 
 def pipeline_settings(**overrides: object) -> PipelineSettings:
     return PipelineSettings.model_validate(_DEFAULTS | overrides)
+
+
+@contextmanager
+def deployed_functions(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
+    """The functions' environment from `pipeline_settings()`, and its two buckets in moto: yields the S3 client."""
+    for name, value in pipeline_settings().to_environment().items():
+        monkeypatch.setenv(name, value)
+    common.settings.cache_clear()
+    with mock_aws():
+        s3 = boto3.client("s3")
+        for bucket in ("inputs", "outputs"):
+            s3.create_bucket(Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": s3.meta.region_name})
+        yield s3
+    common.settings.cache_clear()

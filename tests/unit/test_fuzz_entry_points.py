@@ -15,20 +15,17 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import boto3
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from moto import mock_aws
 
-from bedrock_distill.handlers import common
 from bedrock_distill.preflight import parse_filter
 from bedrock_distill.preflight.strict_json import InvalidJsonError, load_json
 from bedrock_distill.workflow.dataset_settings import load_dataset_settings
 from bedrock_distill.workflow.errors import WorkflowError
 from distill_cli.main import main
 from offline.lambda_runtime import LocalLambdaContext
-from tests.unit.settings import pipeline_settings
+from tests.unit.settings import deployed_functions, pipeline_settings
 
 pytestmark = pytest.mark.unit
 
@@ -176,16 +173,8 @@ def test_the_settings_parser_accepts_or_raises_invalid_execution_input(text: str
 
 @pytest.fixture(scope="module")
 def deployed() -> Iterator[Any]:
-    with pytest.MonkeyPatch.context() as monkeypatch:
-        for name, value in pipeline_settings().to_environment().items():
-            monkeypatch.setenv(name, value)
-        common.settings.cache_clear()
-        with mock_aws():
-            s3 = boto3.client("s3")
-            for bucket in ("inputs", "outputs"):
-                s3.create_bucket(Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": s3.meta.region_name})
-            yield s3
-        common.settings.cache_clear()
+    with pytest.MonkeyPatch.context() as monkeypatch, deployed_functions(monkeypatch) as s3:
+        yield s3
 
 
 def _preflight(execution_input: object) -> None:

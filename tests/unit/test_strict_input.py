@@ -13,11 +13,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import boto3
 import pytest
-from moto import mock_aws
 
-from bedrock_distill.handlers import common
 from bedrock_distill.preflight import validate_dataset
 from bedrock_distill.preflight.strict_json import MAX_DEPTH, MAX_INTEGER_DIGITS, InvalidJsonError, load_json
 from bedrock_distill.workflow.dataset_settings import load_dataset_settings
@@ -25,7 +22,7 @@ from bedrock_distill.workflow.errors import InvalidExecutionInput
 from bedrock_distill.workflow.run import ExecutionContext, ExecutionInput
 from distill_cli.main import main
 from offline.lambda_runtime import LocalLambdaContext
-from tests.unit.settings import pipeline_settings
+from tests.unit.settings import deployed_functions, pipeline_settings
 
 pytestmark = pytest.mark.unit
 
@@ -240,15 +237,8 @@ def test_a_deep_or_huge_input_is_refused_by_path() -> None:
 
 @pytest.fixture
 def deployed(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
-    for name, value in pipeline_settings().to_environment().items():
-        monkeypatch.setenv(name, value)
-    common.settings.cache_clear()
-    with mock_aws():
-        s3 = boto3.client("s3")
-        for bucket in ("inputs", "outputs"):
-            s3.create_bucket(Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": s3.meta.region_name})
+    with deployed_functions(monkeypatch) as s3:
         yield s3
-    common.settings.cache_clear()
 
 
 def _run_preflight(execution_input: object) -> str:
