@@ -155,13 +155,7 @@ class DistillConfig(BaseModel):
     @field_validator("allowed_model_pairs", mode="before")
     @classmethod
     def _pairs_from_json_text(cls, value: object) -> object:
-        # `-c allowedModelPairs='[...]'` arrives as text; cdk.json gives the list itself.
-        if not isinstance(value, str):
-            return value
-        try:
-            return json.loads(value) if value.strip() else []
-        except json.JSONDecodeError as error:
-            raise ValueError(f'is not a JSON list of {{"teacher": ..., "student": ...}}: {error.msg}') from None
+        return _from_context_text(value, [], 'a JSON list of {"teacher": ..., "student": ...}')
 
     @field_validator("allowed_model_pairs")
     @classmethod
@@ -183,13 +177,7 @@ class DistillConfig(BaseModel):
     @field_validator("invocation_log_scope", mode="before")
     @classmethod
     def _scope_from_json_text(cls, value: object) -> object:
-        # `-c invocationLogScope='{"project": "x"}'` arrives as text; cdk.json gives the object itself.
-        if not isinstance(value, str):
-            return value
-        try:
-            return json.loads(value) if value.strip() else {}
-        except json.JSONDecodeError as error:
-            raise ValueError(f'is not a JSON object of {{"metadata key": "value"}}: {error.msg}') from None
+        return _from_context_text(value, {}, 'a JSON object of {"metadata key": "value"}')
 
     @field_validator("invocation_log_scope")
     @classmethod
@@ -280,6 +268,16 @@ class DistillConfig(BaseModel):
 # `aws-cdk:...`), lookup results cached in cdk.context.json (`availability-zones:account=...`) all hold a ':'; our own
 # keys are camelCase words. `cdk acknowledge` stores the notices it silences under the one key without a ':'.
 _CDK_ACKNOWLEDGED_NOTICES_KEY: Final = "acknowledged-issue-numbers"
+
+
+def _from_context_text(value: object, empty: object, expected: str) -> object:
+    """A structured context value as `-c key='...'` gives it (text), or as cdk.json gives it (the value itself)."""
+    if not isinstance(value, str):
+        return value
+    try:
+        return json.loads(value) if value.strip() else empty
+    except json.JSONDecodeError as error:
+        raise ValueError(f"is not {expected}: {error.msg}") from None
 
 
 def _is_cdk_context_key(key: str) -> bool:
