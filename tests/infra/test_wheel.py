@@ -12,6 +12,7 @@ import ast
 import email
 import json
 import re
+import shutil
 import subprocess
 import sys
 import sysconfig
@@ -28,12 +29,22 @@ pytestmark = pytest.mark.infra
 
 PACKAGES = {"bedrock_distill", "distill_cli"}
 PIP = (sys.executable, "-m", "pip", "--disable-pip-version-check")
+# What pyproject.toml builds the wheel from: the metadata files, the two packages and the definition.
+PACKAGED_FILES = ("pyproject.toml", "README.md", "LICENSE")
+PACKAGED_DIRECTORIES = ("lambdas/bedrock_distill", "distill_cli", "statemachines")
 DEFINITION = "data/share/bedrock-distill/statemachines/distillation.asl.json"
 
 
 @pytest.fixture(scope="module")
 def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("wheel")
+    # pip builds in the source tree, and setuptools reuses its build/lib: built from the checkout, a module deleted
+    # since the last build would still ship. A copy of what pyproject.toml packages builds from scratch every time.
+    source = tmp_path_factory.mktemp("source")
+    for name in PACKAGED_FILES:
+        shutil.copy2(REPO_ROOT / name, source / name)
+    for name in PACKAGED_DIRECTORIES:
+        shutil.copytree(REPO_ROOT / name, source / name, ignore=shutil.ignore_patterns("__pycache__", "*.egg-info"))
     subprocess.run(
         [
             *PIP,
@@ -44,7 +55,7 @@ def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
             "--no-index",
             "--wheel-dir",
             str(out),
-            str(REPO_ROOT),
+            str(source),
         ],
         check=True,
         capture_output=True,
