@@ -15,13 +15,13 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bedrock_distill.gateways.stepfunctions import Execution, StepFunctionsGateway
+from bedrock_distill.gateways.stepfunctions import Execution, StepFunctionsGateway, state_machine_of
 from bedrock_distill.preflight.filters import check_filter, filter_matches
 from bedrock_distill.workflow.dataset_settings import load_dataset_settings
 from bedrock_distill.workflow.errors import InvalidExecutionInput, PreflightFailed
 from bedrock_distill.workflow.jobs import job_request
 from bedrock_distill.workflow.log_scope import scoped_filter
-from bedrock_distill.workflow.preflight import refuse_past_concurrency, state_machine_of
+from bedrock_distill.workflow.preflight import refuse_past_concurrency
 from bedrock_distill.workflow.run import ExecutionContext, ExecutionInput, plan_run
 from bedrock_distill.workflow.settings import PipelineSettings
 from stacks.config import ConfigurationError, DistillConfig

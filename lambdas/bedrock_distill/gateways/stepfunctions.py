@@ -67,6 +67,14 @@ def execution_arn(state_machine_arn: str, name: str) -> str:
     return f"{state_machine_arn.replace(':stateMachine:', ':execution:', 1)}:{name}"
 
 
+def state_machine_of(execution_arn: str) -> str:
+    """`execution_arn`'s inverse for a Standard execution: `arn:...:execution:<machine>:<name>` is the machine's
+    ARN `arn:...:stateMachine:<machine>` and the execution's name, which cannot hold a ':' (Step Functions' naming
+    rules)."""
+    machine_and_prefix, _, _ = execution_arn.rpartition(":")
+    return machine_and_prefix.replace(":execution:", ":stateMachine:", 1)
+
+
 class StepFunctionsGateway:
     def __init__(self, client: LazyClient | None = None) -> None:
         self._client = client or LazyClient(SERVICE)

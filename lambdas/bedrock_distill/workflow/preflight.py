@@ -9,7 +9,7 @@ from typing import Any
 from pydantic import BaseModel
 
 from bedrock_distill.gateways.s3 import S3Gateway, S3Location
-from bedrock_distill.gateways.stepfunctions import StepFunctionsGateway
+from bedrock_distill.gateways.stepfunctions import StepFunctionsGateway, state_machine_of
 from bedrock_distill.preflight import Problem, Severity, SourceError, check_filter, scan_logs, validate_dataset
 from bedrock_distill.preflight.problems import REPEATS_SHOWN, WHOLE_FILE
 from bedrock_distill.workflow.errors import InvalidExecutionInput, PreflightFailed, TransientError
@@ -22,14 +22,6 @@ MAX_PROBLEMS_IN_ERROR = 20
 PREFLIGHT_REPORT = "preflight.json"
 
 
-def state_machine_of(execution_arn: str) -> str:
-    """The state machine of a Standard execution: `arn:...:execution:<machine>:<name>` is the machine's ARN
-    `arn:...:stateMachine:<machine>` and the execution's name, which cannot hold a ':' (Step Functions' naming
-    rules). Preflight learns it so, since the state machine's ARN in its environment would be a cycle."""
-    machine_and_prefix, _, _ = execution_arn.rpartition(":")
-    return machine_and_prefix.replace(":execution:", ":stateMachine:", 1)
-
-
 def refuse_past_concurrency(
     execution_arn: str, settings: PipelineSettings, stepfunctions: StepFunctionsGateway
 ) -> None:
@@ -39,6 +31,7 @@ def refuse_past_concurrency(
     limit = settings.max_concurrent_runs
     if limit is None:
         return
+    # From the execution's own ARN: the state machine's ARN in Preflight's environment would be a cycle.
     running = stepfunctions.recent(state_machine_of(execution_arn), limit + 1, status="RUNNING")
     others = [execution.name for execution in running if execution.arn != execution_arn]
     if len(others) >= limit:
