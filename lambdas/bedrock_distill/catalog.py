@@ -290,3 +290,29 @@ def teacher_route(teacher_id: str, region: str) -> TeacherRoute:
 def requires_single_turn(student_model_id: str) -> bool:
     """Whether the student's training records must be single-turn (any spelling of its id)."""
     return parse_model_id(student_model_id).provider in SINGLE_TURN_PROVIDERS
+
+
+# The user guide's "Deploy a custom model for on-demand inference" table: base model -> Regions (catalog.json).
+_ON_DEMAND: Final = _DOCUMENT["onDemandDeployment"]
+ON_DEMAND_DEPLOYMENT_PAGE: Final = str(_ON_DEMAND["page"]).split(": ", 1)[1].split(" (")[0]
+ON_DEMAND_BASE_MODELS: Final[Mapping[str, tuple[str, ...]]] = {
+    row["modelId"]: tuple(row["regions"]) for row in _ON_DEMAND["baseModels"]
+}
+
+
+def on_demand_deployment_problem(student_model_id: str, region: str) -> str | None:
+    """Why a model distilled into `student_model_id` cannot be served by an on-demand custom model deployment in
+    `region`; None when it can."""
+    regions = ON_DEMAND_BASE_MODELS.get(_suffixed(student_model_id) or student_model_id)
+    if regions is None:
+        offered = ", ".join(ON_DEMAND_BASE_MODELS)
+        return (
+            f"{student_model_id} is not a base model AWS offers on-demand deployment for (only {offered}; "
+            f"user guide: {ON_DEMAND_DEPLOYMENT_PAGE}): it needs Provisioned Throughput"
+        )
+    if region not in regions:
+        return (
+            f"on-demand deployment of a custom {student_model_id} is offered in {', '.join(regions)}, not in "
+            f"{region or 'an unknown Region'} (user guide: {ON_DEMAND_DEPLOYMENT_PAGE})"
+        )
+    return None

@@ -1,4 +1,5 @@
-"""Amazon Bedrock's control plane: customization jobs, Provisioned Throughput, tags, invocation logging.
+"""Amazon Bedrock's control plane: customization jobs, Provisioned Throughput, custom model deployments,
+evaluation jobs, tags, invocation logging.
 
 The workflow, the cleanup functions, the invocation-logging custom resource and the CLI all call Bedrock through
 this one class; errors leave as named errors (`gateways.calls`).
@@ -80,6 +81,53 @@ class BedrockGateway:
             "provisionedModelSummaries",
             filters,
         )
+
+    # Custom model deployments (on-demand inference of a custom model) -----------------------------------------
+
+    def create_custom_model_deployment(self, **request: Any) -> str:
+        response = self._call("CreateCustomModelDeployment", "create_custom_model_deployment", **request)
+        return str(response["customModelDeploymentArn"])
+
+    def get_custom_model_deployment(self, deployment_identifier: str) -> dict[str, Any]:
+        return self._call(
+            "GetCustomModelDeployment",
+            "get_custom_model_deployment",
+            customModelDeploymentIdentifier=deployment_identifier,
+        )
+
+    def find_custom_model_deployment(self, deployment_identifier: str) -> dict[str, Any] | None:
+        """The deployment by ARN or name; None when none exists (never created, or deleted)."""
+        return self._call_unless_missing(
+            "GetCustomModelDeployment",
+            "get_custom_model_deployment",
+            customModelDeploymentIdentifier=deployment_identifier,
+        )
+
+    def delete_custom_model_deployment(self, deployment_identifier: str) -> None:
+        self._call(
+            "DeleteCustomModelDeployment",
+            "delete_custom_model_deployment",
+            customModelDeploymentIdentifier=deployment_identifier,
+        )
+
+    def list_custom_model_deployments(self, **filters: Any) -> list[dict[str, Any]]:
+        return self._listed(
+            "ListCustomModelDeployments", "list_custom_model_deployments", "modelDeploymentSummaries", filters
+        )
+
+    # Evaluation jobs -------------------------------------------------------------------------------------------
+
+    def create_evaluation_job(self, **request: Any) -> str:
+        return str(self._call("CreateEvaluationJob", "create_evaluation_job", **request)["jobArn"])
+
+    def get_evaluation_job(self, job_identifier: str) -> dict[str, Any]:
+        return self._call("GetEvaluationJob", "get_evaluation_job", jobIdentifier=job_identifier)
+
+    def stop_evaluation_job(self, job_identifier: str) -> None:
+        self._call("StopEvaluationJob", "stop_evaluation_job", jobIdentifier=job_identifier)
+
+    def list_evaluation_jobs(self, **filters: Any) -> list[dict[str, Any]]:
+        return self._listed("ListEvaluationJobs", "list_evaluation_jobs", "jobSummaries", filters)
 
     # Tags ----------------------------------------------------------------------------------------------------
 

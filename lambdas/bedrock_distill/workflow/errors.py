@@ -85,3 +85,31 @@ class CustomizationJobQuotaExceeded(FatalError):
 
 class ValidationInferenceFailed(FatalError):
     pass
+
+
+class ModelDeploymentFailed(FatalError):
+    """GetCustomModelDeployment: the on-demand deployment of the distilled model went Failed."""
+
+
+class ModelDeploymentQuotaExceeded(FatalError):
+    """CreateCustomModelDeployment: the account already has as many custom model deployments as its quota allows."""
+
+
+class TeacherInferenceFailed(FatalError):
+    """Every held-out prompt failed on the teacher: there is nothing to judge the student against."""
+
+
+class EvaluationJobFailed(FatalError):
+    pass
+
+
+class EvaluationJobStopped(FatalError):
+    pass
+
+
+class EvaluationTimedOut(FatalError):
+    """An evaluation job ran longer than the deployment's maxEvaluationHours; the pipeline stopped it."""
+
+
+class EvaluationResultsUnreadable(FatalError):
+    """The evaluation job completed but its output files are missing or not in the layout AWS documents."""

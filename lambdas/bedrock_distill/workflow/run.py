@@ -15,7 +15,7 @@ from pydantic.alias_generators import to_camel
 from pydantic_core import PydanticCustomError
 
 from bedrock_distill.bedrock_uris import key_segment, s3_uri_problem
-from bedrock_distill.catalog import allowed_pair_problem
+from bedrock_distill.catalog import ON_DEMAND_DEPLOYMENT_PAGE, allowed_pair_problem, on_demand_deployment_problem
 from bedrock_distill.preflight.strict_json import value_problems
 from bedrock_distill.workflow.log_scope import located, scoped_filter
 from bedrock_distill.workflow.settings import PipelineSettings
@@ -23,6 +23,10 @@ from bedrock_distill.workflow.settings import PipelineSettings
 PROJECT_TAG_KEY = "project"
 PROJECT_TAG_VALUE = "bedrock-distill"
 EXECUTION_TAG_KEY = "bedrock-distill:execution-arn"
+# On a custom model deployment a run was asked to keep (keepDeployment): the sweep leaves it once its execution
+# has SUCCEEDED. Every other deployment goes with its execution.
+KEEP_ON_SUCCESS_TAG_KEY: Final = "bedrock-distill:keep-on-success"
+KEEP_ON_SUCCESS_TAG_VALUE: Final = "true"
 # Every run's job is named `distill-<execution>-<digest>`: the job-event rule matches only names with this prefix.
 JOB_NAME_PREFIX: Final = "distill"
 
@@ -39,9 +43,25 @@ _NAME_DIGEST_LENGTH = 12
 # prefix: the job trains on the first, validation runs on the second (workflow/hold_out.py).
 TRAINING_REMAINDER_FILE = "data/training.jsonl"
 HELD_OUT_PROMPTS_FILE = "data/held-out.jsonl"
+# Under the run's prefix: both sides' answers to the held-out prompts, the judge's datasets and output, the scorecard.
+TEACHER_RESPONSES_FILE: Final = "report/responses/teacher.jsonl"
+STUDENT_RESPONSES_FILE: Final = "report/responses/student.jsonl"
+STUDENT_EVALUATION_DATASET_FILE: Final = "evaluation/datasets/student.jsonl"
+TEACHER_EVALUATION_DATASET_FILE: Final = "evaluation/datasets/teacher.jsonl"
+EVALUATION_OUTPUT_FOLDER: Final = "evaluation/output"
+SCORECARD_FILE: Final = "report/scorecard.json"
 # Where a run's validation prompts come from: given (validationPrompts, or the uploaded prompts when a
 # settings filter trains from invocation logs), or held out of its own training prompts before the job.
 ValidationPromptsSource = Literal["given", "held-out"]
+# How the distilled student is served for its answers: an on-demand custom model deployment (per token, nothing
+# per hour; only some base models and Regions) or no-commitment Provisioned Throughput. "auto" picks on demand
+# wherever AWS offers it.
+ServingModeRequest = Literal["auto", "on-demand", "provisioned"]
+ServingMode = Literal["on-demand", "provisioned"]
+# The two sides a run judges; each gets its own responses file and evaluation job.
+Side = Literal["student", "teacher"]
+# Bedrock's EvaluationJobName (botocore `bedrock` model): lowercase only, unlike every other name a run makes.
+_EVALUATION_JOB_NAME = re.compile(r"^[a-z0-9](-*[a-z0-9]){0,62}$")
 
 
 class _CamelModel(BaseModel):
@@ -86,6 +106,8 @@ class TrainingData(_UserModel):
 class PollIntervals(_UserModel):
     job_seconds: Annotated[int | None, Field(ge=1, le=86_400)] = None
     provisioned_throughput_seconds: Annotated[int | None, Field(ge=1, le=3_600)] = None
+    model_deployment_seconds: Annotated[int | None, Field(ge=1, le=3_600)] = None
+    evaluation_seconds: Annotated[int | None, Field(ge=1, le=86_400)] = None
 
 
 class ExecutionInput(_UserModel):
@@ -99,6 +121,9 @@ class ExecutionInput(_UserModel):
     max_response_length_for_inference: Annotated[int, Field(ge=1, le=32_000)] = 1000
     provisioned_model_units: Annotated[int | None, Field(ge=1)] = None
     poll_intervals: PollIntervals = PollIntervals()
+    serving_mode: ServingModeRequest = "auto"
+    # Keep the on-demand deployment after a successful run (it costs nothing idle) and hand its ARN over.
+    keep_deployment: bool = False
     # A per-dataset settings file (see workflow/dataset_settings.py); Preflight reads and applies it.
     dataset_settings: Annotated[str | None, Field(pattern=_S3_URI), NotEmpty] = None
 
@@ -157,12 +182,51 @@ class Run(_CamelModel):
     preflight_report_uri: str | None = None
     # Set by Preflight when it held the validation prompts out of the training prompts.
     held_out: HeldOutSplit | None = None
+    # Serving: resolved from servingMode when the run is planned, with the reason said in the outcome.
+    serving_mode_requested: ServingModeRequest = "auto"
+    serving_mode: ServingMode = "provisioned"
+    serving_reason: str = ""
+    model_deployment_name: str = ""
+    model_deployment_client_request_token: str = ""
+    keep_deployment: bool = False
+    model_deployment_poll_seconds: int = 60
+    # Judging: both sides' answers, their evaluation datasets and jobs, and the scorecard, all under the run prefix.
+    teacher_responses_uri: str = ""
+    student_responses_uri: str = ""
+    student_evaluation_dataset_uri: str = ""
+    teacher_evaluation_dataset_uri: str = ""
+    evaluation_output_uri: str = ""
+    scorecard_uri: str = ""
+    student_evaluation_job_name: str = ""
+    teacher_evaluation_job_name: str = ""
+    student_evaluation_client_request_token: str = ""
+    teacher_evaluation_client_request_token: str = ""
+    evaluation_poll_seconds: int = 300
 
     def tags(self) -> list[dict[str, str]]:
         return [
             {"key": PROJECT_TAG_KEY, "value": PROJECT_TAG_VALUE},
             {"key": EXECUTION_TAG_KEY, "value": self.execution_arn},
         ]
+
+    def model_deployment_tags(self) -> list[dict[str, str]]:
+        """The run's tags, and the keep-on-success tag when the run was asked to keep its deployment."""
+        keep = [{"key": KEEP_ON_SUCCESS_TAG_KEY, "value": KEEP_ON_SUCCESS_TAG_VALUE}] if self.keep_deployment else []
+        return [*self.tags(), *keep]
+
+    def evaluation_job_name(self, side: Side) -> str:
+        return self.student_evaluation_job_name if side == "student" else self.teacher_evaluation_job_name
+
+    def evaluation_client_request_token(self, side: Side) -> str:
+        if side == "student":
+            return self.student_evaluation_client_request_token
+        return self.teacher_evaluation_client_request_token
+
+    def responses_uri(self, side: Side) -> str:
+        return self.student_responses_uri if side == "student" else self.teacher_responses_uri
+
+    def evaluation_dataset_uri(self, side: Side) -> str:
+        return self.student_evaluation_dataset_uri if side == "student" else self.teacher_evaluation_dataset_uri
 
 
 def _digest(*parts: str) -> str:
@@ -178,7 +242,10 @@ def _name(prefix: str, execution_name: str, execution_arn: str) -> str:
     return f"{prefix}-{readable}-{digest}"
 
 
-def client_request_token(execution_arn: str, purpose: Literal["job", "provisioned-throughput"]) -> str:
+TokenPurpose = Literal["job", "provisioned-throughput", "model-deployment", "evaluation-student", "evaluation-teacher"]
+
+
+def client_request_token(execution_arn: str, purpose: TokenPurpose) -> str:
     """The idempotency token of one create call of the run: 64 hex digits, within Bedrock's IdempotencyToken
     shape (`[a-zA-Z0-9]([-a-zA-Z0-9]{0,254}[a-zA-Z0-9])?`, 1-256 characters)."""
     return _digest(execution_arn, purpose)[:64]
@@ -206,6 +273,16 @@ class ResourceNames(_CamelModel):
     job_name: str
     custom_model_name: str
     provisioned_model_name: str
+    model_deployment_name: str
+    student_evaluation_job_name: str
+    teacher_evaluation_job_name: str
+
+
+def _evaluation_job_name(side: Side, execution_name: str, execution_arn: str) -> str:
+    # Lowercased: unique still, by the digest of the execution ARN (lowercase hex) at its end.
+    name = _name(f"distill-judge-{side}", execution_name, execution_arn).lower()
+    assert _EVALUATION_JOB_NAME.match(name), name
+    return name
 
 
 def resource_names(execution_name: str, execution_arn: str) -> ResourceNames:
@@ -213,6 +290,10 @@ def resource_names(execution_name: str, execution_arn: str) -> ResourceNames:
         job_name=_name(JOB_NAME_PREFIX, execution_name, execution_arn),
         custom_model_name=_name("distilled", execution_name, execution_arn),
         provisioned_model_name=_name("distill-pt", execution_name, execution_arn),
+        # CustomModelDeploymentName: `([0-9a-zA-Z][_-]?){1,63}`, which letters and digits joined by single hyphens fit.
+        model_deployment_name=_name("distill-serve", execution_name, execution_arn),
+        student_evaluation_job_name=_evaluation_job_name("student", execution_name, execution_arn),
+        teacher_evaluation_job_name=_evaluation_job_name("teacher", execution_name, execution_arn),
     )
 
 
@@ -247,6 +328,36 @@ def model_units_problem(units: int, settings: PipelineSettings) -> str | None:
         f"{units} model units is above this deployment's limit, maxProvisionedModelUnits = {limit}: ask for at most "
         f"{limit}, or have the stack redeployed with a higher maxProvisionedModelUnits"
     )
+
+
+def resolve_serving(
+    execution_input: ExecutionInput, student: str, settings: PipelineSettings
+) -> tuple[ServingMode, str]:
+    """The serving mode of the run and why: on demand wherever AWS offers it for the student in the deployment's
+    Region (unless the input asks for provisioned), Provisioned Throughput otherwise. Raises ValueError when the
+    input forces on demand where it is not offered, or asks to keep a deployment a provisioned run never makes."""
+    requested = execution_input.serving_mode
+    problem = on_demand_deployment_problem(student, settings.deploy_region)
+    if requested == "on-demand" and problem is not None:
+        raise ValueError(f"input.servingMode: 'on-demand' is not possible: {problem}; use 'auto' or 'provisioned'")
+    if requested == "provisioned":
+        mode: ServingMode = "provisioned"
+        reason = "Provisioned Throughput, as the input asked (servingMode 'provisioned')"
+    elif problem is None:
+        mode = "on-demand"
+        reason = (
+            f"on demand: AWS deploys a custom {student} for on-demand inference in {settings.deploy_region} "
+            f"(user guide: {ON_DEMAND_DEPLOYMENT_PAGE}); billed per token, nothing per hour"
+        )
+    else:
+        mode = "provisioned"
+        reason = f"Provisioned Throughput: {problem}"
+    if execution_input.keep_deployment and mode != "on-demand":
+        raise ValueError(
+            "input.keepDeployment: this run buys Provisioned Throughput, which is always deleted; keepDeployment "
+            f"keeps an on-demand deployment only ({reason})"
+        )
+    return mode, reason
 
 
 def plan_run(execution_input: ExecutionInput, execution: ExecutionContext, settings: PipelineSettings) -> Run:
@@ -305,8 +416,15 @@ def plan_run(execution_input: ExecutionInput, execution: ExecutionContext, setti
         )
     if problems := _uris_bedrock_refuses(training_data_config, f"{run_prefix}/", training):
         raise ValueError("\n".join(problems))
-    names = resource_names(execution.name, execution.id)
+    serving_mode, serving_reason = resolve_serving(execution_input, student, settings)
     intervals = execution_input.poll_intervals
+    evaluation_poll_seconds = intervals.evaluation_seconds or settings.default_evaluation_poll_seconds
+    if evaluation_poll_seconds < settings.min_evaluation_poll_seconds:
+        raise ValueError(
+            f"pollIntervals.evaluationSeconds must be at least {settings.min_evaluation_poll_seconds}: the "
+            "evaluation wait must fit Step Functions' 25,000-event history beside the job's"
+        )
+    names = resource_names(execution.name, execution.id)
     return Run(
         execution_arn=execution.id,
         execution_name=execution.name,
@@ -331,4 +449,24 @@ def plan_run(execution_input: ExecutionInput, execution: ExecutionContext, setti
         provisioned_throughput_poll_seconds=(
             intervals.provisioned_throughput_seconds or settings.default_provisioned_throughput_poll_seconds
         ),
+        serving_mode_requested=execution_input.serving_mode,
+        serving_mode=serving_mode,
+        serving_reason=serving_reason,
+        model_deployment_name=names.model_deployment_name,
+        model_deployment_client_request_token=client_request_token(execution.id, "model-deployment"),
+        keep_deployment=execution_input.keep_deployment,
+        model_deployment_poll_seconds=(
+            intervals.model_deployment_seconds or settings.default_model_deployment_poll_seconds
+        ),
+        teacher_responses_uri=f"{run_prefix}/{TEACHER_RESPONSES_FILE}",
+        student_responses_uri=f"{run_prefix}/{STUDENT_RESPONSES_FILE}",
+        student_evaluation_dataset_uri=f"{run_prefix}/{STUDENT_EVALUATION_DATASET_FILE}",
+        teacher_evaluation_dataset_uri=f"{run_prefix}/{TEACHER_EVALUATION_DATASET_FILE}",
+        evaluation_output_uri=f"{run_prefix}/{EVALUATION_OUTPUT_FOLDER}/",
+        scorecard_uri=f"{run_prefix}/{SCORECARD_FILE}",
+        student_evaluation_job_name=names.student_evaluation_job_name,
+        teacher_evaluation_job_name=names.teacher_evaluation_job_name,
+        student_evaluation_client_request_token=client_request_token(execution.id, "evaluation-student"),
+        teacher_evaluation_client_request_token=client_request_token(execution.id, "evaluation-teacher"),
+        evaluation_poll_seconds=evaluation_poll_seconds,
     )

@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from typing import Annotated, Final
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic.alias_generators import to_camel
 
 from bedrock_distill.catalog import ModelPair
 
@@ -21,6 +22,18 @@ MIN_JOB_POLL_INTERVAL_SECONDS: Final = 600
 # How long a PT may live before the sweeper deletes it whatever its execution does; the stack sets
 # `maxProvisionedThroughputHours` from cdk.json, this is the value without one.
 DEFAULT_MAX_PROVISIONED_THROUGHPUT_SECONDS: Final = 12 * 3600
+# The judge's built-in metrics when the deployment names none (user guide, "Evaluate model performance using
+# another LLM as a judge": built-in metric names), and the one the promote/hold decision is taken on.
+DEFAULT_JUDGE_METRICS: Final = ("Builtin.Correctness", "Builtin.Completeness", "Builtin.Helpfulness")
+DEFAULT_DECISION_METRIC: Final = "Builtin.Correctness"
+# Promote when the student keeps at least this share of the teacher's mean score on the decision metric.
+DEFAULT_PROMOTE_MIN_SHARE: Final = 0.9
+# Evaluation jobs send no EventBridge event: the pipeline polls them, this often by default.
+DEFAULT_EVALUATION_POLL_SECONDS: Final = 300
+# The shortest evaluation poll a run may ask for: the evaluation wait must fit the history beside a 7-day job's.
+MIN_EVALUATION_POLL_INTERVAL_SECONDS: Final = 60
+DEFAULT_MAX_EVALUATION_SECONDS: Final = 24 * 3600
+DEFAULT_MODEL_DEPLOYMENT_POLL_SECONDS: Final = 60
 
 # The environment variable each setting is read from; the pipeline construct sets exactly these.
 ENVIRONMENT_VARIABLES = {
@@ -45,7 +58,28 @@ ENVIRONMENT_VARIABLES = {
     "max_provisioned_model_units": "MAX_PROVISIONED_MODEL_UNITS",
     "invocation_log_scope": "INVOCATION_LOG_SCOPE",
     "max_concurrent_runs": "MAX_CONCURRENT_RUNS",
+    "deploy_region": "DEPLOY_REGION",
+    "evaluation_role_arn": "EVALUATION_ROLE_ARN",
+    "judge_model_id": "JUDGE_MODEL_ID",
+    "judge_metrics": "JUDGE_METRICS",
+    "decision_metric": "DECISION_METRIC",
+    "promote_min_share": "PROMOTE_MIN_SHARE",
+    "model_prices_usd": "MODEL_PRICES_USD",
+    "default_evaluation_poll_seconds": "EVALUATION_POLL_INTERVAL_SECONDS",
+    "min_evaluation_poll_seconds": "MIN_EVALUATION_POLL_INTERVAL_SECONDS",
+    "max_evaluation_seconds": "MAX_EVALUATION_SECONDS",
+    "default_model_deployment_poll_seconds": "MODEL_DEPLOYMENT_POLL_INTERVAL_SECONDS",
 }
+
+
+class ModelPrice(BaseModel):
+    """The user's price of one model's on-demand tokens (Amazon Bedrock pricing page), in USD per million tokens.
+    The project ships no prices: a model without one has no cost figure in the scorecard."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", alias_generator=to_camel, populate_by_name=True)
+
+    input_per_million_tokens: Annotated[float, Field(ge=0)]
+    output_per_million_tokens: Annotated[float, Field(ge=0)]
 
 
 class PipelineSettings(BaseModel):
@@ -79,8 +113,21 @@ class PipelineSettings(BaseModel):
     max_provisioned_model_units: Annotated[int | None, Field(ge=1)] = None
     invocation_log_scope: dict[str, str] = Field(default_factory=dict)
     max_concurrent_runs: Annotated[int | None, Field(ge=1)] = None
+    # The Region the stack is deployed to (where on-demand deployment is offered or not); "" when unknown.
+    deploy_region: str = ""
+    # The judge (workflow/evaluation.py): its service role, model, metrics, decision rule and the user's prices.
+    evaluation_role_arn: str = ""
+    judge_model_id: str = ""
+    judge_metrics: tuple[str, ...] = DEFAULT_JUDGE_METRICS
+    decision_metric: str = DEFAULT_DECISION_METRIC
+    promote_min_share: Annotated[float, Field(gt=0, le=1)] = DEFAULT_PROMOTE_MIN_SHARE
+    model_prices_usd: dict[str, ModelPrice] = Field(default_factory=dict)
+    default_evaluation_poll_seconds: Annotated[int, Field(ge=1)] = DEFAULT_EVALUATION_POLL_SECONDS
+    min_evaluation_poll_seconds: Annotated[int, Field(ge=1)] = MIN_EVALUATION_POLL_INTERVAL_SECONDS
+    max_evaluation_seconds: Annotated[int, Field(ge=1)] = DEFAULT_MAX_EVALUATION_SECONDS
+    default_model_deployment_poll_seconds: Annotated[int, Field(ge=1)] = DEFAULT_MODEL_DEPLOYMENT_POLL_SECONDS
 
-    @field_validator("allowed_model_pairs", "invocation_log_scope", mode="before")
+    @field_validator("allowed_model_pairs", "invocation_log_scope", "judge_metrics", "model_prices_usd", mode="before")
     @classmethod
     def _pairs_from_json_text(cls, value: object) -> object:
         return json.loads(value) if isinstance(value, str) else value
