@@ -23,6 +23,7 @@ _DEFAULTS: dict[str, object] = {
     "default_model_units": 1,
     "default_job_poll_seconds": 43_200,
     "default_provisioned_throughput_poll_seconds": 60,
+    "deploy_region": "us-west-2",
 }
 
 
