@@ -101,6 +101,57 @@ class _PointerOutsideLogLocationError(SourceError):
     """A body pointer that leads outside the scanned location: refused, never read."""
 
 
+@dataclass
+class InvocationVolume:
+    """The teacher's invocations among the records a run would train on, as the log records count them
+    (`input.inputTokenCount`, `output.outputTokenCount`, `timestamp`: user guide, "Monitor model invocation
+    using CloudWatch Logs and Amazon S3", log record fields). Records without a count add to `invocations` only."""
+
+    invocations: int = 0
+    input_tokens: int = 0
+    output_tokens: int = 0
+    first_timestamp: str | None = None
+    last_timestamp: str | None = None
+
+    def add(self, record: Mapping[str, Any]) -> None:
+        self.invocations += 1
+        self.input_tokens += _count(record.get("input"), "inputTokenCount")
+        self.output_tokens += _count(record.get("output"), "outputTokenCount")
+        timestamp = record.get("timestamp")
+        if isinstance(timestamp, str) and timestamp:
+            self.add_timestamp(timestamp)
+
+    def merge(self, other: InvocationVolume) -> None:
+        self.invocations += other.invocations
+        self.input_tokens += other.input_tokens
+        self.output_tokens += other.output_tokens
+        for timestamp in (other.first_timestamp, other.last_timestamp):
+            if timestamp is not None:
+                self.add_timestamp(timestamp)
+
+    def add_timestamp(self, timestamp: str) -> None:
+        # ISO 8601 in UTC, as Bedrock writes it: text order is time order.
+        if self.first_timestamp is None or timestamp < self.first_timestamp:
+            self.first_timestamp = timestamp
+        if self.last_timestamp is None or timestamp > self.last_timestamp:
+            self.last_timestamp = timestamp
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "invocations": self.invocations,
+            "inputTokens": self.input_tokens,
+            "outputTokens": self.output_tokens,
+            "firstTimestamp": self.first_timestamp,
+            "lastTimestamp": self.last_timestamp,
+        }
+
+
+def _count(part: object, key: str) -> int:
+    value = part.get(key) if isinstance(part, dict) else None
+    # bool is an int to Python, never a token count.
+    return value if isinstance(value, int) and not isinstance(value, bool) and value >= 0 else 0
+
+
 @dataclass(frozen=True)
 class ScanReport(Verdict):
     source: str
@@ -121,6 +172,8 @@ class ScanReport(Verdict):
     verdict_reasons: list[str]
     problems: list[Problem] = field(repr=False)
     problems_truncated: bool = False
+    # The teacher's traffic in the matching records: what the scorecard prices a switch to the student at.
+    volume: InvocationVolume = field(default_factory=InvocationVolume)
 
     @property
     def used(self) -> int:
@@ -143,6 +196,7 @@ class ScanReport(Verdict):
             "usable_prompt_response_pairs": self.usable_prompt_response_pairs,
             "used": self.used,
             "excluded": self.excluded,
+            "volume": self.volume.to_dict(),
             **self.verdict_fields(),
         }
 
@@ -159,6 +213,7 @@ class _Tally:
     unreadable: bool = False
     problems: list[Problem] = field(default_factory=list)
     unkept: Counter[Severity] = field(default_factory=Counter)
+    volume: InvocationVolume = field(default_factory=InvocationVolume)
 
 
 def scan_logs(
@@ -251,6 +306,7 @@ def scan_logs(
         verdict_reasons=verdict_reasons,
         problems=log.kept,
         problems_truncated=log.truncated,
+        volume=totals.volume,
     )
 
 
@@ -260,6 +316,7 @@ def _merge(totals: _Tally, tally: _Tally, log: ProblemLog) -> None:
     totals.usable_prompts += tally.usable_prompts
     totals.usable_pairs += tally.usable_pairs
     totals.excluded.update(tally.excluded)
+    totals.volume.merge(tally.volume)
     for problem in tally.problems:
         log.add(problem)
     for severity, count in tally.unkept.items():
@@ -357,6 +414,8 @@ class _RecordClassifier:
         if self._predicate is not None and not self._predicate(metadata):
             return
         tally.matching += 1
+        if not record.get("errorCode") and (self._teacher is None or record.get("modelId") == self._teacher):
+            tally.volume.add(record)
         reason = self._exclusion(record, tally, location, line_number)
         if reason is not None:
             tally.excluded[reason] += 1

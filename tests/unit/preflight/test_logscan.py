@@ -272,3 +272,37 @@ def test_invalid_arguments_are_refused(tmp_path: Path, kwargs: dict[str, Any], m
 def test_unlistable_sources_raise_one_clear_error(tmp_path: Path, s3_client: Any, source: str, message: str) -> None:
     with pytest.raises(SourceError, match=message):
         scan_logs(source.format(tmp=tmp_path))
+
+
+def _counted(record: dict[str, Any], input_tokens: object, output_tokens: object, timestamp: str) -> dict[str, Any]:
+    record["input"]["inputTokenCount"] = input_tokens
+    if "output" in record:
+        record["output"]["outputTokenCount"] = output_tokens
+    record["timestamp"] = timestamp
+    return record
+
+
+def test_the_teachers_token_volume_is_summed_over_matching_records_across_files(tmp_path: Path) -> None:
+    # Given the teacher's records with token counts over two files and three days, one other model's, one failed
+    # call, one record outside the filter, and one whose counts are not numbers
+    records = [_counted(log_record(f"p{i}"), 100, 40, f"2025-01-0{1 + i % 3}T00:00:00Z") for i in range(6)]
+    records += [
+        _counted(log_record(model_id="amazon.nova-lite-v1:0"), 9_000, 9_000, "2024-12-01T00:00:00Z"),
+        _counted(log_record(error_code="ThrottlingException"), 9_000, 0, "2024-12-01T00:00:00Z"),
+        _counted(log_record(metadata={"project": "beta"}), 9_000, 9_000, "2024-12-01T00:00:00Z"),
+        _counted(log_record(), "100", True, "2025-01-02T12:00:00Z"),
+    ]
+    write_log_file(tmp_path, "a.json.gz", records[:4])
+    write_log_file(tmp_path, "b.json.gz", records[4:])
+
+    # When the logs are scanned for the teacher, with the run's filter
+    report = scan_logs(str(tmp_path), {"equals": {"project": "alpha"}}, teacher_model_id=TEACHER)
+
+    # Then only the teacher's successful, matching calls count; text and booleans are not counts
+    assert report.to_dict()["volume"] == {
+        "invocations": 7,
+        "inputTokens": 600,
+        "outputTokens": 240,
+        "firstTimestamp": "2025-01-01T00:00:00Z",
+        "lastTimestamp": "2025-01-03T00:00:00Z",
+    }
