@@ -26,8 +26,9 @@ from bedrock_distill.workflow.settings import UPLOAD_TRIGGER_PREFIX
 DEFINITION_FILE: Final = Path(__file__).resolve().parents[1] / "statemachines" / "distillation.asl.json"
 STATE_MACHINE_NAME_SUFFIX: Final = "distillation"
 
-# A job may run 7 days; the PT, validation and cleanup get one more.
-EXECUTION_TIMEOUT_SECONDS: Final = 8 * 24 * 3600
+# A job may run 7 days; the serving, both sides' answers and cleanup get one more, and the judge another
+# (an evaluation job is stopped after the deployment's maxEvaluationHours, 24 by default).
+EXECUTION_TIMEOUT_SECONDS: Final = 9 * 24 * 3600
 PROVISIONED_THROUGHPUT_POLL_SECONDS: Final = 60
 
 
@@ -76,8 +77,41 @@ WORKFLOW_FUNCTIONS: Final[dict[str, FunctionSpec]] = {
     ),
     "ValidateModel": FunctionSpec(
         "bedrock_distill.handlers.validate_model.handler",
-        "Runs held-out prompts through Converse on the Provisioned Throughput",
+        "Runs held-out prompts through Converse on the student's deployment or Provisioned Throughput",
         timeout_seconds=900,
+        memory_mb=1024,
+    ),
+    "AnswerAsTeacher": FunctionSpec(
+        "bedrock_distill.handlers.answer_as_teacher.handler",
+        "Runs the held-out prompts through Converse on the teacher, on demand",
+        timeout_seconds=900,
+        memory_mb=1024,
+    ),
+    "CreateModelDeployment": FunctionSpec(
+        "bedrock_distill.handlers.create_model_deployment.handler",
+        "Deploys the distilled model for on-demand inference",
+    ),
+    "ModelDeploymentStatus": FunctionSpec(
+        "bedrock_distill.handlers.model_deployment_status.handler",
+        "Reads the on-demand deployment's status",
+    ),
+    "DeleteModelDeployment": FunctionSpec(
+        "bedrock_distill.handlers.delete_model_deployment.handler",
+        "Deletes the run's on-demand deployment",
+    ),
+    "CreateEvaluationJobs": FunctionSpec(
+        "bedrock_distill.handlers.create_evaluation_jobs.handler",
+        "Creates the LLM-as-a-judge evaluation jobs over the student's and the teacher's answers",
+        timeout_seconds=120,
+    ),
+    "EvaluationStatus": FunctionSpec(
+        "bedrock_distill.handlers.evaluation_status.handler",
+        "Reads the evaluation jobs' statuses",
+    ),
+    "Score": FunctionSpec(
+        "bedrock_distill.handlers.score.handler",
+        "Reads the evaluation jobs' results into the scorecard and decides promote or hold",
+        timeout_seconds=300,
         memory_mb=1024,
     ),
     "Notify": FunctionSpec("bedrock_distill.handlers.notify.handler", "Publishes the run's outcome"),

@@ -85,8 +85,9 @@ def test_every_state_of_the_definition_is_a_node_of_the_diagram() -> None:
     definition = definition_for_diagram()
     drawn = _ids_by_state(state_machine_mermaid(definition))
     assert set(state_names(definition)) <= set(drawn)
-    # ServeAndValidate's inner states included
+    # Serve's inner states included, both serving routes
     assert {"CreateProvisionedThroughput", "ValidateModel", "ProvisionedThroughputReady?"} <= set(drawn)
+    assert {"ServingMode?", "CreateModelDeployment", "ModelDeploymentReady?", "StudentOnModelDeployment"} <= set(drawn)
 
 
 def test_every_transition_of_the_definition_is_an_arrow_with_its_condition_or_errors() -> None:
@@ -99,14 +100,15 @@ def test_every_transition_of_the_definition_is_an_arrow_with_its_condition_or_er
     expected = {(ids[a], arrow, text, ids[b]) for a, arrow, text, b in _transitions(definition["States"])}
     assert expected <= _edges(mermaid)
     assert (ids["JobCompleted?"], "-->", "status = Completed", ids["CollectMetrics"]) in expected
-    assert (ids["ServeAndValidate"], "-.->", "States.ALL", ids["DeleteProvisionedThroughputAfterFailure"]) in expected
+    assert (ids["Serve"], "-.->", "States.ALL", ids["DeleteProvisionedThroughputAfterFailure"]) in expected
+    assert (ids["ReleaseServing?"], "-->", "keepDeployment = true", ids["CreateEvaluationJobs"]) in expected
 
 
 def test_the_parallel_block_is_a_subgraph_holding_its_branch_and_task_states_name_their_function() -> None:
     mermaid = state_machine_mermaid()
-    block = mermaid.split('subgraph ServeAndValidate ["ServeAndValidate (Parallel)"]\n', 1)[1].split("\n    end\n")[0]
+    block = mermaid.split('subgraph Serve ["Serve (Parallel)"]\n', 1)[1].split("\n    end\n")[0]
     assert 'CreateProvisionedThroughput["CreateProvisionedThroughput<br/>λ CreateProvisionedThroughput"]' in block
-    assert "ValidateModel --> ServeAndValidate_branch1_end" in mermaid
+    assert "ValidateModel --> Serve_branch1_end" in mermaid
     assert 'GetJobStatus["GetJobStatus<br/>λ JobStatus"]' in mermaid
     assert "λ RegisterJobWaiter, then waits for its task token" in mermaid
     assert 'Failed(["Failed<br/>Fail"])' in mermaid
