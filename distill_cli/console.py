@@ -30,6 +30,7 @@ from rich.text import Text
 from distill_cli.generate import GenerateResult, GenerateSettings
 from distill_cli.listing import Listed
 from distill_cli.report import RunReport
+from distill_cli.scorecard import scorecard_lines
 from distill_cli.start import Started, StartPlan
 from distill_cli.status import RunStatus
 
@@ -233,6 +234,8 @@ def print_report(console: Console, report: RunReport) -> None:
     if cost is not None:
         hours = report.outcome.get("provisioned_throughput_hours")
         say(console, f"estimated Provisioned Throughput cost: ${cost:.2f} ({hours} h billed)")
+    for line in scorecard_lines(report.scorecard) if report.scorecard else ():
+        say(console, line)
     for note in report.notes:
         say(console, f"note: {note}", "yellow")
     for path in report.files:

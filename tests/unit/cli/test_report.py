@@ -166,3 +166,200 @@ def test_report_of_a_run_without_a_job_yet(
     assert document["job"] == {}
     assert document["metrics"] is None
     assert document["files"] == [str(tmp_path / "report.json")]
+
+
+TEACHER_ID = "meta.llama3-1-70b-instruct-v1:0"
+STUDENT_ID = "arn:aws:bedrock:us-west-2:123456789012:custom-model/meta.llama3-1-8b-instruct-v1:0:128k/abc"
+JUDGE = "us.meta.llama3-1-70b-instruct-v1:0"
+
+
+def _scorecard(outcome: str = "hold") -> dict[str, Any]:
+    """A scorecard as the Score step writes it (contract schema bedrock-distill-scorecard/1)."""
+    side = {"latencyP50Ms": 410.0, "latencyP95Ms": 630.0, "inputTokens": 900, "outputTokens": 300, "prompts": 15}
+    return {
+        "schema": "bedrock-distill-scorecard/1",
+        "executionArn": "arn:aws:states:us-west-2:123456789012:execution:m:judged",
+        "servingMode": "provisioned",
+        "teacher": {"modelId": TEACHER_ID, "evaluationJobArn": "arn:t", "judged": 15, **side},
+        "student": {"modelId": STUDENT_ID, "evaluationJobArn": "arn:s", "judged": 14, **side, "latencyP50Ms": 120.0},
+        "judgeModelId": JUDGE,
+        "metrics": [
+            {
+                "name": "Builtin.Correctness",
+                "teacherMean": 0.8,
+                "studentMean": 0.6,
+                "studentShare": 0.75,
+                "studentWinRate": 0.3,
+                "judgedPrompts": 14,
+            },
+            {
+                "name": "Builtin.Completeness",
+                "teacherMean": 0.7,
+                "studentMean": 0.65,
+                "studentShare": 0.9286,
+                "studentWinRate": 0.45,
+                "judgedPrompts": 14,
+            },
+            {
+                "name": "Builtin.Helpfulness",
+                "teacherMean": 0.9,
+                "studentMean": None,
+                "studentShare": None,
+                "studentWinRate": None,
+                "judgedPrompts": 0,
+            },
+        ],
+        "prices": {
+            "teacher": {"inputPerMillionTokens": 0.72, "outputPerMillionTokens": 0.72},
+            "student": {"inputPerMillionTokens": 0.22, "outputPerMillionTokens": 0.22},
+            "source": "deployment configuration MODEL_PRICES_USD",
+        },
+        "volume": {"inputTokens": 2_000_000, "outputTokens": 500_000, "source": "invocation logs"},
+        "estimatedMonthlySavingUsd": 1.25,
+        "decision": {
+            "outcome": outcome,
+            "metric": "Builtin.Correctness",
+            "share": 0.75,
+            "threshold": 0.9,
+            "reason": "the student keeps 75% of the teacher's Builtin.Correctness score, below the 90% required",
+        },
+        "sources": ["s3://distill-outputs/jobs/judged/evaluation/output/x_output.jsonl"],
+    }
+
+
+@pytest.fixture
+def saved_figures(monkeypatch: pytest.MonkeyPatch) -> list[Any]:
+    """Every matplotlib Figure saved while the test runs, so its drawn bars can be read back as numbers."""
+    from matplotlib.figure import Figure  # noqa: PLC0415 - the plot extra, present in the dev environment
+
+    saved: list[Any] = []
+    original = Figure.savefig
+
+    def spy(self: Any, *args: Any, **kwargs: Any) -> None:
+        saved.append(self)
+        original(self, *args, **kwargs)
+
+    monkeypatch.setattr(Figure, "savefig", spy)
+    return saved
+
+
+def _bars(figure: Any) -> dict[str, list[float]]:
+    """The heights of each bar series on the chart, by its legend label."""
+    (axes,) = figure.axes
+    return {container.get_label(): [bar.get_height() for bar in container] for container in axes.containers}
+
+
+@pytest.mark.usefixtures("clock")
+def test_report_of_a_judged_run_draws_the_scorecard_from_its_file_beside_the_loss_curve(
+    deployment: Deployment,
+    emulator: BedrockEmulator,
+    tmp_path: Path,
+    saved_figures: list[Any],
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # Given a run whose Score step wrote report/scorecard.json
+    arn, _ = _completed_run(deployment, emulator, "judged")
+    document = _scorecard()
+    _put_json("jobs/judged/report/scorecard.json", document)
+    finish_execution(arn, "SUCCEEDED", output={"run": {"outputS3Uri": f"s3://{OUTPUT_BUCKET}/jobs/judged/"}})
+    # When its report is asked for
+    code = main(["report", "judged", "--out", str(tmp_path)])
+    out = capsys.readouterr().out
+    # Then a scorecard PNG is written beside the loss curve
+    assert code == 0, out
+    assert (tmp_path / "training-loss.png").read_bytes().startswith(PNG_SIGNATURE)
+    assert (tmp_path / "scorecard.png").read_bytes().startswith(PNG_SIGNATURE)
+    assert f"wrote {tmp_path / 'scorecard.png'}" in out
+    # And its bars are the file's means, teacher beside student per metric; a mean the judge gave none is no bar
+    _loss_curve, chart = saved_figures
+    bars = _bars(chart)
+    assert list(bars) == [f"teacher ({TEACHER_ID})", f"student ({STUDENT_ID})"]
+    assert bars[f"teacher ({TEACHER_ID})"] == [m["teacherMean"] for m in document["metrics"]]
+    student = bars[f"student ({STUDENT_ID})"]
+    assert student[:2] == [m["studentMean"] for m in document["metrics"][:2]]
+    assert student[2] != student[2]  # NaN: not drawn
+    (axes,) = chart.axes
+    assert [tick.get_text() for tick in axes.get_xticklabels()] == ["Correctness", "Completeness", "Helpfulness"]
+    # And the title carries the decision
+    assert "hold: the student keeps 75% of the teacher's Correctness score (threshold 90%)" in axes.get_title()
+    # And the printed report and report.json carry the scorecard, prices labelled with their source
+    assert "scorecard: hold: the student keeps 75% of the teacher's Correctness score (threshold 90%)" in out
+    assert (
+        "  Builtin.Correctness: teacher 0.800, student 0.600 (75% of the teacher's), student win rate 30% "
+        "over 14 prompts"
+    ) in out
+    assert "  Builtin.Helpfulness: teacher 0.900, student n/a (n/a of the teacher's)" in out
+    assert "latency p50/p95: teacher 410/630 ms, student 120/630 ms" in out
+    assert (
+        "price per million input/output tokens: teacher $0.72/$0.72, student $0.22/$0.22 "
+        "(deployment configuration MODEL_PRICES_USD)"
+    ) in out
+    assert "estimated monthly saving: $1.25 at 2,000,000 input and 500,000 output tokens a month" in out
+    assert json.loads((tmp_path / "report.json").read_text())["scorecard"] == document
+
+
+@pytest.mark.usefixtures("clock")
+def test_report_of_a_run_not_judged_yet_says_there_is_no_scorecard(
+    deployment: Deployment,
+    emulator: BedrockEmulator,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # Given a run whose job completed and which has not been judged yet
+    _completed_run(deployment, emulator, "unjudged")
+    # When its report is asked for
+    code = main(["report", "unjudged", "--out", str(tmp_path)])
+    # Then the loss curve is drawn and the report says why there is no scorecard chart
+    out = capsys.readouterr().out
+    assert code == 0
+    assert "note: no scorecard yet: the run has not been judged (its Score step writes report/scorecard.json)" in out
+    assert (tmp_path / "training-loss.png").exists()
+    assert not (tmp_path / "scorecard.png").exists()
+    assert json.loads((tmp_path / "report.json").read_text())["scorecard"] is None
+
+
+@pytest.mark.usefixtures("clock")
+def test_an_unreadable_scorecard_is_named_field_by_field_and_the_rest_is_written(
+    deployment: Deployment,
+    emulator: BedrockEmulator,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # Given a scorecard whose second metric has a teacher mean that is not a number
+    _completed_run(deployment, emulator, "garbled")
+    document = _scorecard()
+    document["metrics"][1]["teacherMean"] = "high"
+    _put_json("jobs/garbled/report/scorecard.json", document)
+    # When its report is asked for
+    code = main(["report", "garbled", "--out", str(tmp_path)])
+    # Then the file and field are named, no chart is drawn, and the rest of the report is written
+    out = capsys.readouterr().out
+    assert code == 0
+    assert (
+        f"scorecard unreadable, no scorecard chart: s3://{OUTPUT_BUCKET}/jobs/garbled/report/scorecard.json: "
+        "metrics[1].teacherMean: expected a number, got 'high'"
+    ) in out
+    assert not (tmp_path / "scorecard.png").exists()
+    assert (tmp_path / "training-loss.png").exists()
+
+
+@pytest.mark.usefixtures("clock")
+def test_without_matplotlib_the_scorecard_is_printed_and_the_chart_skipped(
+    deployment: Deployment,
+    emulator: BedrockEmulator,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # Given a judged run, and matplotlib that cannot be imported
+    _completed_run(deployment, emulator, "noplot")
+    _put_json("jobs/noplot/report/scorecard.json", _scorecard("promote"))
+    monkeypatch.setitem(sys.modules, "matplotlib.figure", None)
+    # When its report is asked for
+    code = main(["report", "noplot", "--out", str(tmp_path)])
+    # Then the scorecard is printed, and the note says how to get its chart
+    out = capsys.readouterr().out
+    assert code == 0
+    assert "scorecard: promote: " in out
+    assert "matplotlib is not installed, so no scorecard PNG was drawn" in out
+    assert not (tmp_path / "scorecard.png").exists()
