@@ -20,6 +20,12 @@ JOBS_CREATED: Final = "JobsCreated"
 PROVISIONED_MODEL_UNITS_CREATED: Final = "ProvisionedModelUnitsCreated"
 PROVISIONED_THROUGHPUTS_DELETED: Final = "ProvisionedThroughputsDeleted"
 VALIDATION_PROMPTS_FAILED: Final = "ValidationPromptsFailed"
+TEACHER_PROMPTS_FAILED: Final = "TeacherPromptsFailed"
+EVALUATION_JOBS_CREATED: Final = "EvaluationJobsCreated"
+# Published by Score: the student's share of the teacher's mean score on the decision metric, in percent (100: as
+# good), and 1 for a promote decision, 0 for hold.
+STUDENT_SCORE_SHARE: Final = "StudentScoreShare"
+STUDENT_PROMOTED: Final = "StudentPromoted"
 
 # Published by the sweeper on every run (0 when there is nothing to report), so alarms see data.
 OVERDUE_PROVISIONED_THROUGHPUTS: Final = "OverdueProvisionedThroughputs"  # alive longer than the maximum lifetime

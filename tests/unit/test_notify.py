@@ -108,3 +108,61 @@ def test_a_failure_with_an_unknown_error_and_an_unreadable_history_still_gets_a_
     assert outcome.cause == "plain text"
     assert outcome.next_step == DEFAULT_NEXT_STEP
     assert outcome.failing_state is None
+
+
+DEPLOYMENT = "arn:aws:bedrock:us-east-1:123456789012:custom-model-deployment/abcdefghij12"
+SCORECARD = {
+    "decision": "hold",
+    "reason": "hold: the student's mean Builtin.Correctness is 0.500 against the teacher's 1.000",
+    "decisionMetric": "Builtin.Correctness",
+    "studentShare": 0.5,
+    "scorecardUri": "s3://outputs/jobs/run-1/report/scorecard.json",
+    "servingMode": "on-demand",
+}
+
+
+def _judged_run(*, keep: bool, failure: dict[str, str] | None = None) -> RunState:
+    document: dict[str, Any] = {
+        "run": {"servingMode": "on-demand", "servingReason": "on demand: AWS deploys ...", "keepDeployment": keep},
+        "serving": {"student": {"modelArn": DEPLOYMENT}, "validation": {"succeeded": 5}},
+        "scorecard": SCORECARD,
+    }
+    if failure is not None:
+        document["failure"] = failure
+    return _state(document)
+
+
+def test_a_judged_run_reports_its_serving_its_kept_deployment_and_its_decision() -> None:
+    # Given a successful on-demand run asked to keep its deployment, and scored
+    state = _judged_run(keep=True)
+    # When the outcome is built
+    outcome = run_outcome("SUCCEEDED", EXECUTION, state, 0.0, _Executions())
+    # Then it says how the student was served and why, hands over the kept deployment, and gives the verdict
+    assert (outcome.serving_mode, outcome.serving_reason) == ("on-demand", "on demand: AWS deploys ...")
+    assert outcome.kept_model_deployment_arn == DEPLOYMENT
+    assert (outcome.decision, outcome.decision_reason) == ("hold", SCORECARD["reason"])
+    assert outcome.scorecard_uri == SCORECARD["scorecardUri"]
+    # And the published message carries all of it
+    message = json.loads(json.dumps(outcome.model_dump(exclude_none=True)))
+    assert {"serving_mode", "kept_model_deployment_arn", "decision", "decision_reason", "scorecard_uri"} <= set(message)
+
+
+@pytest.mark.parametrize(
+    ("status", "keep", "failure"),
+    [
+        pytest.param("SUCCEEDED", False, None, id="not asked to keep"),
+        pytest.param("FAILED", True, {"Error": "EvaluationJobFailed", "Cause": "judge"}, id="failed run keeps nothing"),
+    ],
+)
+def test_no_deployment_is_handed_over_unless_a_successful_run_kept_it(
+    status: str, keep: bool, failure: dict[str, str] | None
+) -> None:
+    outcome = run_outcome(status, EXECUTION, _judged_run(keep=keep, failure=failure), 0.0, _Executions())
+    assert outcome.kept_model_deployment_arn is None
+    assert outcome.serving_mode == "on-demand"
+
+
+def test_the_judges_errors_have_next_steps() -> None:
+    for error in ("TeacherInferenceFailed", "EvaluationJobFailed", "EvaluationJobStopped", "EvaluationTimedOut",
+                  "EvaluationResultsUnreadable"):  # fmt: skip
+        assert error in NEXT_STEPS

@@ -1,4 +1,4 @@
-"""State `ValidateModel`: held-out prompts through Converse on the Provisioned Throughput."""
+"""State `ValidateModel`: the held-out prompts through Converse on the student (its deployment or PT)."""
 
 from __future__ import annotations
 
@@ -21,7 +21,8 @@ _runtime = BedrockRuntimeGateway()
 
 class ValidateModelRequest(StateModel):
     run: Run
-    provisioned_model_arn: str
+    # The custom model deployment's ARN (on demand) or the Provisioned Throughput's: Converse's modelId either way.
+    model_arn: str
 
 
 @logger.inject_lambda_context
@@ -29,7 +30,7 @@ class ValidateModelRequest(StateModel):
 @metrics.log_metrics
 @event_parser(model=ValidateModelRequest)
 def handler(event: ValidateModelRequest, context: LambdaContext) -> dict[str, Any]:
-    summary = record_validation(event.run, event.provisioned_model_arn, _runtime, _s3)
+    summary = record_validation(event.run, event.model_arn, _runtime, _s3)
     metrics.add_metric(name=VALIDATION_PROMPTS_FAILED, unit=MetricUnit.Count, value=summary.failed)
     logger.info("validation finished", **summary.model_dump())
     return to_state(summary)

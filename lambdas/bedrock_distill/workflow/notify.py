@@ -29,6 +29,15 @@ NEXT_STEPS = {
     + ", or wait for a running customization job to end; then start a new execution.",
     "ProvisionedThroughputFailed": "Bedrock could not provision throughput; the PT was deleted. Retry later.",
     "ValidationInferenceFailed": "Validation inference failed on every prompt; check the model and prompts.",
+    "TeacherInferenceFailed": "The teacher answered none of the held-out prompts; read the errors in the run's "
+    "report/responses/teacher.jsonl (model access, quota, inference profile) and start a new execution.",
+    "EvaluationJobFailed": "Read the evaluation job's failure messages; check the judge model's access and the "
+    "evaluation role's S3 grants, then start a new execution.",
+    "EvaluationJobStopped": "An evaluation job was stopped or deleted; start a new execution when ready.",
+    "EvaluationTimedOut": "The judge ran past maxEvaluationHours and was stopped; raise the limit or judge fewer "
+    "prompts (validationSampleSize), then start a new execution.",
+    "EvaluationResultsUnreadable": "The judge's output is not in the layout AWS documents; the error names the "
+    "file, line and field.",
 }
 DEFAULT_NEXT_STEP = "See the execution's history in the Step Functions console for the failing state."
 
@@ -42,6 +51,15 @@ class Outcome(BaseModel):
     validation: dict[str, Any] | None = None
     provisioned_throughput_hours: float | None = None
     estimated_provisioned_throughput_cost_usd: float | None = None
+    # How the student was served and why (on demand or Provisioned Throughput), and the deployment a successful run
+    # was asked to keep (keepDeployment): the user's to invoke, and to delete.
+    serving_mode: str | None = None
+    serving_reason: str | None = None
+    kept_model_deployment_arn: str | None = None
+    # The judge's verdict: promote or hold, why, and the scorecard with every figure behind it.
+    decision: str | None = None
+    decision_reason: str | None = None
+    scorecard_uri: str | None = None
     failing_state: str | None = None
     error: str | None = None
     cause: str | None = None
@@ -96,12 +114,41 @@ class MetricsState(BaseModel):
     final_training_loss: float | None = None
 
 
+class RunPart(BaseModel):
+    """`$.run`: how the run was to be served."""
+
+    model_config = _STATE_CONFIG
+
+    serving_mode: str | None = None
+    serving_reason: str | None = None
+    keep_deployment: bool = False
+
+
+class StudentState(BaseModel):
+    """`$.serving.student`: what answered as the student (the deployment's or the PT's ARN)."""
+
+    model_config = _STATE_CONFIG
+
+    model_arn: str | None = None
+
+
 class ServingState(BaseModel):
     """`$.serving`: the validation summary is free-form and goes into the outcome as it is."""
 
     model_config = _STATE_CONFIG
 
+    student: StudentState | None = None
     validation: dict[str, Any] | None = None
+
+
+class ScorecardState(BaseModel):
+    """`$.scorecard`: Score's output (workflow/scorecard.py ScorecardSummary)."""
+
+    model_config = _STATE_CONFIG
+
+    decision: str | None = None
+    reason: str | None = None
+    scorecard_uri: str | None = None
 
 
 class DeletionState(Deletion):
@@ -115,9 +162,11 @@ class RunState(BaseModel):
 
     model_config = _STATE_CONFIG
 
+    run: RunPart | None = None
     job: JobState | None = None
     metrics: MetricsState | None = None
     serving: ServingState | None = None
+    scorecard: ScorecardState | None = None
     deletion: DeletionState | None = None
     failure: StateError | None = None
 
@@ -148,6 +197,17 @@ def run_outcome(
     outcome.estimated_provisioned_throughput_cost_usd = (
         estimated_cost(alive, units, hourly_rate_usd) if alive is not None and units and hourly_rate_usd > 0 else None
     )
+    run = state.run or RunPart()
+    outcome.serving_mode = run.serving_mode
+    outcome.serving_reason = run.serving_reason
+    student = state.serving.student if state.serving else None
+    # A failed run keeps nothing (the failure path deletes the deployment whatever keepDeployment says).
+    if outcome.status == "SUCCEEDED" and run.keep_deployment and run.serving_mode == "on-demand" and student:
+        outcome.kept_model_deployment_arn = student.model_arn
+    if state.scorecard is not None:
+        outcome.decision = state.scorecard.decision
+        outcome.decision_reason = state.scorecard.reason
+        outcome.scorecard_uri = state.scorecard.scorecard_uri
     return outcome
 
 

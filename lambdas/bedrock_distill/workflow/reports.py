@@ -6,22 +6,17 @@ The workflow writes them and `distill report` reads them, by these names. Prefli
 
 from __future__ import annotations
 
-from itertools import islice
 from typing import Final
 
 from pydantic import BaseModel
 
 from bedrock_distill.gateways.bedrock_runtime import BedrockRuntimeGateway
 from bedrock_distill.gateways.s3 import S3Gateway, S3Location
+from bedrock_distill.workflow.errors import TeacherInferenceFailed
 from bedrock_distill.workflow.metrics import collect_metrics
+from bedrock_distill.workflow.responses import ResponsesSummary, record_responses, validation_prompts
 from bedrock_distill.workflow.run import Run
-from bedrock_distill.workflow.validation import (
-    ValidationPrompt,
-    ValidationPromptsOrigin,
-    ValidationSummary,
-    prompts_from_conversation_records,
-    run_validation,
-)
+from bedrock_distill.workflow.validation import ValidationPromptsOrigin, ValidationSummary, run_validation
 
 METRICS_REPORT: Final = "metrics.json"
 VALIDATION_REPORT: Final = "validation.json"
@@ -50,23 +45,52 @@ def record_job_metrics(run: Run, job_arn: str, s3: S3Gateway) -> JobMetricsSumma
     )
 
 
+class StudentValidationSummary(ValidationSummary, ResponsesSummary):
+    """ValidateModel's output: the chrF validation summary and the student's responses summary, in one."""
+
+
 def record_validation(
-    run: Run, provisioned_model_arn: str, runtime: BedrockRuntimeGateway, s3: S3Gateway
-) -> ValidationSummary:
-    """The run's validation prompts through the model, into the run's validation report."""
-    return run_validation(
-        model_id=provisioned_model_arn,
-        prompts=_validation_prompts(run, s3),
-        origin=ValidationPromptsOrigin.of(run),
+    run: Run, model_id: str, runtime: BedrockRuntimeGateway, s3: S3Gateway
+) -> StudentValidationSummary:
+    """The run's validation prompts through the student (`model_id`: its deployment or PT), every answer into the
+    run's student response lines, their chrF scores into the run's validation report."""
+    answers, responses = record_responses(
+        model_id,
+        validation_prompts(run, s3),
         max_tokens=run.max_response_length_for_inference,
-        report_location=S3Location.parse(run.report_s3_uri).child(VALIDATION_REPORT),
+        location=S3Location.parse(run.student_responses_uri),
         runtime=runtime,
         s3=s3,
     )
+    validation = run_validation(
+        model_id=model_id,
+        answers=answers,
+        responses=responses,
+        origin=ValidationPromptsOrigin.of(run),
+        report_location=S3Location.parse(run.report_s3_uri).child(VALIDATION_REPORT),
+        s3=s3,
+    )
+    return StudentValidationSummary.model_validate(responses.model_dump() | validation.model_dump())
 
 
-def _validation_prompts(run: Run, s3: S3Gateway) -> list[ValidationPrompt]:
-    """The run's validation prompts: given, or held out of its training prompts by Preflight. Never
-    records the job trained on."""
-    lines = s3.iter_lines(S3Location.parse(run.validation_prompts))
-    return prompts_from_conversation_records(islice(lines, run.validation_sample_size * 2), run.validation_sample_size)
+def record_teacher_responses(run: Run, runtime: BedrockRuntimeGateway, s3: S3Gateway) -> ResponsesSummary:
+    """The run's validation prompts through the teacher (its model ID or inference profile, on demand), every answer
+    into the run's teacher response lines. TeacherInferenceFailed when there is no prompt or no answer."""
+    origin = ValidationPromptsOrigin.of(run)
+    prompts = validation_prompts(run, s3)
+    if not prompts:
+        raise TeacherInferenceFailed(f"no validation prompts in {origin.uri} ({origin.description})")
+    answers, responses = record_responses(
+        run.teacher_model_id,
+        prompts,
+        max_tokens=run.max_response_length_for_inference,
+        location=S3Location.parse(run.teacher_responses_uri),
+        runtime=runtime,
+        s3=s3,
+    )
+    if not responses.succeeded:
+        raise TeacherInferenceFailed(
+            f"every prompt failed on the teacher {run.teacher_model_id}; first error: {answers[0].error} "
+            f"(all answers: {responses.responses_uri})"
+        )
+    return responses
