@@ -19,20 +19,25 @@ from contextlib import contextmanager
 from typing import Any
 
 from offline.bedrock_emulator.clock import LogicalClock
+from offline.bedrock_emulator.deployments import ModelDeployment
 from offline.bedrock_emulator.errors import UnsupportedOperationError
+from offline.bedrock_emulator.evaluations import EvaluationJob
 from offline.bedrock_emulator.events import Event, EventSink, eventbridge_sink
-from offline.bedrock_emulator.faults import Faults
+from offline.bedrock_emulator.faults import DEFAULT_STUDENT_FIDELITY, Faults
 from offline.bedrock_emulator.jobs import Job
 from offline.bedrock_emulator.service import BedrockEmulator, RecordedCall
 from offline.bedrock_emulator.throughput import ProvisionedThroughput
 
 __all__ = [
+    "DEFAULT_STUDENT_FIDELITY",
     "BedrockEmulator",
+    "EvaluationJob",
     "Event",
     "EventSink",
     "Faults",
     "Job",
     "LogicalClock",
+    "ModelDeployment",
     "ProvisionedThroughput",
     "RecordedCall",
     "UnsupportedOperationError",

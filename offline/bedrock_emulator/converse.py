@@ -26,6 +26,9 @@ _CLAIMS = (
     "{topic} works best when kept simple.",
 )
 _STOP_WORDS = {"what", "which", "about", "there", "their", "would", "could", "should", "please", "explain"}
+_TERM = re.compile(r"[A-Za-z][A-Za-z-]{4,}")
+# The stock phrasing every answer wraps its topics in: carries no meaning of its own.
+_FILLER = frozenset(word.lower() for phrase in (*_OPENINGS, *_CLAIMS, "the question") for word in _TERM.findall(phrase))
 
 
 def estimate_tokens(text: str) -> int:
@@ -38,15 +41,16 @@ def prompt_text(params: dict[str, Any]) -> str:
     return "\n".join(block["text"] for block in blocks if "text" in block)
 
 
-def answer(params: dict[str, Any]) -> tuple[str, str]:
-    """The (text, stopReason) for a Converse request, seeded by everything that shapes an answer."""
+def answer(params: dict[str, Any], *, on_topic: bool = True) -> tuple[str, str]:
+    """The (text, stopReason) for a Converse request, seeded by everything that shapes an answer. Off topic, it
+    names none of the prompt's topics: the answer of a model that missed the point."""
     seed = json.dumps(
         [params["modelId"], params.get("system"), params.get("messages"), params.get("inferenceConfig")],
         sort_keys=True,
         default=repr,
     )
     picks = _picks(seed)
-    topics = _topics(params) or ["the question"]
+    topics = (_topics(params) if on_topic else []) or ["the question"]
     sentences = [
         f"{_OPENINGS[next(picks) % len(_OPENINGS)]} "
         + _CLAIMS[next(picks) % len(_CLAIMS)].format(topic=topics[next(picks) % len(topics)])
@@ -59,11 +63,27 @@ def answer(params: dict[str, Any]) -> tuple[str, str]:
     return text, "end_turn"
 
 
+def draw(*parts: str) -> float:
+    """A number in [0, 1) fixed by `parts`: a deterministic coin for per-prompt decisions."""
+    digest = hashlib.sha256("\x00".join(parts).encode()).digest()
+    return int.from_bytes(digest[:8], "big") / 2**64
+
+
+def key_terms(text: str) -> set[str]:
+    """The words a text is about, as `answer` picks its topics, without the stock phrasing answers wrap them in."""
+    return {word.lower() for word in _TERM.findall(text)} - _STOP_WORDS - _FILLER
+
+
+def prompt_topics(prompt: str) -> list[str]:
+    """The topics an on-topic answer to `prompt` draws from, in order of appearance."""
+    words = [w.lower() for w in _TERM.findall(prompt)]
+    return list(dict.fromkeys(w for w in words if w not in _STOP_WORDS))[:6]
+
+
 def _topics(params: dict[str, Any]) -> list[str]:
     user_turns = [m for m in params.get("messages", []) if m["role"] == "user"]
     last_prompt = " ".join(block.get("text", "") for block in user_turns[-1]["content"]) if user_turns else ""
-    words = [w.lower() for w in re.findall(r"[A-Za-z][A-Za-z-]{4,}", last_prompt)]
-    return list(dict.fromkeys(w for w in words if w not in _STOP_WORDS))[:6]
+    return prompt_topics(last_prompt)
 
 
 def _picks(seed: str) -> Iterator[int]:

@@ -83,10 +83,16 @@ def without_none(response: Response) -> Response:
     return {key: value for key, value in response.items() if value is not None}
 
 
-def created_between(items: Iterable[_Item], params: Params, created: Callable[[_Item], datetime]) -> list[_Item]:
-    """Items created strictly between the request's creationTimeAfter and creationTimeBefore, sorted by
-    creation time in the request's sortOrder (newest first by default)."""
-    after, before = params.get("creationTimeAfter"), params.get("creationTimeBefore")
+def created_between(
+    items: Iterable[_Item],
+    params: Params,
+    created: Callable[[_Item], datetime],
+    bounds: tuple[str, str] = ("creationTimeAfter", "creationTimeBefore"),
+) -> list[_Item]:
+    """Items created strictly between the request's `bounds` (its creationTimeAfter and creationTimeBefore, or
+    however the operation names them), sorted by creation time in the request's sortOrder (newest first by
+    default)."""
+    after, before = params.get(bounds[0]), params.get(bounds[1])
     kept = [
         item
         for item in items

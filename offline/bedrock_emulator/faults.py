@@ -1,10 +1,14 @@
 """Faults to inject, per call or per resource, so tests can drive every failure path on purpose.
 
 Errors are raised before validation and state changes, as a throttled or failed request leaves no trace
-in the service. Resource outcomes (a job that fails or stops, a Provisioned Throughput that fails) are
-taken by the next resource created that matches. Lost events are the next job state-change events that
-match, dropped instead of delivered, as EventBridge delivery from Bedrock is best-effort. A refused
-deletion (`conflict_on_delete`) is checked on the PT the request names, so it can single out one PT.
+in the service. Resource outcomes (a job that fails or stops, a Provisioned Throughput, deployment or evaluation
+job that fails, an evaluation job whose output file is garbled) are taken by the next resource created that
+matches. Lost events are the next job state-change events that match, dropped instead of delivered, as
+EventBridge delivery from Bedrock is best-effort. A refused deletion (`conflict_on_delete`,
+`conflict_on_model_deployment_delete`) is checked on the resource the request names, so it can single out one.
+
+`degrade_student` is not a one-off: it sets how faithfully a distilled model answers like its teacher (see
+`runtime`), until set again or `clear()`.
 """
 
 from __future__ import annotations
@@ -18,6 +22,8 @@ from offline.bedrock_emulator.models import find_operation, modeled_error_codes
 
 _Value = TypeVar("_Value")
 JOB_STATUSES = frozenset({"InProgress", "Completed", "Failed", "Stopping", "Stopped"})
+# How often a distilled model answers a prompt as its teacher would, unless `degrade_student` says otherwise.
+DEFAULT_STUDENT_FIDELITY = 0.9
 
 
 @dataclass
@@ -48,7 +54,8 @@ class _LostEvents:
 
 @dataclass
 class _DeleteConflicts:
-    provisioned_model_name: str | None
+    kind: str  # the resource's kind in its ARN: provisioned-model or custom-model-deployment
+    name: str | None
     times: int | None
 
 
@@ -68,6 +75,10 @@ class Faults:
         self._provisioned_throughput_failures: list[tuple[str | None, str]] = []
         self._lost_events: list[_LostEvents] = []
         self._delete_conflicts: list[_DeleteConflicts] = []
+        self._model_deployment_failures: list[tuple[str | None, str]] = []
+        self._evaluation_failures: list[tuple[str | None, str]] = []
+        self._garbled_evaluation_outputs: list[tuple[str | None, bool]] = []
+        self._student_fidelity: list[tuple[str | None, float]] = []
 
     def raise_on(
         self,
@@ -104,10 +115,22 @@ class Faults:
 
         Checked once the PT is found, so deleting one that does not exist is still ResourceNotFoundException.
         """
+        self._conflict_on_delete("provisioned-model", provisioned_model_name, times)
+
+    def conflict_on_model_deployment_delete(
+        self, model_deployment_name: str | None = None, *, times: int | None = 1
+    ) -> None:
+        """The next `times` DeleteCustomModelDeployment calls on the deployment named `model_deployment_name` (any
+        by default) raise ConflictException (botocore models it for that operation); `times=None`: every one until
+        `clear()`. The deployment is untouched; deleting it after that succeeds. Checked once the deployment is
+        found, so deleting one that does not exist is still ResourceNotFoundException."""
+        self._conflict_on_delete("custom-model-deployment", model_deployment_name, times)
+
+    def _conflict_on_delete(self, kind: str, name: str | None, times: int | None) -> None:
         if times is not None and times < 1:
             raise ValueError("times counts calls from 1; None refuses every deletion until clear()")
         with self._lock:
-            self._delete_conflicts.append(_DeleteConflicts(provisioned_model_name, times))
+            self._delete_conflicts.append(_DeleteConflicts(kind, name, times))
 
     def fail_job(self, message: str = "Internal error during training", *, job_name: str | None = None) -> None:
         """The next job created (or the one named `job_name`) ends Failed with `message` instead of
@@ -128,6 +151,44 @@ class Faults:
         `message`; it still exists and must be deleted."""
         with self._lock:
             self._provisioned_throughput_failures.append((provisioned_model_name, message))
+
+    def fail_model_deployment(
+        self, message: str = "Insufficient capacity to deploy the model", *, model_deployment_name: str | None = None
+    ) -> None:
+        """The next custom model deployment created (or the one of that name) goes Creating -> Failed with
+        `message`; it still exists until deleted."""
+        with self._lock:
+            self._model_deployment_failures.append((model_deployment_name, message))
+
+    def fail_evaluation_job(
+        self, message: str = "Internal error while evaluating", *, job_name: str | None = None
+    ) -> None:
+        """The next evaluation job created (or the one named `job_name`) ends Failed with `message` in its
+        failureMessages instead of Completed, writing no results."""
+        with self._lock:
+            self._evaluation_failures.append((job_name, message))
+
+    def garble_evaluation_output(self, *, job_name: str | None = None) -> None:
+        """The next evaluation job created (or the one named `job_name`) completes, but the last line of its
+        output file is cut off mid-JSON, as a reader must not trust what it did not parse."""
+        with self._lock:
+            self._garbled_evaluation_outputs.append((job_name, True))
+
+    def degrade_student(self, fidelity: float, *, custom_model_name: str | None = None) -> None:
+        """From now on the distilled model named `custom_model_name` (every one by default) answers a prompt as its
+        teacher would with probability `fidelity` (0..1, decided per prompt, deterministically), and off the point
+        otherwise; the default is DEFAULT_STUDENT_FIDELITY. A lower fidelity makes a worse student, which an
+        evaluation job then scores lower. The latest setting that names the model wins over one for every model."""
+        if not 0.0 <= fidelity <= 1.0:
+            raise ValueError(f"fidelity is a probability between 0 and 1, not {fidelity}")
+        with self._lock:
+            self._student_fidelity.append((custom_model_name, fidelity))
+
+    def student_fidelity(self, custom_model_name: str) -> float:
+        with self._lock:
+            named = [value for name, value in self._student_fidelity if name == custom_model_name]
+            anyone = [value for name, value in self._student_fidelity if name is None]
+        return (named or anyone or [DEFAULT_STUDENT_FIDELITY])[-1]
 
     def lose_job_events(self, times: int | None = 1, status: str | None = None, *, job_name: str | None = None) -> None:
         """Drop the next `times` job state-change events (`times=None`: every one until `clear()`) whose
@@ -150,6 +211,10 @@ class Faults:
             self._provisioned_throughput_failures.clear()
             self._lost_events.clear()
             self._delete_conflicts.clear()
+            self._model_deployment_failures.clear()
+            self._evaluation_failures.clear()
+            self._garbled_evaluation_outputs.clear()
+            self._student_fidelity.clear()
 
     def error_for(self, operation: str) -> BedrockError | None:
         """Counts this call against every rule for `operation`; the error to raise, if one fires."""
@@ -180,19 +245,42 @@ class Faults:
 
     def take_delete_conflict(self, provisioned_model_name: str) -> str | None:
         """Counts this deletion against the first matching rule; the ConflictException message, if one fires."""
+        if self._take_delete_conflict("provisioned-model", provisioned_model_name):
+            return f"Provisioned model {provisioned_model_name} is being created or updated; retry later"
+        return None
+
+    def take_model_deployment_delete_conflict(self, model_deployment_name: str) -> str | None:
+        """Counts this deletion against the first matching rule; the ConflictException message, if one fires."""
+        if self._take_delete_conflict("custom-model-deployment", model_deployment_name):
+            return f"Custom model deployment {model_deployment_name} is being updated; retry later"
+        return None
+
+    def _take_delete_conflict(self, kind: str, name: str) -> bool:
         with self._lock:
             for rule in self._delete_conflicts:
-                if rule.provisioned_model_name in (None, provisioned_model_name):
+                if rule.kind == kind and rule.name in (None, name):
                     if rule.times is not None:
                         rule.times -= 1
                         if rule.times == 0:
                             self._delete_conflicts.remove(rule)
-                    return f"Provisioned model {provisioned_model_name} is being created or updated; retry later"
-        return None
+                    return True
+        return False
 
     def take_provisioned_throughput_failure(self, provisioned_model_name: str) -> str | None:
         with self._lock:
             return _take(self._provisioned_throughput_failures, provisioned_model_name)
+
+    def take_model_deployment_failure(self, model_deployment_name: str) -> str | None:
+        with self._lock:
+            return _take(self._model_deployment_failures, model_deployment_name)
+
+    def take_evaluation_failure(self, job_name: str) -> str | None:
+        with self._lock:
+            return _take(self._evaluation_failures, job_name)
+
+    def take_garbled_evaluation_output(self, job_name: str) -> bool:
+        with self._lock:
+            return _take(self._garbled_evaluation_outputs, job_name) is not None
 
 
 def _take(pending: list[tuple[str | None, _Value]], name: str) -> _Value | None:

@@ -1,13 +1,22 @@
-"""The runtime: Converse on a foundation model or on an InService Provisioned Throughput, logged when
-invocation logging is on. Answers come from `converse`; a custom model is served only through a PT."""
+"""The runtime: Converse on a foundation model, an InService Provisioned Throughput or an Active custom model
+deployment, logged when invocation logging is on. Answers come from `converse`.
+
+A PT or deployment answers as the model behind it: a PT bought for a foundation model as that model would on
+demand; a custom model as itself, and a distilled one as its teacher would, on the share of prompts its fidelity
+says (`Faults.degrade_student`), and off the point on the rest. So a worse student gives worse answers to the same
+prompts, and an evaluation job scores it lower. A custom model is served only through a PT or a deployment.
+"""
 
 from __future__ import annotations
 
 import time
 
-from offline.bedrock_emulator.converse import answer, estimate_tokens, prompt_text
-from offline.bedrock_emulator.core import Handler, Params, Response
+from offline.bedrock_emulator.converse import answer, draw, estimate_tokens, prompt_text
+from offline.bedrock_emulator.core import Handler, Params, Response, model_id
+from offline.bedrock_emulator.custom_models import CustomModels
+from offline.bedrock_emulator.deployments import ModelDeployments
 from offline.bedrock_emulator.errors import BedrockError
+from offline.bedrock_emulator.faults import Faults
 from offline.bedrock_emulator.invocation_logging import InvocationLogging
 from offline.bedrock_emulator.throughput import ProvisionedThroughputs
 
@@ -16,10 +25,20 @@ class Runtime:
     """`latency_seconds`: a real sleep per call, for concurrency benchmarks (see `wait_as_the_service`)."""
 
     def __init__(
-        self, throughputs: ProvisionedThroughputs, logging: InvocationLogging, *, latency_seconds: float
+        self,
+        *,
+        throughputs: ProvisionedThroughputs,
+        deployments: ModelDeployments,
+        custom_models: CustomModels,
+        logging: InvocationLogging,
+        faults: Faults,
+        latency_seconds: float,
     ) -> None:
         self._throughputs = throughputs
+        self._deployments = deployments
+        self._custom_models = custom_models
         self._logging = logging
+        self._faults = faults
         self._latency_seconds = latency_seconds
 
     def operations(self) -> dict[str, Handler]:
@@ -31,19 +50,47 @@ class Runtime:
         if operation in self.operations() and self._latency_seconds:
             time.sleep(self._latency_seconds)
 
-    def _converse(self, params: Params, region: str) -> Response:
-        model_id = params["modelId"]
-        if ":provisioned-model/" in model_id:
-            pt = self._throughputs.get(model_id)
+    def _served_model(self, requested: str) -> str:
+        """The model that answers a Converse on `requested`: the one behind a ready PT or deployment, or itself."""
+        if ":provisioned-model/" in requested:
+            pt = self._throughputs.get(requested)
             if pt.status == "Failed":
                 raise BedrockError("ValidationException", f"Provisioned model {pt.name} is Failed")
             if pt.status != "InService":
                 raise BedrockError("ModelNotReadyException", f"Provisioned model {pt.name} is {pt.status}")
-        elif ":custom-model/" in model_id:
+            return pt.model_arn
+        if ":custom-model-deployment/" in requested:
+            deployment = self._deployments.get(requested)
+            if deployment.status == "Failed":
+                raise BedrockError("ValidationException", f"Custom model deployment {deployment.name} is Failed")
+            if deployment.status != "Active":
+                raise BedrockError(
+                    "ModelNotReadyException", f"Custom model deployment {deployment.name} is {deployment.status}"
+                )
+            return deployment.model_arn
+        if ":custom-model/" in requested:
             raise BedrockError(
-                "ValidationException", "A custom model is served through a Provisioned Throughput; use its ARN"
+                "ValidationException",
+                "A custom model is served through a Provisioned Throughput or a custom model deployment; use its ARN",
             )
-        text, stop_reason = answer(params)
+        return requested
+
+    def _answer(self, served: str, params: Params) -> tuple[str, str]:
+        custom = self._custom_models.find(served)
+        if custom is None:
+            # A foundation model, by id or ARN: a PT bought for it answers as the model does on demand.
+            return answer(params | {"modelId": model_id(served)})
+        distillation = custom.get("customizationConfig", {}).get("distillationConfig", {})
+        teacher = distillation.get("teacherModelConfig", {}).get("teacherModelIdentifier")
+        if teacher is None:
+            return answer(params | {"modelId": custom["modelArn"]})
+        fidelity = self._faults.student_fidelity(custom["modelName"])
+        if draw(custom["modelArn"], prompt_text(params)) < fidelity:
+            return answer(params | {"modelId": teacher})
+        return answer(params | {"modelId": custom["modelArn"]}, on_topic=False)
+
+    def _converse(self, params: Params, region: str) -> Response:
+        text, stop_reason = self._answer(self._served_model(params["modelId"]), params)
         input_tokens, output_tokens = estimate_tokens(prompt_text(params)), estimate_tokens(text)
         response: Response = {
             "output": {"message": {"role": "assistant", "content": [{"text": text}]}},

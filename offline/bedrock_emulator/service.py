@@ -1,11 +1,12 @@
 """The emulated Bedrock account: one lock, one clock and one record of calls over its parts, each in its own
 module: customization jobs and custom models (`jobs`, `custom_models`), Provisioned Throughput (`throughput`),
-Converse (`runtime`), invocation logging (`invocation_logging`), tags (`tags`) and the foundation-model catalog
+custom model deployments (`deployments`), evaluation jobs and their judge (`evaluations`, `judge`), Converse
+(`runtime`), invocation logging (`invocation_logging`), tags (`tags`) and the foundation-model catalog
 (`foundation_models`), with the quotas they enforce (`quotas`).
 
-Time-driven transitions are applied lazily: every call first settles each job and Provisioned Throughput
-to the clock's now, so a test that advances the clock sees the same states a poller would have. `advance`
-and `settle` apply them without a call, so nothing depends on someone polling.
+Time-driven transitions are applied lazily: every call first settles each job, Provisioned Throughput,
+deployment and evaluation job to the clock's now, so a test that advances the clock sees the same states a poller
+would have. `advance` and `settle` apply them without a call, so nothing depends on someone polling.
 
 Every job status change emits one "Model Customization Job State Change" event (see `events`), in order,
 to every subscribed sink. Events are collected under the lock and delivered after it is released (see
@@ -29,7 +30,9 @@ from offline.bedrock_emulator.clock import LogicalClock
 from offline.bedrock_emulator.core import Account, Handler, Params, Response
 from offline.bedrock_emulator.custom_models import CustomModels
 from offline.bedrock_emulator.delivery import Outbox
+from offline.bedrock_emulator.deployments import ModelDeployment, ModelDeployments
 from offline.bedrock_emulator.errors import BedrockError, UnsupportedOperationError
+from offline.bedrock_emulator.evaluations import EvaluationJob, EvaluationJobs
 from offline.bedrock_emulator.events import Event, EventSink
 from offline.bedrock_emulator.faults import Faults
 from offline.bedrock_emulator.foundation_models import FoundationModelCatalog
@@ -52,6 +55,10 @@ _STATUS_READS = {
     "ListModelCustomizationJobs",
     "GetProvisionedModelThroughput",
     "ListProvisionedModelThroughputs",
+    "GetCustomModelDeployment",
+    "ListCustomModelDeployments",
+    "GetEvaluationJob",
+    "ListEvaluationJobs",
 }
 
 
@@ -70,9 +77,12 @@ class BedrockEmulator:
 
     - `job_seconds`: creation to Completed (validation takes the first 5%, data processing up to 30%).
     - `provisioning_seconds`: a Provisioned Throughput's Creating -> InService (or Failed).
-    - `stopping_seconds`: StopModelCustomizationJob's Stopping -> Stopped.
-    - `seconds_per_status_read`: each Get/List of jobs or Provisioned Throughputs advances the clock by
-      this much first, so a polling workflow reaches the end without the test touching the clock.
+    - `deployment_seconds`: a custom model deployment's Creating -> Active (or Failed).
+    - `evaluation_seconds`: an evaluation job's creation to Completed.
+    - `stopping_seconds`: StopModelCustomizationJob's and StopEvaluationJob's Stopping -> Stopped.
+    - `seconds_per_status_read`: each Get/List of jobs, Provisioned Throughputs, deployments or evaluation jobs
+      advances the clock by this much first, so a polling workflow reaches the end without the test touching the
+      clock.
     - `converse_latency_seconds`: a real sleep per Converse, outside the lock, for concurrency benchmarks.
     - `event_sinks`: receive every job state-change event (more with `subscribe`), e.g.
       `events.eventbridge_sink()` to put them on moto's default EventBridge bus.
@@ -81,6 +91,8 @@ class BedrockEmulator:
       requested before any purchase), so whoever buys a PT sets it.
     - `customization_jobs`: the account's CUSTOMIZATION_JOBS_QUOTA in each Region (jobs InProgress or
       Stopping); None enforces none.
+    - `custom_model_deployments`: how many deployments (not deleted) the account may hold in each Region; None
+      enforces none (AWS documents no default).
     - `models_without_access`: foundation model ids whose GetFoundationModelAvailability says the account has
       no access (not authorized, not entitled), as before model access is granted in the console. The models
       ListFoundationModels and GetFoundationModel know are the distillation table's in the Region.
@@ -94,6 +106,8 @@ class BedrockEmulator:
         account_id: str = DEFAULT_ACCOUNT_ID,
         job_seconds: float = 6 * 3600,
         provisioning_seconds: float = 600,
+        deployment_seconds: float = 600,
+        evaluation_seconds: float = 3600,
         stopping_seconds: float = 60,
         seconds_per_status_read: float = 0.0,
         converse_latency_seconds: float = 0.0,
@@ -101,6 +115,7 @@ class BedrockEmulator:
         event_sinks: Iterable[EventSink] = (),
         no_commitment_model_units: int = 0,
         customization_jobs: int | None = None,
+        custom_model_deployments: int | None = None,
         models_without_access: Iterable[str] = (),
     ) -> None:
         self._account = Account(account_id, clock or LogicalClock(), Faults())
@@ -108,7 +123,11 @@ class BedrockEmulator:
         self._lock = threading.RLock()
         self._calls: list[RecordedCall] = []
         self._outbox = Outbox(self._lock, event_sinks)
-        quotas = Quotas(no_commitment_model_units=no_commitment_model_units, customization_jobs=customization_jobs)
+        quotas = Quotas(
+            no_commitment_model_units=no_commitment_model_units,
+            customization_jobs=customization_jobs,
+            custom_model_deployments=custom_model_deployments,
+        )
         self._tags = Tags()
         self._custom_models = CustomModels(account_id, self._tags)
         self._jobs = CustomizationJobs(
@@ -127,14 +146,33 @@ class BedrockEmulator:
             quotas=quotas,
             provisioning_seconds=provisioning_seconds,
         )
+        self._deployments = ModelDeployments(
+            self._account,
+            custom_models=self._custom_models,
+            tags=self._tags,
+            quotas=quotas,
+            deployment_seconds=deployment_seconds,
+        )
+        self._evaluations = EvaluationJobs(
+            self._account, tags=self._tags, evaluation_seconds=evaluation_seconds, stopping_seconds=stopping_seconds
+        )
         self._logging = InvocationLogging(
             self._account, caller_arn=f"arn:aws:sts::{account_id}:assumed-role/bedrock-emulator/session"
         )
-        self._runtime = Runtime(self._throughputs, self._logging, latency_seconds=converse_latency_seconds)
+        self._runtime = Runtime(
+            throughputs=self._throughputs,
+            deployments=self._deployments,
+            custom_models=self._custom_models,
+            logging=self._logging,
+            faults=self._account.faults,
+            latency_seconds=converse_latency_seconds,
+        )
         self._operations: dict[str, Handler] = {
             **self._jobs.operations(),
             **self._custom_models.operations(),
             **self._throughputs.operations(),
+            **self._deployments.operations(),
+            **self._evaluations.operations(),
             **self._logging.operations(),
             **self._tags.operations(),
             **self._runtime.operations(),
@@ -236,6 +274,21 @@ class BedrockEmulator:
         """The Provisioned Throughputs not deleted: each one would still be billing."""
         return [pt for pt in self.provisioned_throughputs.values() if not pt.deleted]
 
+    @property
+    def model_deployments(self) -> dict[str, ModelDeployment]:
+        """Every custom model deployment ever created by ARN, deleted ones included."""
+        return self._settled(lambda: dict(self._deployments.by_arn))
+
+    def live_model_deployments(self) -> list[ModelDeployment]:
+        """The custom model deployments not deleted: each one is left behind (it bills per token only, but it
+        counts against the account's deployments and serves whoever may invoke it)."""
+        return [deployment for deployment in self.model_deployments.values() if not deployment.deleted]
+
+    @property
+    def evaluation_jobs(self) -> dict[str, EvaluationJob]:
+        """Every evaluation job by name, settled to the clock's now."""
+        return self._settled(lambda: dict(self._evaluations.by_name))
+
     def logging_configuration(self, region: str) -> Params | None:
         with self._lock:
             return copy.deepcopy(self._logging.by_region.get(region))
@@ -255,7 +308,8 @@ class BedrockEmulator:
 
     def resource_arn(self, kind: str, identifier: str) -> str | None:
         """The ARN Bedrock resolves a name or ARN of `kind` (model-customization-job, custom-model,
-        provisioned-model) to, as IAM sees the request; None when there is no such resource."""
+        provisioned-model, custom-model-deployment, evaluation-job) to, as IAM sees the request; None when there is
+        no such resource."""
         with self._lock:
             if kind == "model-customization-job":
                 job = self._jobs.find(identifier)
@@ -266,6 +320,12 @@ class BedrockEmulator:
             if kind == "provisioned-model":
                 pt = self._throughputs.find(identifier)
                 return pt.arn if pt else None
+            if kind == "custom-model-deployment":
+                deployment = self._deployments.find(identifier)
+                return deployment.arn if deployment else None
+            if kind == "evaluation-job":
+                evaluation = self._evaluations.find(identifier)
+                return evaluation.arn if evaluation else None
         raise ValueError(f"unknown Bedrock resource kind {kind!r}")
 
     # Dispatch ---------------------------------------------------------------------------------------
@@ -306,6 +366,8 @@ class BedrockEmulator:
         now = self.clock.now()
         self._jobs.settle(now)
         self._throughputs.settle(now)
+        self._deployments.settle(now)
+        self._evaluations.settle(now)
 
     def _settled(self, read: Callable[[], _Read]) -> _Read:
         """`read` of the state settled to the clock's now, with the events settling emitted."""

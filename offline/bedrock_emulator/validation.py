@@ -22,6 +22,9 @@ from botocore.validate import ParamValidator
 from offline.bedrock_emulator.errors import BedrockError
 
 _NUMBER_TYPES = {"integer", "long", "float", "double"}
+# Enum values the service takes that botocore's model does not list: a judge job's taskType "General" (both CLI
+# examples of the user guide's "Create a model evaluation job using built-in metrics", and AWS's samples).
+_UNMODELLED_ENUM_VALUES = {"EvaluationTaskType": frozenset({"General"})}
 _SIZED_TYPES = {"string", "list", "map", "blob"}
 
 
@@ -107,7 +110,7 @@ def _string_constraints(value: str, shape: Shape, where: str) -> Iterator[str]:
             f"Member must satisfy regular expression pattern: {expression}"
         )
     enum = shape.metadata.get("enum")
-    if enum and value not in enum:
+    if enum and value not in enum and value not in _UNMODELLED_ENUM_VALUES.get(shape.name, ()):
         yield (
             f"Value '{value}' at '{where}' failed to satisfy constraint: "
             f"Member must satisfy enum value set: [{', '.join(enum)}]"

@@ -20,7 +20,8 @@ from typing import Any
 from offline.iam.policy import ContextValue, Request
 
 # (kind, identifier) -> the ARN Bedrock resolves a name or ARN to; kinds: model-customization-job,
-# provisioned-model, custom-model. None when Bedrock does not know it (the call then fails after authorization).
+# provisioned-model, custom-model, custom-model-deployment, evaluation-job. None when Bedrock does not know it (the
+# call then fails after authorization).
 BedrockLookup = Callable[[str, str], str | None]
 
 
@@ -187,17 +188,74 @@ def invoke_model_requests(world: World, model_id: str) -> list[Request]:
     return [Request("bedrock:InvokeModel", _foundation_model_arn(world, model_id))]
 
 
+# The geography prefixes of system-defined cross-Region inference profile ids ("Supported Regions and models for
+# inference profiles").
+_PROFILE_GEOGRAPHIES = frozenset({"us", "eu", "apac", "us-gov", "global", "ca", "jp", "au"})
+
+
+def _judge_model_arns(world: World, params: Mapping[str, Any]) -> list[str]:
+    """The foundation models a judge job's evaluator names: by id, inference profile id or either ARN (an inference
+    profile counts as the foundation model it serves, the only model type the reference lists for this action)."""
+    automated = params.get("evaluationConfig", {}).get("automated", {})
+    evaluators = automated.get("evaluatorModelConfig", {}).get("bedrockEvaluatorModels", [])
+    arns = []
+    for evaluator in evaluators:
+        identifier = str(evaluator["modelIdentifier"])
+        if identifier.startswith("arn:") and ":foundation-model/" in identifier:
+            arns.append(identifier)
+            continue
+        model_id = identifier.rsplit("/", 1)[-1]
+        geography, _, base = model_id.partition(".")
+        if geography in _PROFILE_GEOGRAPHIES and "." in base:
+            model_id = base
+        arns.append(_foundation_model_arn(world, model_id))
+    return arns
+
+
 def _pass_role(role_arn: str) -> Request:
     return Request("iam:PassRole", role_arn, {"iam:PassedToService": "bedrock.amazonaws.com"})
+
+
+def _deployment_or_evaluation(operation: str, params: Mapping[str, Any], world: World) -> list[Request] | None:
+    """Custom model deployments and evaluation jobs (None for any other operation)."""
+    action = f"bedrock:{operation}"
+    if operation == "CreateCustomModelDeployment":
+        tags = list(params.get("tags", []))
+        context = _tags_context(tags) if tags else {}
+        # Authorized on the custom model it deploys, with that model's tags (custom-model*, with aws:RequestTag and
+        # aws:TagKeys; the reference lists no custom-model-deployment type for it); tagging the deployment it
+        # creates is TagResource on the deployment, as for a PT.
+        deployment = world.arn("bedrock", "custom-model-deployment/*")
+        model = _on(world, action, str(params["modelArn"]), context)
+        return [model] + ([Request("bedrock:TagResource", deployment, context)] if tags else [])
+    if operation in ("GetCustomModelDeployment", "DeleteCustomModelDeployment"):
+        identifier = str(params["customModelDeploymentIdentifier"])
+        return [_on(world, action, _bedrock_arn(world, "custom-model-deployment", identifier))]
+    if operation == "CreateEvaluationJob":
+        tags = list(params.get("jobTags", []))
+        context = _tags_context(tags) if tags else {}
+        # Authorized on the models involved (foundation-model*, custom-model*, prompt routers), not on the
+        # evaluation-job type: over precomputed responses, the judge only. Tagging the job is TagResource on it.
+        requests = [Request(action, arn, context) for arn in _judge_model_arns(world, params)]
+        if tags:
+            requests.append(Request("bedrock:TagResource", world.arn("bedrock", "evaluation-job/*"), context))
+        return [*requests, _pass_role(str(params["roleArn"]))]
+    if operation in ("GetEvaluationJob", "StopEvaluationJob"):
+        # The identifier is the job's ARN only (botocore EvaluationJobIdentifier).
+        return [_on(world, action, str(params["jobIdentifier"]))]
+    return None
 
 
 def _bedrock(  # noqa: PLR0911 - one return per group of Bedrock operations
     operation: str, params: Mapping[str, Any], world: World
 ) -> list[Request]:
     action = f"bedrock:{operation}"
+    if (requests := _deployment_or_evaluation(operation, params, world)) is not None:
+        return requests
     # Create calls carry their tags as aws:RequestTag/<key> and aws:TagKeys on every resource they are authorized
     # on (Service Authorization Reference for Amazon Bedrock: both keys on the custom-model* and foundation-model*
-    # types of CreateModelCustomizationJob and CreateProvisionedModelThroughput, and on TagResource).
+    # types of CreateModelCustomizationJob, CreateProvisionedModelThroughput, CreateCustomModelDeployment and
+    # CreateEvaluationJob, and on TagResource).
     if operation == "CreateModelCustomizationJob":
         tags = [*params.get("jobTags", []), *params.get("customModelTags", [])]
         # The job and the model do not exist yet: their ARNs are authorized as the patterns they will match.
@@ -226,7 +284,13 @@ def _bedrock(  # noqa: PLR0911 - one return per group of Bedrock operations
     if operation in ("ListTagsForResource", "TagResource", "UntagResource"):
         context = _tags_context(list(params["tags"])) if operation == "TagResource" else {}
         return [_on(world, action, str(params["resourceARN"]), context)]
-    if operation in ("ListModelCustomizationJobs", "ListProvisionedModelThroughputs", "ListCustomModels"):
+    if operation in (
+        "ListModelCustomizationJobs",
+        "ListProvisionedModelThroughputs",
+        "ListCustomModels",
+        "ListCustomModelDeployments",
+        "ListEvaluationJobs",
+    ):
         return [Request(action, "*")]
     if operation in ("GetModelInvocationLoggingConfiguration", "DeleteModelInvocationLoggingConfiguration"):
         return [Request(action, "*")]

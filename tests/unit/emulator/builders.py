@@ -78,3 +78,14 @@ def _session() -> boto3.session.Session:
 
 def client(service_name: str) -> Any:
     return _session().client(service_name)
+
+
+def distilled_model(s3: Any, advance: Any, region: str = REGION, **overrides: Any) -> str:
+    """The ARN of a custom model distilled in `region` from `distillation_request(**overrides)`; `advance` moves the
+    emulator's clock past the job."""
+    bedrock = boto3.session.Session(region_name=region).client("bedrock") if region != REGION else client("bedrock")
+    request = distillation_request({"s3Uri": upload_prompts(s3, 10)}, **overrides)
+    job_arn = bedrock.create_model_customization_job(**request)["jobArn"]
+    advance(JOB_SECONDS)
+    arn: str = bedrock.get_model_customization_job(jobIdentifier=job_arn)["outputModelArn"]
+    return arn
