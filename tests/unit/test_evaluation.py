@@ -140,7 +140,6 @@ def _evaluation(run: Run) -> Evaluation:
 
 
 def _expect_create(stubber: Stubber, run: Run, side: Side, prompts: int) -> None:
-    stubber.add_response("list_evaluation_jobs", {}, {"nameContains": run.evaluation_job_name(side)})
     stubber.add_response("create_evaluation_job", {"jobArn": ARNS[side]}, _request(run, side, prompts))
 
 
@@ -181,37 +180,49 @@ def test_each_side_gets_its_own_byoi_dataset_and_judge_job(run: Run, stub: tuple
     assert all(_pattern("EvaluationJobName").match(run.evaluation_job_name(side)) for side in ("student", "teacher"))
 
 
-def test_a_retried_invocation_finds_the_jobs_it_created(run: Run, stub: tuple[Stubber, BedrockGateway]) -> None:
+def test_a_retried_invocation_sends_the_same_request_with_the_same_token(
+    run: Run, stub: tuple[Stubber, BedrockGateway]
+) -> None:
     stubber, bedrock = stub
-    # Given a first invocation that created the student's job and then timed out
+    # Given Bedrock expecting the very same two requests twice (it answers a repeated token with the same job)
+    for _ in range(2):
+        _expect_create(stubber, run, "student", 3)
+        _expect_create(stubber, run, "teacher", 4)
+    # When the jobs are created, and the invocation is retried
+    first = create_jobs(run, judge_settings(), bedrock, S3Gateway())
+    again = create_jobs(run, judge_settings(), bedrock, S3Gateway())
+    # Then the retry asked for the same jobs (name, token, datasets) and got the same answer
+    assert again == first
+
+
+def test_a_job_whose_name_is_taken_is_found_by_its_exact_name_not_duplicated(
+    run: Run, stub: tuple[Stubber, BedrockGateway]
+) -> None:
+    stubber, bedrock = stub
+    # Given a student's job already made under the run's name (Bedrock refuses the name again)
     name = run.evaluation_job_name("student")
     other = {**_summary(run, "student"), "jobName": f"{name}-other", "jobArn": ARNS["teacher"]}
+    stubber.add_client_error("create_evaluation_job", "ConflictException", "name in use", 409)
     stubber.add_response(
         "list_evaluation_jobs", {"jobSummaries": [other, _summary(run, "student")]}, {"nameContains": name}
     )
     _expect_create(stubber, run, "teacher", 4)
-    # When it is retried
+    # When the jobs are created
     evaluation = create_jobs(run, judge_settings(), bedrock, S3Gateway())
-    # Then the student's job is the one found by its exact name (no second CreateEvaluationJob), the teacher's is new
+    # Then the student's job is the one of exactly that name (not the one whose name only contains it)
     assert (evaluation.student.job_arn, evaluation.teacher.job_arn) == (ARNS["student"], ARNS["teacher"])
 
 
-def test_a_job_created_between_look_up_and_create_is_found_after_the_conflict(
-    run: Run, stub: tuple[Stubber, BedrockGateway]
-) -> None:
+def test_a_conflict_with_no_job_of_that_name_is_not_swallowed(run: Run, stub: tuple[Stubber, BedrockGateway]) -> None:
     stubber, bedrock = stub
-    name = run.evaluation_job_name("student")
-    stubber.add_response("list_evaluation_jobs", {}, {"nameContains": name})
-    stubber.add_client_error("create_evaluation_job", "ConflictException", "name in use", 409)
-    stubber.add_response("list_evaluation_jobs", {"jobSummaries": [_summary(run, "student")]}, {"nameContains": name})
-    _expect_create(stubber, run, "teacher", 4)
-    evaluation = create_jobs(run, judge_settings(), bedrock, S3Gateway())
-    assert evaluation.student.job_arn == ARNS["student"]
+    stubber.add_client_error("create_evaluation_job", "ConflictException", "token reused", 409)
+    stubber.add_response("list_evaluation_jobs", {}, {"nameContains": run.evaluation_job_name("student")})
+    with pytest.raises(BedrockRequestRejected, match="ConflictException"):
+        create_jobs(run, judge_settings(), bedrock, S3Gateway())
 
 
 def test_a_rejected_create_is_not_swallowed(run: Run, stub: tuple[Stubber, BedrockGateway]) -> None:
     stubber, bedrock = stub
-    stubber.add_response("list_evaluation_jobs", {}, {"nameContains": run.evaluation_job_name("student")})
     stubber.add_client_error("create_evaluation_job", "AccessDeniedException", "no PassRole", 403)
     with pytest.raises(BedrockRequestRejected, match="AccessDeniedException"):
         create_jobs(run, judge_settings(), bedrock, S3Gateway())

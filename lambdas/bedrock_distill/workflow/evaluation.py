@@ -196,21 +196,20 @@ def find_evaluation_job(job_name: str, bedrock: BedrockGateway) -> dict[str, Any
 
 
 def create_evaluation_job(request: dict[str, Any], bedrock: BedrockGateway) -> str:
-    """The job's ARN: the one already created under this name (a retried invocation), else a new one."""
-    name = str(request["jobName"])
-    if (existing := find_evaluation_job(name, bedrock)) is not None:
-        return str(existing["jobArn"])
+    """The job's ARN. A retried invocation sends the same request with the same clientRequestToken, which Bedrock
+    answers with the job it already made (botocore CreateEvaluationJobRequest.clientRequestToken: "If this token
+    matches a previous request, Amazon Bedrock ignores the request, but does not return an error"); should the name
+    be taken anyway (ConflictException), the job of exactly that name is ours: it is found, not duplicated."""
     try:
         return bedrock.create_evaluation_job(**request)
     except BedrockRequestRejected as rejected:
-        # Created by a concurrent attempt between the look-up and the create: that one is ours.
-        if rejected.code == "ConflictException" and (existing := find_evaluation_job(name, bedrock)) is not None:
+        if rejected.code == "ConflictException" and (existing := find_evaluation_job(request["jobName"], bedrock)):
             return str(existing["jobArn"])
         raise
 
 
 def create_evaluation_jobs(run: Run, settings: PipelineSettings, bedrock: BedrockGateway, s3: S3Gateway) -> Evaluation:
-    """Both sides' datasets, then both jobs. A retry rewrites the same datasets and finds the jobs it made."""
+    """Both sides' datasets, then both jobs. A retry rewrites the same datasets and gets back the jobs it made."""
     datasets = {side: write_dataset(run, side, s3) for side in SIDES}
     jobs = {
         side: EvaluationJob(
