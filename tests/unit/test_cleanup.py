@@ -11,15 +11,25 @@ import pytest
 from moto import mock_aws
 
 from bedrock_distill.gateways.bedrock import BedrockGateway
+from bedrock_distill.gateways.stepfunctions import MISSING
 from bedrock_distill.workflow.cleanup import clean_up_execution, sweep
-from bedrock_distill.workflow.run import EXECUTION_TAG_KEY, PROJECT_TAG_KEY, PROJECT_TAG_VALUE
+from bedrock_distill.workflow.errors import ThrottlingException
+from bedrock_distill.workflow.run import (
+    EXECUTION_TAG_KEY,
+    KEEP_ON_SUCCESS_TAG_KEY,
+    KEEP_ON_SUCCESS_TAG_VALUE,
+    PROJECT_TAG_KEY,
+    PROJECT_TAG_VALUE,
+)
 from offline.bedrock_emulator import BedrockEmulator, bedrock_emulator
+from tests.unit.cleanup_builders import deployment, distilled_on_demand_model, evaluation_job, live_deployments
 
 pytestmark = pytest.mark.unit
 
 EXECUTION = "arn:aws:states:us-east-1:123456789012:execution:distillation:run-1"
 OTHER_EXECUTION = "arn:aws:states:us-east-1:123456789012:execution:distillation:run-2"
 MODEL = "meta.llama3-1-8b-instruct-v1:0"
+KEEP = {KEEP_ON_SUCCESS_TAG_KEY: KEEP_ON_SUCCESS_TAG_VALUE}
 
 
 @pytest.fixture
@@ -174,3 +184,135 @@ def test_a_pt_deleted_between_listing_and_reading_its_tags_is_no_failure(emulato
     assert report.failures == []
     assert report.deleted_provisioned_throughputs == [mine]
     assert _live(emulator) == {gone}
+
+
+# Custom model deployments and evaluation jobs ---------------------------------------------------------------------
+
+
+@pytest.fixture
+def custom_model(emulator: BedrockEmulator) -> str:
+    return distilled_on_demand_model(emulator)
+
+
+def test_cleaning_up_an_execution_deletes_its_deployments_kept_or_not_and_stops_its_judge_jobs(
+    emulator: BedrockEmulator, custom_model: str
+) -> None:
+    # Given deployments of this execution (one tagged keep-on-success), of another execution and of another project,
+    # and a running evaluation job of each execution
+    mine = deployment(custom_model, "mine", _ours(EXECUTION))
+    kept = deployment(custom_model, "mine-kept", _ours(EXECUTION) | KEEP)
+    others = deployment(custom_model, "others", _ours(OTHER_EXECUTION))
+    foreign = deployment(custom_model, "foreign", {PROJECT_TAG_KEY: "someone-else", EXECUTION_TAG_KEY: EXECUTION})
+    my_judge = evaluation_job("judge-mine", _ours(EXECUTION))
+    evaluation_job("judge-other", _ours(OTHER_EXECUTION))
+    # When the execution, which did not succeed, is cleaned up, twice (the rule may deliver the event again)
+    report = clean_up_execution(EXECUTION, BedrockGateway())
+    again = clean_up_execution(EXECUTION, BedrockGateway())
+    # Then both its deployments are gone, the keep tag notwithstanding (a failed run keeps nothing), and only those
+    assert sorted(report.deleted_model_deployments) == sorted([mine, kept])
+    assert live_deployments(emulator) == {others, foreign}
+    # And its judge job is stopping, the other execution's runs on
+    assert report.stopped_evaluation_jobs == [my_judge]
+    assert emulator.evaluation_jobs["judge-mine"].status in {"Stopping", "Stopped"}
+    assert emulator.evaluation_jobs["judge-other"].status == "InProgress"
+    # And the second pass found nothing left to do, and nothing failed
+    assert (again.deleted_model_deployments, again.stopped_evaluation_jobs) == ([], [])
+    assert report.failures == again.failures == []
+
+
+def test_sweep_deletes_deployments_of_ended_runs_and_keeps_a_successful_runs_kept_one(
+    emulator: BedrockEmulator, custom_model: str
+) -> None:
+    # Given a deployment of a running execution, one of a failed execution (tagged keep, which does not count on
+    # failure), one kept by a succeeded execution, one kept by an execution Step Functions has forgotten, one of a
+    # succeeded execution that did not ask to keep it, and one of another project
+    running_execution, failed, succeeded, forgotten, done = (f"{EXECUTION}-{n}" for n in range(5))
+    statuses = {
+        running_execution: "RUNNING",
+        failed: "FAILED",
+        succeeded: "SUCCEEDED",
+        forgotten: MISSING,
+        done: "SUCCEEDED",
+    }
+    running = deployment(custom_model, "running", _ours(running_execution))
+    failed_kept = deployment(custom_model, "failed", _ours(failed) | KEEP)
+    kept = deployment(custom_model, "kept", _ours(succeeded) | KEEP)
+    kept_long_ago = deployment(custom_model, "kept-long-ago", _ours(forgotten) | KEEP)
+    not_kept = deployment(custom_model, "not-kept", _ours(done))
+    foreign = deployment(custom_model, "foreign", {PROJECT_TAG_KEY: "someone-else"})
+    # When the sweeper runs within the maximum lifetime
+    report = sweep(BedrockGateway(), statuses.__getitem__, emulator.clock.now(), timedelta(hours=12))
+    # Then the failed run's and the not-kept one are deleted, the running and kept ones stay, nothing is overdue
+    assert sorted(report.deleted_model_deployments) == sorted([failed_kept, not_kept])
+    assert sorted(report.kept_model_deployments) == sorted([running, kept, kept_long_ago])
+    assert report.overdue_model_deployments == []
+    assert report.deleted_provisioned_throughputs == []
+    assert live_deployments(emulator) == {running, kept, kept_long_ago, foreign}
+    # And once the running execution's deployment outlives the maximum lifetime it goes too, reported overdue,
+    # while the kept ones stay however old they are (they cost nothing idle)
+    later = emulator.clock.now() + timedelta(days=30)
+    overdue = sweep(BedrockGateway(), statuses.__getitem__, later, timedelta(hours=12))
+    assert overdue.deleted_model_deployments == overdue.overdue_model_deployments == [running]
+    assert live_deployments(emulator) == {kept, kept_long_ago, foreign}
+
+
+def test_a_deployment_that_cannot_be_deleted_yet_does_not_stop_the_pass(
+    emulator: BedrockEmulator, custom_model: str
+) -> None:
+    # Given an ended execution's PT and two deployments, the deployment listed first refusing deletion
+    pt = _throughput("pt", _ours(OTHER_EXECUTION))
+    older = deployment(custom_model, "older", _ours(OTHER_EXECUTION))
+    emulator.advance(60)
+    creating = deployment(custom_model, "creating", _ours(OTHER_EXECUTION))
+    emulator.faults.conflict_on_model_deployment_delete("creating", times=None)
+    # When the sweeper runs
+    report = sweep(BedrockGateway(), lambda _: "ABORTED", emulator.clock.now(), timedelta(hours=12))
+    # Then the PT and the other deployment are deleted in the same pass, and the refused one is reported
+    assert report.deleted_provisioned_throughputs == [pt]
+    assert report.deleted_model_deployments == [older]
+    (failure,) = report.failures
+    assert (failure.arn, failure.operation) == (creating, "DeleteCustomModelDeployment")
+    assert "ConflictException" in failure.error
+    assert live_deployments(emulator) == {creating}
+    # And the next pass, once Bedrock lets it, deletes it
+    emulator.faults.clear()
+    again = sweep(BedrockGateway(), lambda _: "ABORTED", emulator.clock.now(), timedelta(hours=12))
+    assert (again.deleted_model_deployments, again.failures) == ([creating], [])
+
+
+def test_an_execution_whose_status_cannot_be_read_leaves_its_resources_for_the_next_pass(
+    emulator: BedrockEmulator, custom_model: str
+) -> None:
+    # Given a kept deployment and a PT of an execution whose status read is throttled, and an ended execution's PT
+    kept = deployment(custom_model, "kept", _ours(EXECUTION) | KEEP)
+    unknown_pt = _throughput("unknown", _ours(EXECUTION))
+    orphan = _throughput("orphan", _ours(OTHER_EXECUTION))
+
+    def status(execution_arn: str) -> str:
+        if execution_arn == EXECUTION:
+            raise ThrottlingException("DescribeExecution: ThrottlingException: slow down")
+        return "ABORTED"
+
+    # When the sweeper runs
+    report = sweep(BedrockGateway(), status, emulator.clock.now(), timedelta(hours=12))
+    # Then the orphan is deleted, the execution's PT and kept deployment are left (it may have succeeded), and the
+    # unreadable status is a failure of this pass, so the invocation fails and is retried
+    assert report.deleted_provisioned_throughputs == [orphan]
+    assert report.deleted_model_deployments == []
+    assert _live(emulator) == {unknown_pt}
+    assert live_deployments(emulator) == {kept}
+    assert {(failure.arn, failure.operation) for failure in report.failures} == {
+        (unknown_pt, "DescribeExecution"),
+        (kept, "DescribeExecution"),
+    }
+
+
+def test_a_listing_that_fails_does_not_keep_the_executions_pt_alive(emulator: BedrockEmulator) -> None:
+    # Given a PT of the execution, and evaluation jobs that cannot be listed (say, a permission not yet granted)
+    mine = _throughput("mine", _ours(EXECUTION))
+    emulator.faults.raise_on("ListEvaluationJobs", "AccessDeniedException")
+    # When the execution is cleaned up
+    report = clean_up_execution(EXECUTION, BedrockGateway())
+    # Then its PT is deleted all the same, and the listing is the pass's failure
+    assert report.deleted_provisioned_throughputs == [mine]
+    assert [(failure.arn, failure.operation) for failure in report.failures] == [("*", "ListEvaluationJobs")]

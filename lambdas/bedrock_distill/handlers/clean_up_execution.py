@@ -1,14 +1,15 @@
-"""Step Functions "Execution Status Change" (FAILED, TIMED_OUT, ABORTED) -> delete the run's PTs, stop its job.
+"""Step Functions "Execution Status Change" (FAILED, TIMED_OUT, ABORTED) -> delete the run's PTs and custom model
+deployments (kept-on-success ones too: the run did not succeed), stop its customization and evaluation jobs.
 
 Acts only on an unhandled end of this stack's state machine (`workflow/execution_end.py` decides); any other
 event is logged and answered as ignored. Idempotent by execution (Powertools idempotency): EventBridge delivers
 at least once, and a second delivery of the same end must not send a second message.
 
-A PT that cannot be deleted yet does not keep the others alive: everything else is deleted and stopped, then
-the invocation fails (CleanupIncompleteError) without notifying. Powertools forgets a failed invocation, so
-Lambda's retry runs it again: it deletes what is left and sends the one message, listing what that attempt
-did (the first attempt's deletions are in its log). What fails every retry lands in the dead-letter queue,
-and the hourly sweep deletes the PT.
+A PT or deployment that cannot be deleted yet does not keep the others alive: everything else is deleted and
+stopped, then the invocation fails (CleanupIncompleteError) without notifying. Powertools forgets a failed
+invocation, so Lambda's retry runs it again: it deletes what is left and sends the one message, listing what
+that attempt did (the first attempt's deletions are in its log). What fails every retry lands in the dead-letter queue,
+and the hourly sweep deletes the PT or deployment.
 """
 
 from __future__ import annotations
@@ -30,9 +31,20 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from bedrock_distill.gateways.bedrock import BedrockGateway
 from bedrock_distill.gateways.stepfunctions import StepFunctionsGateway
 from bedrock_distill.handlers.common import logger, metrics, settings, to_state, tracer
-from bedrock_distill.observability import JOBS_STOPPED_OUT_OF_BAND, PROVISIONED_THROUGHPUTS_DELETED_OUT_OF_BAND
-from bedrock_distill.workflow.cleanup import CleanupIncompleteError
-from bedrock_distill.workflow.execution_end import ExecutionEnd, IgnoredEvent, clean_up_after, execution_end
+from bedrock_distill.observability import (
+    EVALUATION_JOBS_STOPPED_OUT_OF_BAND,
+    JOBS_STOPPED_OUT_OF_BAND,
+    MODEL_DEPLOYMENTS_DELETED_OUT_OF_BAND,
+    PROVISIONED_THROUGHPUTS_DELETED_OUT_OF_BAND,
+)
+from bedrock_distill.workflow.cleanup import CleanupIncompleteError, CleanupReport
+from bedrock_distill.workflow.execution_end import (
+    ExecutionCleanup,
+    ExecutionEnd,
+    IgnoredEvent,
+    clean_up_after,
+    execution_end,
+)
 from bedrock_distill.workflow.notify import Notifier
 
 _bedrock = BedrockGateway()
@@ -76,14 +88,20 @@ def _clean_up(end: ExecutionEnd) -> dict[str, Any]:
     try:
         cleanup = clean_up_after(end, _bedrock, _executions, Notifier(settings().notification_topic_arn))
     except CleanupIncompleteError as incomplete:
-        _count(incomplete.report.deleted_provisioned_throughputs, incomplete.report.stopped_jobs)
+        _count(incomplete.report)
         logger.warning("cleanup incomplete; failing so that it is retried", **incomplete.report.model_dump())
         raise
-    _count(cleanup.deleted_provisioned_throughputs, cleanup.stopped_jobs)
+    _count(cleanup)
     logger.info("execution ended; cleaned up after it", **cleanup.model_dump())
     return to_state(cleanup)
 
 
-def _count(deleted: list[str], stopped_jobs: list[str]) -> None:
-    metrics.add_metric(name=PROVISIONED_THROUGHPUTS_DELETED_OUT_OF_BAND, unit=MetricUnit.Count, value=len(deleted))
-    metrics.add_metric(name=JOBS_STOPPED_OUT_OF_BAND, unit=MetricUnit.Count, value=len(stopped_jobs))
+def _count(done: CleanupReport | ExecutionCleanup) -> None:
+    counts = {
+        PROVISIONED_THROUGHPUTS_DELETED_OUT_OF_BAND: done.deleted_provisioned_throughputs,
+        MODEL_DEPLOYMENTS_DELETED_OUT_OF_BAND: done.deleted_model_deployments,
+        JOBS_STOPPED_OUT_OF_BAND: done.stopped_jobs,
+        EVALUATION_JOBS_STOPPED_OUT_OF_BAND: done.stopped_evaluation_jobs,
+    }
+    for name, arns in counts.items():
+        metrics.add_metric(name=name, unit=MetricUnit.Count, value=len(arns))

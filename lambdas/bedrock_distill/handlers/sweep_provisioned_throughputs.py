@@ -1,8 +1,9 @@
-"""Scheduled: delete this project's PTs whose execution is no longer RUNNING or that outlived their lifetime.
+"""Scheduled: delete this project's PTs and custom model deployments whose execution is no longer RUNNING or
+that outlived their lifetime (a deployment kept on success stays once its run SUCCEEDED; workflow/cleanup.py).
 
 The last line of defence when an execution-status event was lost or its handler failed every retry.
 
-A PT it cannot delete (e.g. ConflictException) does not stop the pass: every other PT due is deleted, the
+A PT or deployment it cannot delete (e.g. ConflictException) does not stop the pass: every other PT due is deleted, the
 metrics and the notification go out, then the invocation fails (CleanupIncompleteError, listing what is left)
 so the Lambda-errors alarm sees it; Lambda's retries and the next hourly pass try again.
 """
@@ -19,7 +20,9 @@ from bedrock_distill.gateways.bedrock import BedrockGateway
 from bedrock_distill.gateways.stepfunctions import StepFunctionsGateway
 from bedrock_distill.handlers.common import logger, metrics, settings, to_state, tracer
 from bedrock_distill.observability import (
+    MODEL_DEPLOYMENTS_DELETED_OUT_OF_BAND,
     OLDEST_PROVISIONED_THROUGHPUT_AGE_SECONDS,
+    OVERDUE_MODEL_DEPLOYMENTS,
     OVERDUE_PROVISIONED_THROUGHPUTS,
     PROVISIONED_THROUGHPUTS_DELETED_OUT_OF_BAND,
 )
@@ -53,6 +56,12 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         name=PROVISIONED_THROUGHPUTS_DELETED_OUT_OF_BAND,
         unit=MetricUnit.Count,
         value=len(report.deleted_provisioned_throughputs),
+    )
+    metrics.add_metric(
+        name=OVERDUE_MODEL_DEPLOYMENTS, unit=MetricUnit.Count, value=len(report.overdue_model_deployments)
+    )
+    metrics.add_metric(
+        name=MODEL_DEPLOYMENTS_DELETED_OUT_OF_BAND, unit=MetricUnit.Count, value=len(report.deleted_model_deployments)
     )
     if report.failures:
         logger.warning("sweep incomplete; failing so that it is retried", **report.model_dump())

@@ -4,7 +4,7 @@ does, and the one message it sends for an end the workflow did not report itself
 `Catch` cannot see a timeout, StopExecution, States.Runtime or States.DataLimitExceeded. The EventBridge rule
 (stacks/pipeline_spec.py `execution_end_pattern`) sends exactly those ends of this stack's state machine, and the
 function checks the event again itself: a rule changed by hand, or a wrong target, must not make it delete the
-PTs of another state machine's executions.
+PTs or deployments of another state machine's executions.
 """
 
 from __future__ import annotations
@@ -27,11 +27,12 @@ UNHANDLED_END_STATUSES: Final = UNSUCCESSFUL_STATUSES
 
 # What a person should do next, by how the execution ended.
 NEXT_STEPS_BY_STATUS: Final = {
-    "TIMED_OUT": "The execution hit its timeout; its PTs were deleted and its job stopped. Check why the job ran "
-    "so long (Bedrock allows 7 days), then start a new execution.",
-    "ABORTED": "The execution was stopped; its PTs were deleted and its job stopped. Start a new execution when ready.",
-    "FAILED": "The execution failed outside its own error handling (e.g. States.Runtime); its PTs were deleted "
-    "and its job stopped. See the failing state in the execution's history.",
+    "TIMED_OUT": "The execution hit its timeout; its PTs and model deployments were deleted and its jobs stopped. "
+    "Check why the job ran so long (Bedrock allows 7 days), then start a new execution.",
+    "ABORTED": "The execution was stopped; its PTs and model deployments were deleted and its jobs stopped. Start "
+    "a new execution when ready.",
+    "FAILED": "The execution failed outside its own error handling (e.g. States.Runtime); its PTs and model "
+    "deployments were deleted and its jobs stopped. See the failing state in the execution's history.",
 }
 
 
@@ -86,6 +87,8 @@ class ExecutionCleanup(BaseModel):
     status: str
     deleted_provisioned_throughputs: list[str]
     stopped_jobs: list[str]
+    deleted_model_deployments: list[str] = []
+    stopped_evaluation_jobs: list[str] = []
     notified: bool
 
 
@@ -98,14 +101,23 @@ def end_outcome(end: ExecutionEnd, failing_state: str | None, report: CleanupRep
         error=end.error,
         cause=end.cause,
         next_step=NEXT_STEPS_BY_STATUS.get(end.status),
-        cleanup=report.model_dump(include={"deleted_provisioned_throughputs", "stopped_jobs"}),
+        cleanup=_cleaned_up(report),
     )
+
+
+def _cleaned_up(report: CleanupReport) -> dict[str, list[str]]:
+    """What the message lists: PTs and customization jobs always; deployments and evaluation jobs when there were
+    any, so the message of a run that never got that far reads as before."""
+    listed = report.model_dump(include={"deleted_provisioned_throughputs", "stopped_jobs"})
+    later = report.model_dump(include={"deleted_model_deployments", "stopped_evaluation_jobs"})
+    return listed | {key: arns for key, arns in later.items() if arns}
 
 
 def clean_up_after(
     end: ExecutionEnd, bedrock: BedrockGateway, executions: StepFunctionsGateway, notifier: Notifier
 ) -> ExecutionCleanup:
-    """Delete the execution's PTs and stop its job; then, if the workflow never reported this end, report it.
+    """Stop the execution's jobs and delete its PTs and deployments; then, if the workflow never reported this end,
+    report it.
 
     A step that failed raises CleanupIncompleteError after everything else is done, without notifying: the
     retry deletes what is left and sends the one message.
@@ -122,5 +134,7 @@ def clean_up_after(
         status=end.status,
         deleted_provisioned_throughputs=report.deleted_provisioned_throughputs,
         stopped_jobs=report.stopped_jobs,
+        deleted_model_deployments=report.deleted_model_deployments,
+        stopped_evaluation_jobs=report.stopped_evaluation_jobs,
         notified=notify,
     )
