@@ -13,7 +13,7 @@ import pytest
 
 from bedrock_distill.gateways.s3 import S3Gateway, S3Location
 from bedrock_distill.handlers import common, score
-from bedrock_distill.workflow.errors import EvaluationResultsUnreadable
+from bedrock_distill.workflow.errors import EvaluationResultsUnreadable, ThrottlingException
 from bedrock_distill.workflow.evaluation import Evaluation, EvaluationJob, results_prefix
 from bedrock_distill.workflow.responses import ResponseLine
 from bedrock_distill.workflow.run import Run, Side
@@ -307,3 +307,18 @@ def test_score_returns_the_decision_and_writes_the_scorecard(run: Run, monkeypat
         or results_prefix(run, "student").uri in card["sources"][0]
     )
     common.settings.cache_clear()
+
+
+class _ThrottledPreflightReport(S3Gateway):
+    def read_text(self, location: S3Location) -> str:
+        if location.key.endswith("preflight.json"):
+            raise ThrottlingException("GetObject: SlowDown", code="SlowDown")
+        return super().read_text(location)
+
+
+def test_a_throttled_volume_read_is_retried_not_reported_as_no_volume() -> None:
+    volume: dict[str, object] = {"invocations": 1, "inputTokens": 10, "outputTokens": 10, "firstTimestamp": None}
+    for run in _logs_run(_nova_settings(), volume):
+        _judged(run, _all(1.0), _all(1.0))
+        with pytest.raises(ThrottlingException):
+            build_scorecard(run, _evaluation(run), _nova_settings(), _ThrottledPreflightReport())

@@ -18,7 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from pydantic.alias_generators import to_camel
 
 from bedrock_distill.gateways.s3 import S3Gateway, S3Location
-from bedrock_distill.workflow.errors import EvaluationResultsUnreadable, WorkflowError
+from bedrock_distill.workflow.errors import EvaluationResultsUnreadable, TransientError, WorkflowError
 from bedrock_distill.workflow.evaluation import (
     SIDES,
     Evaluation,
@@ -263,6 +263,8 @@ def logged_volume(run: Run, s3: S3Gateway) -> tuple[Volume | None, str]:
         scanned = json.loads(s3.read_text(S3Location.parse(run.preflight_report_uri)))["invocationLogs"]["volume"]
         counts = [scanned[key] for key in ("invocations", "inputTokens", "outputTokens")]
         first, last = scanned.get("firstTimestamp"), scanned.get("lastTimestamp")
+    except TransientError:
+        raise  # for the state machine to retry: a throttled read says nothing about the volume
     except (WorkflowError, ValueError, KeyError, TypeError, AttributeError) as error:
         return None, f"{source} unreadable: {error!r}"
     if any(isinstance(count, bool) or not isinstance(count, int) or count < 0 for count in counts):
