@@ -223,18 +223,21 @@ def test_cleaning_up_an_execution_deletes_its_deployments_kept_or_not_and_stops_
 def test_sweep_deletes_deployments_of_ended_runs_and_keeps_a_successful_runs_kept_one(
     emulator: BedrockEmulator, custom_model: str
 ) -> None:
-    # Given a deployment of a running execution, one of a failed execution (tagged keep, which does not count on
-    # failure), one kept by a succeeded execution, one kept by an execution Step Functions has forgotten, one of a
-    # succeeded execution that did not ask to keep it, and one of another project
-    running_execution, failed, succeeded, forgotten, done = (f"{EXECUTION}-{n}" for n in range(5))
+    # Given a deployment of a running execution, one kept by a running execution (it is judging), one of a failed
+    # execution (tagged keep, which does not count on failure), one kept by a succeeded execution, one kept by an
+    # execution Step Functions has forgotten, one of a succeeded execution that did not ask to keep it, and one of
+    # another project
+    running_execution, judging, failed, succeeded, forgotten, done = (f"{EXECUTION}-{n}" for n in range(6))
     statuses = {
         running_execution: "RUNNING",
+        judging: "RUNNING",
         failed: "FAILED",
         succeeded: "SUCCEEDED",
         forgotten: MISSING,
         done: "SUCCEEDED",
     }
     running = deployment(custom_model, "running", _ours(running_execution))
+    kept_while_judging = deployment(custom_model, "judging", _ours(judging) | KEEP)
     failed_kept = deployment(custom_model, "failed", _ours(failed) | KEEP)
     kept = deployment(custom_model, "kept", _ours(succeeded) | KEEP)
     kept_long_ago = deployment(custom_model, "kept-long-ago", _ours(forgotten) | KEEP)
@@ -244,16 +247,16 @@ def test_sweep_deletes_deployments_of_ended_runs_and_keeps_a_successful_runs_kep
     report = sweep(BedrockGateway(), statuses.__getitem__, emulator.clock.now(), timedelta(hours=12))
     # Then the failed run's and the not-kept one are deleted, the running and kept ones stay, nothing is overdue
     assert sorted(report.deleted_model_deployments) == sorted([failed_kept, not_kept])
-    assert sorted(report.kept_model_deployments) == sorted([running, kept, kept_long_ago])
+    assert sorted(report.kept_model_deployments) == sorted([running, kept_while_judging, kept, kept_long_ago])
     assert report.overdue_model_deployments == []
     assert report.deleted_provisioned_throughputs == []
-    assert live_deployments(emulator) == {running, kept, kept_long_ago, foreign}
+    assert live_deployments(emulator) == {running, kept_while_judging, kept, kept_long_ago, foreign}
     # And once the running execution's deployment outlives the maximum lifetime it goes too, reported overdue,
-    # while the kept ones stay however old they are (they cost nothing idle)
+    # while the kept ones stay however old they are (they cost nothing idle; judging may outlast the lifetime)
     later = emulator.clock.now() + timedelta(days=30)
     overdue = sweep(BedrockGateway(), statuses.__getitem__, later, timedelta(hours=12))
     assert overdue.deleted_model_deployments == overdue.overdue_model_deployments == [running]
-    assert live_deployments(emulator) == {kept, kept_long_ago, foreign}
+    assert live_deployments(emulator) == {kept_while_judging, kept, kept_long_ago, foreign}
 
 
 def test_a_deployment_that_cannot_be_deleted_yet_does_not_stop_the_pass(

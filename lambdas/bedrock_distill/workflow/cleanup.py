@@ -16,9 +16,11 @@ in the Lambda-errors alarm. A PT nobody can delete for longer than the maximum l
 overdue alarm; a deployment likewise (OverdueModelDeployments).
 
 A deployment differs from a PT in one way: a run started with keepDeployment tags it keep-on-success
-(KEEP_ON_SUCCESS_TAG_KEY), and once that run has SUCCEEDED the sweep leaves it, however old (it is billed per
-token, nothing idle: user guide, "Deploy a custom model for on-demand inference"). A run that did not succeed
-keeps nothing: the execution-end cleanup and the sweep delete its deployment, tag or no tag.
+(KEEP_ON_SUCCESS_TAG_KEY), and the sweep leaves it, however old, while that run is RUNNING (it stays through the
+judging, which may outlast the maximum lifetime) and once it has SUCCEEDED: it is billed per token, nothing idle
+(user guide, "Deploy a custom model for on-demand inference"), and the execution's own timeout bounds the wait. A
+run that did not succeed keeps nothing: the execution-end cleanup and the sweep delete its deployment, tag or no
+tag.
 """
 
 from __future__ import annotations
@@ -45,11 +47,11 @@ from bedrock_distill.workflow.run import (
 
 RUNNING = "RUNNING"
 SUCCEEDED = "SUCCEEDED"
-# The execution statuses after which a keep-on-success deployment stays. MISSING too: Step Functions forgets an
+# The execution statuses in which a keep-on-success deployment stays. MISSING too: Step Functions forgets an
 # execution 90 days after it closes (developer guide, "Step Functions service quotas": execution history
 # retention), and the hourly sweep deletes a failed run's deployment long before that, so a kept deployment
 # whose execution is forgotten belongs to a run that succeeded.
-_KEPT_AFTER: Final = frozenset({SUCCEEDED, MISSING})
+_KEEP_ON_SUCCESS_HOLDS: Final = frozenset({RUNNING, SUCCEEDED, MISSING})
 # The status of the sweeper's message: it reports PTs, not one execution's end.
 SWEPT = "SWEPT"
 SWEPT_NEXT_STEP = (
@@ -253,7 +255,7 @@ def sweep(
     max_lifetime: timedelta,
 ) -> CleanupReport:
     """Delete this project's PTs and custom model deployments whose execution is no longer running or that
-    outlived `max_lifetime`; a deployment kept on success stays once its execution has SUCCEEDED."""
+    outlived `max_lifetime`; a deployment kept on success stays while its execution runs and once it SUCCEEDED."""
     report = CleanupReport()
     executions = _Executions(execution_status, report)
     for summary, tags in _project_throughputs(bedrock, report):
@@ -276,7 +278,7 @@ def sweep(
         execution_arn = tags.get(EXECUTION_TAG_KEY)
         status = executions.status(execution_arn, arn) if execution_arn else None
         keep_on_success = tags.get(KEEP_ON_SUCCESS_TAG_KEY) == KEEP_ON_SUCCESS_TAG_VALUE
-        if keep_on_success and status in _KEPT_AFTER:
+        if keep_on_success and status in _KEEP_ON_SUCCESS_HOLDS:
             report.kept_model_deployments.append(arn)
             continue
         overdue = now - summary["createdAt"] > max_lifetime
