@@ -95,6 +95,8 @@ class LocalPipeline:
         timing: RetryTiming = FAST_RETRIES,
         job_poll_seconds: int = 1,
         provisioned_throughput_poll_seconds: int = 1,
+        model_deployment_poll_seconds: int = 1,
+        evaluation_poll_seconds: int = 1,
         execution_timeout_seconds: int = EXECUTION_TIMEOUT_SECONDS,
         max_provisioned_throughput_seconds: int = DEFAULT_MAX_PROVISIONED_THROUGHPUT_SECONDS,
         emulator: Any | None = None,
@@ -115,6 +117,9 @@ class LocalPipeline:
             "JOB_POLL_INTERVAL_SECONDS": str(job_poll_seconds),
             "MIN_JOB_POLL_INTERVAL_SECONDS": "1",
             "PROVISIONED_THROUGHPUT_POLL_INTERVAL_SECONDS": str(provisioned_throughput_poll_seconds),
+            "MODEL_DEPLOYMENT_POLL_INTERVAL_SECONDS": str(model_deployment_poll_seconds),
+            "EVALUATION_POLL_INTERVAL_SECONDS": str(evaluation_poll_seconds),
+            "MIN_EVALUATION_POLL_INTERVAL_SECONDS": "1",
             "MAX_PROVISIONED_THROUGHPUT_SECONDS": str(max_provisioned_throughput_seconds),
         }
         self._execution_timeout_seconds = execution_timeout_seconds
