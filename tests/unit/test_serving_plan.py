@@ -139,6 +139,6 @@ def test_the_judge_files_live_under_the_runs_prefix_and_tokens_differ_per_call()
 
 
 def test_an_evaluation_poll_too_short_for_the_history_is_refused() -> None:
-    with pytest.raises(ValueError, match=r"pollIntervals\.evaluationSeconds must be at least 60"):
-        _plan(pollIntervals={"evaluationSeconds": 10})
+    with pytest.raises(ValueError, match=r"pollIntervals\.evaluationSeconds must be at least 120"):
+        _plan(pollIntervals={"evaluationSeconds": 119})
     assert _plan(pollIntervals={"evaluationSeconds": 120}).evaluation_poll_seconds == 120

@@ -16,6 +16,7 @@ from bedrock_distill.workflow.settings import (
     DEFAULT_EVALUATION_POLL_SECONDS,
     DEFAULT_MAX_EVALUATION_SECONDS,
     DEFAULT_MODEL_DEPLOYMENT_POLL_SECONDS,
+    MIN_EVALUATION_POLL_INTERVAL_SECONDS,
     MIN_JOB_POLL_INTERVAL_SECONDS,
 )
 from stacks.pipeline_spec import (
@@ -547,8 +548,8 @@ def test_a_seven_day_job_and_a_full_day_of_judging_fit_the_history_limit(definit
     # And the bounds are real: one second less does not fit, nor a job polled every minute
     assert worst_case_history(definition, _shortest_waits(shortest - 1)) >= HISTORY_LIMIT
     assert worst_case_history(definition, Waits(60, 60, DEFAULT_EVALUATION_POLL_SECONDS, 24 * 3600)) > HISTORY_LIMIT
-    # (the floor the stack gives the functions, MIN_EVALUATION_POLL_INTERVAL_SECONDS, must be at least this)
-    assert shortest <= DEFAULT_EVALUATION_POLL_SECONDS
+    # And the floor the functions enforce (MIN_EVALUATION_POLL_INTERVAL_SECONDS) is at least that shortest poll
+    assert shortest <= MIN_EVALUATION_POLL_INTERVAL_SECONDS <= DEFAULT_EVALUATION_POLL_SECONDS
 
 
 def test_the_planning_refuses_an_evaluation_poll_below_the_floor_the_history_needs(definition: dict[str, Any]) -> None:

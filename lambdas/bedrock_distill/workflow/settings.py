@@ -30,8 +30,9 @@ DEFAULT_DECISION_METRIC: Final = "Builtin.Correctness"
 DEFAULT_PROMOTE_MIN_SHARE: Final = 0.9
 # Evaluation jobs send no EventBridge event: the pipeline polls them, this often by default.
 DEFAULT_EVALUATION_POLL_SECONDS: Final = 300
-# The shortest evaluation poll a run may ask for: the evaluation wait must fit the history beside a 7-day job's.
-MIN_EVALUATION_POLL_INTERVAL_SECONDS: Final = 60
+# The shortest evaluation poll a run may ask for: a 24-hour judge polled this often fits the 25,000-event history
+# beside a 7-day job waited for at MIN_JOB_POLL_INTERVAL_SECONDS (~77 s would: test_state_machine_definition.py).
+MIN_EVALUATION_POLL_INTERVAL_SECONDS: Final = 120
 DEFAULT_MAX_EVALUATION_SECONDS: Final = 24 * 3600
 DEFAULT_MODEL_DEPLOYMENT_POLL_SECONDS: Final = 60
 
