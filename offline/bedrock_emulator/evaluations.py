@@ -87,15 +87,15 @@ class EvaluationJob:
 
 
 class EvaluationJobs:
-    """Every evaluation job by name. `evaluation_seconds`: creation to Completed (AWS does not document how long;
-    observed minutes to hours); `stopping_seconds`: Stopping to Stopped."""
+    """Every evaluation job by ARN (a name is unique within its Region only). `evaluation_seconds`: creation to
+    Completed (AWS does not document how long; observed minutes to hours); `stopping_seconds`: Stopping to Stopped."""
 
     def __init__(self, account: Account, *, tags: Tags, evaluation_seconds: float, stopping_seconds: float) -> None:
         self._account = account
         self._tags = tags
         self._duration = timedelta(seconds=evaluation_seconds)
         self._stopping = timedelta(seconds=stopping_seconds)
-        self.by_name: dict[str, EvaluationJob] = {}
+        self.by_arn: dict[str, EvaluationJob] = {}
 
     def operations(self) -> dict[str, Handler]:
         return {
@@ -106,7 +106,7 @@ class EvaluationJobs:
         }
 
     def settle(self, now: datetime) -> None:
-        for job in self.by_name.values():
+        for job in self.by_arn.values():
             if job.end_time is not None:
                 continue
             if job.stop_requested_at is not None:
@@ -120,14 +120,14 @@ class EvaluationJobs:
 
     def find(self, identifier: str) -> EvaluationJob | None:
         """The job with that ARN (Get and Stop take the ARN only, botocore's EvaluationJobIdentifier)."""
-        return next((job for job in self.by_name.values() if job.arn == identifier), None)
+        return self.by_arn.get(identifier)
 
     # Create -----------------------------------------------------------------------------------------------
 
     def _create(self, params: Params, region: str) -> Response:
         source, judge, datasets = _judge_job(params)
         token = params.get("clientRequestToken")
-        for job in self.by_name.values():
+        for job in self.by_arn.values():
             if token is not None and job.request.get("clientRequestToken") == token:
                 if job.request != params:
                     raise BedrockError(
@@ -135,7 +135,7 @@ class EvaluationJobs:
                     )
                 return {"jobArn": job.arn}
         name = params["jobName"]
-        if any(job.name == name and job.region == region for job in self.by_name.values()):
+        if any(job.name == name and job.region == region for job in self.by_arn.values()):
             raise BedrockError("ConflictException", f"An evaluation job named {name} already exists")
         now = self._account.clock.now()
         job_id = new_id()
@@ -160,7 +160,7 @@ class EvaluationJobs:
             # Bedrock accepts the job and fails it once it checks what the role can do and reads the datasets.
             job.planned_failure = problem.message
             job.ends_at = now + self._duration * _CHECKS_FRACTION
-        self.by_name[name] = job
+        self.by_arn[job.arn] = job
         self._tags.created(job.arn, params.get("jobTags", []))
         return {"jobArn": job.arn}
 
@@ -250,7 +250,7 @@ class EvaluationJobs:
     def _list(self, params: Params, region: str) -> Response:
         jobs = [
             job
-            for job in created_between(self.by_name.values(), params, lambda job: job.created_at)
+            for job in created_between(self.by_arn.values(), params, lambda job: job.created_at)
             if job.region == region
             and params.get("statusEquals") in (None, job.status)
             and params.get("applicationTypeEquals") in (None, job.request.get("applicationType", "ModelEvaluation"))

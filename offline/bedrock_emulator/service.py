@@ -286,8 +286,9 @@ class BedrockEmulator:
 
     @property
     def evaluation_jobs(self) -> dict[str, EvaluationJob]:
-        """Every evaluation job by name, settled to the clock's now."""
-        return self._settled(lambda: dict(self._evaluations.by_name))
+        """Every evaluation job by name, settled to the clock's now (a name is unique within its Region only: of two
+        Regions' jobs of one name, the later one)."""
+        return self._settled(lambda: {job.name: job for job in self._evaluations.by_arn.values()})
 
     def logging_configuration(self, region: str) -> Params | None:
         with self._lock:

@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from statistics import mean
 from typing import Any
 
+import boto3
 import pytest
 from botocore.exceptions import ClientError
 
@@ -263,6 +264,11 @@ def test_the_same_token_returns_the_same_job_and_a_name_is_not_reused(
     with pytest.raises(bedrock.exceptions.ConflictException):
         bedrock.create_evaluation_job(**evaluation_request(uri, clientRequestToken="another"))
     assert list(emulator.evaluation_jobs) == ["distill-exec-1-student"]
+    # A name is unique within its Region only
+    west = boto3.session.Session(region_name="us-west-2").client("bedrock")
+    other = west.create_evaluation_job(**evaluation_request(uri, clientRequestToken="west"))["jobArn"]
+    assert other.startswith("arn:aws:bedrock:us-west-2:")
+    assert bedrock.get_evaluation_job(jobIdentifier=first)["status"] == "InProgress"
 
 
 @pytest.mark.parametrize(
