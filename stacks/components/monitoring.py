@@ -22,13 +22,25 @@ from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 
 from bedrock_distill.observability import (
+    EVALUATION_JOBS_CREATED,
+    EVALUATION_JOBS_STOPPED_OUT_OF_BAND,
     EXECUTIONS_STARTED_FROM_UPLOADS,
     JOBS_STOPPED_OUT_OF_BAND,
     METRICS_NAMESPACE,
     METRICS_SERVICE_DIMENSION,
+    MODEL_DEPLOYMENTS_CREATED,
+    MODEL_DEPLOYMENTS_DELETED,
+    MODEL_DEPLOYMENTS_DELETED_OUT_OF_BAND,
     OLDEST_PROVISIONED_THROUGHPUT_AGE_SECONDS,
+    OVERDUE_MODEL_DEPLOYMENTS,
     OVERDUE_PROVISIONED_THROUGHPUTS,
+    PROVISIONED_MODEL_UNITS_CREATED,
+    PROVISIONED_THROUGHPUTS_DELETED,
     PROVISIONED_THROUGHPUTS_DELETED_OUT_OF_BAND,
+    STUDENT_PROMOTED,
+    STUDENT_SCORE_SHARE,
+    TEACHER_PROMPTS_FAILED,
+    VALIDATION_PROMPTS_FAILED,
 )
 from stacks.config import DistillConfig
 
@@ -47,6 +59,8 @@ DASHBOARD_NAME_SUFFIX: Final = "pipeline"
 DASHBOARD_RANGE: Final = Duration.days(7)  # a distillation job may run for days
 GRAPH_PERIOD: Final = Duration.minutes(5)
 DURATION_GRAPH_PERIOD: Final = Duration.hours(1)
+# Score publishes one datapoint per judged run: a day per point keeps every run of a busy day on one bar.
+JUDGE_GRAPH_PERIOD: Final = Duration.days(1)
 MILLISECONDS_PER_HOUR: Final = 3_600_000
 
 
@@ -81,6 +95,7 @@ class PipelineMonitoring(Construct):
         self.executions_failed = self._executions_failed_alarm(state_machine)
         self.lambda_error_alarms, self.lambda_errors = self._lambda_error_alarms(functions)
         self.provisioned_throughput_overdue = self._overdue_alarm(config)
+        self.model_deployment_overdue = self._overdue_deployment_alarm(config)
         self.dead_letter_alarms = {name: self._dead_letter_alarm(name, queue) for name, queue in queues.items()}
 
         self.dashboard = cloudwatch.Dashboard(
@@ -98,6 +113,7 @@ class PipelineMonitoring(Construct):
             self.executions_failed,
             self.lambda_errors,
             self.provisioned_throughput_overdue,
+            self.model_deployment_overdue,
             *self.dead_letter_alarms.values(),
             *self.lambda_error_alarms,
         ]
@@ -258,6 +274,20 @@ class PipelineMonitoring(Construct):
             notify_ok=True,
         )
 
+    def _overdue_deployment_alarm(self, config: DistillConfig) -> cloudwatch.Alarm:
+        overdue = _custom_metric(OVERDUE_MODEL_DEPLOYMENTS, "Maximum", OVERDUE_ALARM_PERIOD)
+        return self._alarm(
+            "ModelDeploymentOverdue",
+            "model-deployment-overdue",
+            overdue,
+            f"A custom model deployment tagged by this project has been alive longer than the maximum lifetime "
+            f"({config.max_provisioned_throughput_hours} h) and was not kept by a successful run (keepDeployment). "
+            "It is billed per token, not per hour, but it outlived its run. The sweeper deletes such deployments; "
+            "if this alarm stays in ALARM, deletion is failing. Delete it in the Bedrock console (Custom models, "
+            "Deployments) and check the sweeper's log group for the error.",
+            notify_ok=True,
+        )
+
     def _dead_letter_alarm(self, name: str, queue: sqs.IQueue) -> cloudwatch.Alarm:
         visible = queue.metric_approximate_number_of_messages_visible(
             statistic="Maximum", period=DEAD_LETTER_ALARM_PERIOD
@@ -350,13 +380,16 @@ class PipelineMonitoring(Construct):
                     _custom_metric(name, "Sum", GRAPH_PERIOD)
                     for name in (
                         PROVISIONED_THROUGHPUTS_DELETED_OUT_OF_BAND,
+                        MODEL_DEPLOYMENTS_DELETED_OUT_OF_BAND,
                         JOBS_STOPPED_OUT_OF_BAND,
+                        EVALUATION_JOBS_STOPPED_OUT_OF_BAND,
                         EXECUTIONS_STARTED_FROM_UPLOADS,
                     )
                 ],
                 width=8,
             ),
         )
+        self._add_serving_and_judge_widgets()
         if queues:
             self.dashboard.add_widgets(
                 cloudwatch.GraphWidget(
@@ -371,6 +404,69 @@ class PipelineMonitoring(Construct):
                     width=24,
                 )
             )
+
+    def _add_serving_and_judge_widgets(self) -> None:
+        """How runs served their students (deployments, PTs) and what the judge decided."""
+        self.dashboard.add_widgets(
+            cloudwatch.GraphWidget(
+                title="Serving bought and released by runs",
+                left=[
+                    _custom_metric(name, "Sum", GRAPH_PERIOD)
+                    for name in (
+                        MODEL_DEPLOYMENTS_CREATED,
+                        MODEL_DEPLOYMENTS_DELETED,
+                        PROVISIONED_MODEL_UNITS_CREATED,
+                        PROVISIONED_THROUGHPUTS_DELETED,
+                    )
+                ],
+                width=12,
+            ),
+            cloudwatch.GraphWidget(
+                title="Deployments and Provisioned Throughputs past the maximum lifetime",
+                left=[
+                    _custom_metric(name, "Maximum", OVERDUE_ALARM_PERIOD)
+                    for name in (OVERDUE_MODEL_DEPLOYMENTS, OVERDUE_PROVISIONED_THROUGHPUTS)
+                ],
+                left_annotations=[cloudwatch.HorizontalAnnotation(value=ALARM_THRESHOLD, label="alarm")],
+                width=12,
+            ),
+        )
+        judged = _custom_metric(STUDENT_PROMOTED, "SampleCount", JUDGE_GRAPH_PERIOD)
+        promoted = _custom_metric(STUDENT_PROMOTED, "Sum", JUDGE_GRAPH_PERIOD)
+        self.dashboard.add_widgets(
+            cloudwatch.SingleValueWidget(
+                title="Last judged run: student's share of the teacher's score (%), promoted (1) or held (0)",
+                metrics=[
+                    _custom_metric(STUDENT_SCORE_SHARE, "Average", GRAPH_PERIOD),
+                    _custom_metric(STUDENT_PROMOTED, "Maximum", GRAPH_PERIOD),
+                ],
+                width=8,
+            ),
+            cloudwatch.GraphWidget(
+                title="Student's share of the teacher's score per day (%, lowest and highest)",
+                left=[
+                    _custom_metric(STUDENT_SCORE_SHARE, statistic, JUDGE_GRAPH_PERIOD).with_(label=label)
+                    for statistic, label in (("Minimum", "lowest share"), ("Maximum", "highest share"))
+                ],
+                width=8,
+            ),
+            cloudwatch.GraphWidget(
+                title="Judge decisions per day; evaluation jobs and failed prompts",
+                left=[
+                    promoted.with_(label="promoted"),
+                    cloudwatch.MathExpression(
+                        expression="judged - promoted",
+                        using_metrics={"judged": judged, "promoted": promoted},
+                        label="held",
+                        period=JUDGE_GRAPH_PERIOD,
+                    ),
+                    _custom_metric(EVALUATION_JOBS_CREATED, "Sum", JUDGE_GRAPH_PERIOD),
+                    _custom_metric(TEACHER_PROMPTS_FAILED, "Sum", JUDGE_GRAPH_PERIOD),
+                    _custom_metric(VALIDATION_PROMPTS_FAILED, "Sum", JUDGE_GRAPH_PERIOD),
+                ],
+                width=8,
+            ),
+        )
 
 
 def _custom_metric(name: str, statistic: str, period: Duration) -> cloudwatch.Metric:

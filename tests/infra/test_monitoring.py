@@ -15,16 +15,29 @@ from aws_cdk import aws_sqs as sqs
 from aws_cdk import aws_stepfunctions as sfn
 
 from bedrock_distill.observability import (
+    EVALUATION_JOBS_CREATED,
+    EVALUATION_JOBS_STOPPED_OUT_OF_BAND,
     EXECUTIONS_STARTED_FROM_UPLOADS,
     JOBS_STOPPED_OUT_OF_BAND,
     METRICS_NAMESPACE,
+    MODEL_DEPLOYMENTS_CREATED,
+    MODEL_DEPLOYMENTS_DELETED,
+    MODEL_DEPLOYMENTS_DELETED_OUT_OF_BAND,
     OLDEST_PROVISIONED_THROUGHPUT_AGE_SECONDS,
+    OVERDUE_MODEL_DEPLOYMENTS,
     OVERDUE_PROVISIONED_THROUGHPUTS,
+    PROVISIONED_MODEL_UNITS_CREATED,
+    PROVISIONED_THROUGHPUTS_DELETED,
     PROVISIONED_THROUGHPUTS_DELETED_OUT_OF_BAND,
+    STUDENT_PROMOTED,
+    STUDENT_SCORE_SHARE,
+    TEACHER_PROMPTS_FAILED,
 )
 from stacks.components.monitoring import (
     DEAD_LETTER_ALARM_PERIOD,
     EXECUTION_ALARM_PERIOD,
+    GRAPH_PERIOD,
+    JUDGE_GRAPH_PERIOD,
     LAMBDA_ERRORS_ALARM_PERIOD,
     MAX_METRICS_PER_MATH_ALARM,
     OVERDUE_ALARM_PERIOD,
@@ -45,6 +58,13 @@ CUSTOM_METRICS = (
     PROVISIONED_THROUGHPUTS_DELETED_OUT_OF_BAND,
     JOBS_STOPPED_OUT_OF_BAND,
     EXECUTIONS_STARTED_FROM_UPLOADS,
+    MODEL_DEPLOYMENTS_DELETED_OUT_OF_BAND,
+    EVALUATION_JOBS_STOPPED_OUT_OF_BAND,
+    OVERDUE_MODEL_DEPLOYMENTS,
+    MODEL_DEPLOYMENTS_CREATED,
+    MODEL_DEPLOYMENTS_DELETED,
+    STUDENT_SCORE_SHARE,
+    STUDENT_PROMOTED,
 )
 
 
@@ -144,15 +164,25 @@ def test_lambda_errors_alarm_covers_every_function_the_stack_deploys(assembly: C
     assert composite["AlarmRule"] == "(" + " OR ".join(f'ALARM("${{{p["LogicalId"]}.Arn}}")' for p in parts) + ")"
 
 
-def test_overdue_provisioned_throughput_alarm_reads_the_sweepers_metric(assembly: CloudAssembly) -> None:
-    # Given the alarm on Provisioned Throughputs alive longer than the maximum lifetime
-    alarm = _alarms(assembly.template)[f"{STACK_ID}-provisioned-throughput-overdue"]
+@pytest.mark.parametrize(
+    ("alarm_name", "metric_name"),
+    [
+        ("provisioned-throughput-overdue", OVERDUE_PROVISIONED_THROUGHPUTS),
+        ("model-deployment-overdue", OVERDUE_MODEL_DEPLOYMENTS),
+    ],
+)
+def test_overdue_serving_alarms_read_the_sweepers_metrics(
+    assembly: CloudAssembly, alarm_name: str, metric_name: str
+) -> None:
+    # Given the alarm on Provisioned Throughputs (or custom model deployments not kept by a successful run) alive
+    # longer than the maximum lifetime
+    alarm = _alarms(assembly.template)[f"{STACK_ID}-{alarm_name}"]
     # When we read its metric
     (metric,) = _metric_stats(alarm).values()
     # Then it is the sweeper's count, its maximum per sweep period
     assert metric["Metric"] == {
         "Namespace": METRICS_NAMESPACE,
-        "MetricName": OVERDUE_PROVISIONED_THROUGHPUTS,
+        "MetricName": metric_name,
         "Dimensions": [{"Name": "service", "Value": METRICS_NAMESPACE}],
     }
     assert (metric["Stat"], metric["Period"]) == ("Maximum", OVERDUE_ALARM_PERIOD.to_seconds())
@@ -333,3 +363,93 @@ def test_monitoring_without_functions_is_refused() -> None:
             topic=sns.Topic(stack, "Topic"),
             key=kms.Key(stack, "Key"),
         )
+
+
+def _dashboard_widgets(template: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """The dashboard's widgets by title, their properties rendered as the console would read them."""
+    (dashboard,) = [r for r in template["Resources"].values() if r["Type"] == "AWS::CloudWatch::Dashboard"]
+    widgets = json.loads(render(dashboard["Properties"]["DashboardBody"]))["widgets"]
+    return {w["properties"]["title"]: w["properties"] for w in widgets if "title" in w["properties"]}
+
+
+# What a dashboard metric line without "stat" or "period" reads (CDK leaves CloudWatch's defaults out).
+DEFAULT_STAT, DEFAULT_PERIOD_SECONDS = "Average", 300
+
+
+def _custom_line_options(widget: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
+    """(metric name, options) of each line of the project's own metrics a widget draws, hidden ones included."""
+    lines = []
+    for line in widget["metrics"]:
+        names = [part for part in line if isinstance(part, str)]
+        options = next((part for part in line if isinstance(part, dict)), {})
+        if names and names[0] == METRICS_NAMESPACE:
+            lines.append((names[1], options))
+    return lines
+
+
+def _custom_lines(widget: dict[str, Any]) -> list[tuple[str, str, int]]:
+    """(metric name, statistic, period) of each of the project's own metrics a widget shows."""
+    return [
+        (name, options.get("stat", DEFAULT_STAT), options.get("period", DEFAULT_PERIOD_SECONDS))
+        for name, options in _custom_line_options(widget)
+        if options.get("visible", True)
+    ]
+
+
+def test_dashboard_shows_the_judges_share_and_decisions(standalone: dict[str, Any]) -> None:
+    # Given the dashboard
+    widgets = _dashboard_widgets(standalone)
+    day = JUDGE_GRAPH_PERIOD.to_seconds()
+    # When we read its judge widgets
+    (last,) = [w for title, w in widgets.items() if title.startswith("Last judged run")]
+    share = widgets["Student's share of the teacher's score per day (%, lowest and highest)"]
+    decisions = widgets["Judge decisions per day; evaluation jobs and failed prompts"]
+    # Then the last judged run's share and decision are shown as numbers, as Score publishes them
+    assert _custom_lines(last) == [
+        (STUDENT_SCORE_SHARE, "Average", GRAPH_PERIOD.to_seconds()),
+        (STUDENT_PROMOTED, "Maximum", GRAPH_PERIOD.to_seconds()),
+    ]
+    assert last["view"] == "singleValue"
+    # And the share over time, its lowest and highest per day
+    assert _custom_lines(share) == [(STUDENT_SCORE_SHARE, "Minimum", day), (STUDENT_SCORE_SHARE, "Maximum", day)]
+    # And the decisions per day: promoted is the sum of the 1s, held the runs judged (datapoints) less those
+    (held,) = [line[0] for line in decisions["metrics"] if "expression" in line[0]]
+    assert held["label"] == "held"
+    ids = {options["stat"]: options["id"] for name, options in _custom_line_options(decisions) if "id" in options}
+    assert held["expression"] == f"{ids['SampleCount']} - {ids['Sum']}"
+    assert (STUDENT_PROMOTED, "Sum", day) in _custom_lines(decisions)
+    assert {name for name, _, _ in _custom_lines(decisions)} >= {
+        STUDENT_PROMOTED,
+        EVALUATION_JOBS_CREATED,
+        TEACHER_PROMPTS_FAILED,
+    }
+
+
+def test_dashboard_shows_deployments_and_provisioned_throughputs_bought_released_and_overdue(
+    standalone: dict[str, Any],
+) -> None:
+    # Given the dashboard, when we read its serving widgets
+    widgets = _dashboard_widgets(standalone)
+    serving = widgets["Serving bought and released by runs"]
+    overdue = widgets["Deployments and Provisioned Throughputs past the maximum lifetime"]
+    cleaned = widgets["Cleaned up outside the workflow; runs started from uploads"]
+    # Then deployments are drawn beside Provisioned Throughputs: made and released by runs, per graph period
+    assert _custom_lines(serving) == [
+        (name, "Sum", GRAPH_PERIOD.to_seconds())
+        for name in (
+            MODEL_DEPLOYMENTS_CREATED,
+            MODEL_DEPLOYMENTS_DELETED,
+            PROVISIONED_MODEL_UNITS_CREATED,
+            PROVISIONED_THROUGHPUTS_DELETED,
+        )
+    ]
+    # And alive past the maximum lifetime, as the sweeper counts them on its schedule, against the alarm line
+    assert _custom_lines(overdue) == [
+        (OVERDUE_MODEL_DEPLOYMENTS, "Maximum", OVERDUE_ALARM_PERIOD.to_seconds()),
+        (OVERDUE_PROVISIONED_THROUGHPUTS, "Maximum", OVERDUE_ALARM_PERIOD.to_seconds()),
+    ]
+    assert [a["value"] for a in overdue["annotations"]["horizontal"]] == [1]
+    # And what the out-of-band cleanup deleted or stopped includes deployments and evaluation jobs
+    assert {MODEL_DEPLOYMENTS_DELETED_OUT_OF_BAND, EVALUATION_JOBS_STOPPED_OUT_OF_BAND} <= {
+        name for name, _, _ in _custom_lines(cleaned)
+    }
