@@ -109,6 +109,8 @@ def start(context: Context) -> int:
         use_prompt_response=args.use_prompt_response,
         model_units=args.model_units,
         validation_sample_size=args.validation_sample_size,
+        serving_mode=args.serving,
+        keep_deployment=args.keep_deployment,
         scan_logs=not args.skip_log_scan,
         dry_run=args.dry_run,
     )

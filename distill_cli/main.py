@@ -18,7 +18,7 @@ import json
 import os
 import sys
 from collections.abc import Callable
-from typing import Any
+from typing import Any, get_args
 
 from bedrock_distill.catalog import student_problem
 from bedrock_distill.preflight import (
@@ -35,6 +35,7 @@ from bedrock_distill.preflight.problems import REPEATS_SHOWN
 from bedrock_distill.preflight.sources import read_chunks
 from bedrock_distill.project import STACK_NAME
 from bedrock_distill.workflow.errors import WorkflowError
+from bedrock_distill.workflow.run import ServingModeRequest
 from distill_cli.errors import (
     EXIT_CLOSED_PIPE,
     EXIT_INTERRUPTED,
@@ -408,6 +409,17 @@ def _add_start(commands: Subcommands, parents: list[argparse.ArgumentParser]) ->
     command.add_argument("--name", metavar="NAME", help="the execution name (default: distill-<UTC time>-<random>)")
     command.add_argument("--model-units", type=int, metavar="N", help="Provisioned Throughput model units")
     command.add_argument("--validation-sample-size", type=int, metavar="N", help="validation prompts to run (1-500)")
+    command.add_argument(
+        "--serving",
+        choices=get_args(ServingModeRequest),
+        help="how the student is served to answer the held-out prompts: auto (default: on demand where AWS offers "
+        "it, else Provisioned Throughput), on-demand or provisioned",
+    )
+    command.add_argument(
+        "--keep-deployment",
+        action="store_true",
+        help="keep the on-demand deployment after a successful run (it costs nothing idle) and report its ARN",
+    )
     command.add_argument(
         "--skip-log-scan", action="store_true", help="with --logs: check the filter only, not the logs themselves"
     )

@@ -27,7 +27,7 @@ from bedrock_distill.gateways.stepfunctions import StepFunctionsGateway
 from bedrock_distill.preflight import Problem, Severity, parse_filter, scan_logs, validate_dataset
 from bedrock_distill.preflight.problems import WHOLE_FILE
 from bedrock_distill.workflow.hold_out import hold_out_problem
-from bedrock_distill.workflow.run import ExecutionInput, InvocationLogsSource, TrainingData
+from bedrock_distill.workflow.run import ExecutionInput, InvocationLogsSource, ServingModeRequest, TrainingData
 from distill_cli.errors import OperatorError
 from distill_cli.executions import EXECUTION_NAME
 from distill_cli.sources import read_json_argument
@@ -56,6 +56,8 @@ class StartOptions:
     use_prompt_response: bool = False
     model_units: int | None = None
     validation_sample_size: int | None = None
+    serving_mode: ServingModeRequest | None = None
+    keep_deployment: bool = False
     scan_logs: bool = True
     dry_run: bool = False
 
@@ -243,6 +245,8 @@ def plan_start(options: StartOptions, aws: StartAws, now: datetime, findings: Fi
     extras: dict[str, Any] = {}
     if options.validation_sample_size is not None:
         extras["validation_sample_size"] = options.validation_sample_size
+    if options.serving_mode is not None:
+        extras["serving_mode"] = options.serving_mode
     try:
         execution_input = ExecutionInput(
             training_data=training,
@@ -250,6 +254,7 @@ def plan_start(options: StartOptions, aws: StartAws, now: datetime, findings: Fi
             student_model_id=options.student,
             validation_prompts=validation_uri,
             provisioned_model_units=options.model_units,
+            keep_deployment=options.keep_deployment,
             **extras,
         )
     except ValidationError as error:

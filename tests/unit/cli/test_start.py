@@ -330,6 +330,8 @@ def test_dry_run_with_both_models_needs_no_aws(
         "validationSampleSize": 20,
         "maxResponseLengthForInference": 1000,
         "pollIntervals": {},
+        "servingMode": "auto",
+        "keepDeployment": False,
     }
 
 
@@ -362,3 +364,24 @@ def test_json_prints_one_object_for_a_run_a_dry_run_and_problems(
     outcome = json.loads(capsys.readouterr().out)
     assert outcome["started"] is False
     assert outcome["problems"] >= 1
+
+
+def test_the_serving_choice_and_keep_deployment_reach_the_execution_input(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Given a Llama 3.3 70B student (deployable on demand in us-west-2), served on demand and kept
+    prompts = write_prompts(tmp_path / "tickets.jsonl", 120)
+    teacher = "meta.llama3-1-405b-instruct-v1:0"
+    arguments = ["start", "--prompts", str(prompts), "--teacher", teacher, "--name", "llama"]
+    student = ["--student", "meta.llama3-3-70b-instruct-v1:0:128k", "--dry-run", "--serving", "on-demand"]
+    student.append("--keep-deployment")
+    # When it is planned as a dry run
+    code = main([*arguments, *student])
+    # Then the execution input carries both, as Preflight will read them
+    out = capsys.readouterr().out
+    assert code == 0, out
+    document = json.loads(out.splitlines()[-1])
+    assert (document["servingMode"], document["keepDeployment"]) == ("on-demand", True)
+    # And a serving mode the input does not know is refused by the parser, before anything is read
+    with pytest.raises(SystemExit):
+        main([*arguments, "--serving", "serverless", "--dry-run"])
