@@ -3,8 +3,8 @@ ready (Active, or Failed by a fault), deleted by name or ARN. Converse takes the
 (see `runtime`).
 
 Which custom models can be deployed, from the user guide's "Deploy a custom model for on-demand inference"
-(https://docs.aws.amazon.com/bedrock/latest/userguide/deploy-custom-model-on-demand.html, read 2026-11-28 through
-/work/notes/eval-facts.md section 5): the base models and the Region each is offered in, customized on or after
+(https://docs.aws.amazon.com/bedrock/latest/userguide/deploy-custom-model-on-demand.html, read 2026-11-28): the
+base models and the Region each is offered in, customized on or after
 2025-07-16. The page has changed over time (earlier versions listed Nova Lite, Micro and Pro in us-east-1 and
 us-west-2); this is its current table, kept here as the emulator's own reading so that a different reading in the
 project's catalog shows up as a disagreement instead of being mirrored.

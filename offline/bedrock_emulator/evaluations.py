@@ -2,19 +2,20 @@
 created, read, listed and stopped, InProgress until Completed on the logical clock (Stopping -> Stopped when
 stopped, Failed by a fault or by what the job's service role cannot do), acting as their service role.
 
-What Bedrock does, from /work/notes/eval-facts.md (user guide pages and botocore shapes cited there):
-- The request (section 1): one precomputed inference source (a judge job evaluates one model; the dataset page
-  allows one modelIdentifier per job), a supported judge model, built-in judge metrics, taskType "General" (AWS's
-  own examples; botocore's enum lacks it, see `validation`), at most 5 dataset configs.
-- The job runs as its role (section 4, "Service role requirements for automatic model evaluation jobs"): Bedrock
+What Bedrock does (user guide pages and botocore shapes, as cited):
+- The request (botocore CreateEvaluationJobRequest; user guide "Create a model evaluation job using built-in
+  metrics"): one precomputed inference source (a judge job evaluates one model; the dataset page allows one
+  modelIdentifier per job), a supported judge model, built-in judge metrics, taskType "General" (AWS's own
+  examples; botocore's enum lacks it, see `validation`), at most 5 dataset configs.
+- The job runs as its role ("Service role requirements for automatic model evaluation jobs"): Bedrock
   assumes it (trust: bedrock.amazonaws.com with aws:SourceAccount and aws:SourceArn evaluation-job/*), invokes the
   judge with it, reads each dataset and writes the results with it. A refusal fails the job (failureMessages), not
   the call, as for customization jobs.
-- The dataset (section 2, "Create a prompt dataset for a model evaluation job that uses a model as judge"): JSON
+- The dataset ("Create a prompt dataset for a model evaluation job that uses a model as judge"): JSON
   lines with `prompt`, optional `referenceResponse` and `category`, and `modelResponses` holding exactly one
   `{response, modelIdentifier}` whose modelIdentifier is the job's inferenceSourceIdentifier; at most 1,000 prompts.
   A dataset breaking these fails the job.
-- The results (section 3, "Understand how the results of your model evaluation job are saved in Amazon S3"): one
+- The results ("Understand how the results of your model evaluation job are saved in Amazon S3"): one
   `<uuid>_output.jsonl` per dataset config when the job completes (see `judge`).
 - No EventBridge event: Bedrock sends none for evaluation jobs ("How EventBridge for Amazon Bedrock works").
 

@@ -6,9 +6,9 @@ terms (`converse.key_terms`: the words it is about, without stock phrasing) with
 without one, with the topics a good answer to the prompt covers (`converse.prompt_topics`). A response that answers
 like the reference scores high on every quality metric; one that misses the point scores low. Each metric's measure
 is put on the metric's rating scale and normalized to 0..1, as the output file carries it
-(user guide, "Amazon Nova Pro" judge prompts, "Score mapping"; eval-facts.md section 3).
+(user guide, "Amazon Nova Pro" judge prompts, "Score mapping").
 
-Sources (eval-facts.md sections 1 and 3):
+Sources:
 - Judge models: user guide "Evaluate model performance using another LLM as a judge", Supported models; their
   cross-Region inference profiles too.
 - Metrics: user guide "Use metrics to understand model performance" (model evaluation names; `Builtin.LogicalCoherence`
