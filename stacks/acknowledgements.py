@@ -9,7 +9,10 @@ from __future__ import annotations
 from aws_cdk import Acknowledgment, Stack, Validations
 from constructs import IConstruct
 
+from bedrock_distill.workflow.run import SCORECARD_FILE
 from bedrock_distill.workflow.settings import UPLOAD_TRIGGER_PREFIX
+from stacks.components.evaluation_role import EVALUATION_DATASETS_PREFIX, EVALUATION_OUTPUT_PREFIX
+from stacks.components.pipeline import PREFLIGHT_REPORTS, RESPONSES_PREFIX
 from stacks.components.project_function import ProjectFunction
 from stacks.config import INPUT_PREFIX, LAMBDA_RUNTIME, OUTPUT_PREFIX
 from stacks.pipeline_spec import EVENT_FUNCTIONS, STATE_MACHINE_NAME_SUFFIX, WORKFLOW_FUNCTIONS
@@ -22,9 +25,13 @@ SYNCHRONOUS_REASON = (
     "failed asynchronous invocations."
 )
 LIST_REASON = (
-    "bedrock:ListProvisionedModelThroughputs and bedrock:ListModelCustomizationJobs support no resource type; "
-    "the cleanup keeps only what carries this project's tags. Also X-Ray (active tracing), which supports no "
-    "resource type either."
+    "bedrock:ListProvisionedModelThroughputs, ListCustomModelDeployments, ListModelCustomizationJobs and "
+    "ListEvaluationJobs support no resource type; the cleanup keeps only what carries this project's tags. Also "
+    "X-Ray (active tracing), which supports no resource type either."
+)
+FIND_EVALUATION_JOB_REASON = (
+    "bedrock:ListEvaluationJobs supports no resource type: a retried create finds the job of its own name by "
+    "listing (GetEvaluationJob takes an ARN only). Also X-Ray (active tracing), which supports no resource type."
 )
 DEAD_LETTER_REASON = (
     "This queue is itself the dead-letter queue of an EventBridge target and its function; a DLQ for it would "
@@ -41,11 +48,23 @@ BEDROCK_RESOURCE_REASONS = {
     "model-customization-job": "Job ARNs end in an id Bedrock generates at creation",
     "custom-model": "Custom-model ARNs end in an id Bedrock generates when the job completes",
     "provisioned-model": "Provisioned-model ARNs end in an id Bedrock generates at creation",
+    "custom-model-deployment": "Custom-model-deployment ARNs end in an id Bedrock generates at creation",
+    "evaluation-job": "Evaluation-job ARNs end in an id Bedrock generates at creation",
+}
+# Files in every run's own folder under the output prefix (named per execution), by what they hold: a grant on one
+# of these reaches that file or folder of each run and nothing else of it.
+RUN_FILES = {
+    f"{RESPONSES_PREFIX}/*": "both sides' answers to the held-out prompts",
+    f"{EVALUATION_DATASETS_PREFIX}/*": "the judge's datasets",
+    f"{EVALUATION_OUTPUT_PREFIX}/*": "the judge's results, under names Bedrock chooses per job",
+    f"{OUTPUT_PREFIX}/*/{SCORECARD_FILE}": "the scorecard",
+    PREFLIGHT_REPORTS: "Preflight's report (the log scan's token volume)",
 }
 
 
 def acknowledge_reviewed_findings(stack: Stack) -> None:
     _acknowledge_distillation_role(stack)
+    _acknowledge_evaluation_role(stack)
     _acknowledge_invocation_logging(stack)
     _acknowledge_pipeline(stack)
     _acknowledge_runtime(stack)
@@ -77,6 +96,18 @@ def _acknowledge_distillation_role(stack: Stack) -> None:
             f"AwsSolutions-IAM5[Resource::<{logical_id}.Arn>/{prefix}/*]",
             f"The distillation job {purpose}; object names are not known at deploy time, "
             f"so access is scoped to the '{prefix}/' prefix of this one bucket.",
+        )
+
+
+def _acknowledge_evaluation_role(stack: Stack) -> None:
+    policy = stack.node.find_child("EvaluationServiceRole").node.find_child("Role").node.find_child("DefaultPolicy")
+    outputs = stack.get_logical_id(stack.node.find_child("Buckets").node.find_child("Outputs").node.default_child)  # type: ignore[arg-type]
+    for pattern in (f"{EVALUATION_DATASETS_PREFIX}/*", f"{EVALUATION_OUTPUT_PREFIX}/*"):
+        _acknowledge(
+            policy,
+            f"AwsSolutions-IAM5[Resource::<{outputs}.Arn>/{pattern}]",
+            f"The evaluation job reads or writes {RUN_FILES[pattern]} in the folder of the run that created it, "
+            "whose name is chosen per execution; no other file of any run is reachable.",
         )
 
 
@@ -153,8 +184,12 @@ def _acknowledge_pipeline(stack: Stack) -> None:
     functions += [(name, triggers.node.find_child(name)) for name in EVENT_FUNCTIONS]
     for name, function in functions:
         policy = function.node.find_child("Role").node.find_child("DefaultPolicy")
-        lists = name in {"CleanUpExecution", "SweepProvisionedThroughputs"}
-        _acknowledge(policy, "AwsSolutions-IAM5[Resource::*]", LIST_REASON if lists else XRAY_REASON)
+        wildcard_reason = {
+            "CleanUpExecution": LIST_REASON,
+            "SweepProvisionedThroughputs": LIST_REASON,
+            "CreateEvaluationJobs": FIND_EVALUATION_JOB_REASON,
+        }
+        _acknowledge(policy, "AwsSolutions-IAM5[Resource::*]", wildcard_reason.get(name, XRAY_REASON))
         if name in WORKFLOW_FUNCTIONS:
             _acknowledge(function.node.find_child("Function"), "Serverless-LambdaDLQ", SYNCHRONOUS_REASON)
             function_id = stack.get_logical_id(function.node.find_child("Function").node.default_child)  # type: ignore[arg-type]
@@ -179,6 +214,12 @@ def _acknowledge_pipeline(stack: Stack) -> None:
             if resource.startswith(f"{bedrock}:"):
                 kind = resource.removeprefix(f"{bedrock}:").split("/", 1)[0]
                 reason = f"{BEDROCK_RESOURCE_REASONS[kind]}; scoped to this account's and Region's {kind}s."
+            elif resource.startswith(f"<{bucket_ids['Outputs']}.Arn>/{OUTPUT_PREFIX}/*/"):
+                pattern = resource.removeprefix(f"<{bucket_ids['Outputs']}.Arn>/")
+                reason = (
+                    f"Each run has its own folder under '{OUTPUT_PREFIX}/', named per execution; this function "
+                    f"reaches only {RUN_FILES[pattern]} in it ('{pattern}')."
+                )
             else:
                 bucket_id, prefix = next((b, p) for b, p in prefixes if resource == f"<{bucket_ids[b]}.Arn>/{p}/*")
                 reason = (
@@ -195,7 +236,7 @@ def _policy_resources(policy: IConstruct) -> list[str]:
     for statement in document["Statement"]:
         items = statement["Resource"] if isinstance(statement["Resource"], list) else [statement["Resource"]]
         resources += [_nag_spelling(item) for item in items]
-    return sorted({r for r in resources if r.endswith(("/*", ":*"))})
+    return sorted({r for r in resources if "*" in r and r != "*"})
 
 
 def _nag_spelling(value: object) -> str:

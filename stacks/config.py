@@ -15,14 +15,39 @@ from aws_cdk import Environment
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from constructs import Node
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator
 from pydantic.alias_generators import to_camel
 
-from bedrock_distill.catalog import ModelPair, describe_region, pair_problem, region_default, teacher_problem
+from bedrock_distill.catalog import (
+    PROFILE_DESTINATIONS,
+    ModelPair,
+    TeacherRoute,
+    describe_region,
+    pair_problem,
+    parse_model_id,
+    region_default,
+    teacher_problem,
+)
 from bedrock_distill.invocation_logging import ROLE_ARN_PATTERN
 from bedrock_distill.preflight.filters import MAX_BASE_FILTERS, check_filter
 from bedrock_distill.project import STACK_NAME
-from bedrock_distill.workflow.settings import MIN_JOB_POLL_INTERVAL_SECONDS
+from bedrock_distill.workflow.settings import (
+    DEFAULT_DECISION_METRIC,
+    DEFAULT_EVALUATION_POLL_SECONDS,
+    DEFAULT_JUDGE_METRICS,
+    DEFAULT_MODEL_DEPLOYMENT_POLL_SECONDS,
+    DEFAULT_PROMOTE_MIN_SHARE,
+    MIN_EVALUATION_POLL_INTERVAL_SECONDS,
+    MIN_JOB_POLL_INTERVAL_SECONDS,
+    ModelPrice,
+)
+from stacks.pipeline_spec import (
+    PROVISIONED_THROUGHPUT_POLL_SECONDS,
+    WORKFLOW_FUNCTIONS,
+    render_definition,
+    substitutions,
+)
+from stacks.workflow_budget import Waits, shortest_evaluation_poll_seconds
 
 # PROJECT_NAME and MIN_JOB_POLL_INTERVAL_SECONDS are the runtime's (the functions must agree with the stack);
 # imported `X as X` (re-exported) so that the stack's components keep finding every setting here.
@@ -76,6 +101,182 @@ class ConfigurationError(ValueError):
     """Invalid app configuration; the message names the context key."""
 
 
+# The judge, as AWS documents it (Amazon Bedrock User Guide, read 2026-11-28; re-check the pages, they change).
+# "Supported Regions and models for model evaluation" (evaluation-support.html): where evaluation jobs run.
+EVALUATION_REGIONS_PAGE: Final = "Supported Regions and models for model evaluation"
+EVALUATION_REGIONS: Final = (
+    "us-east-1",
+    "us-east-2",
+    "us-west-2",
+    "us-gov-east-1",
+    "us-gov-west-1",
+    "ap-northeast-1",
+    "ap-south-1",
+    "ap-southeast-2",
+    "ca-central-1",
+    "eu-central-1",
+    "eu-central-2",
+    "eu-west-1",
+    "eu-west-2",
+    "eu-west-3",
+    "sa-east-1",
+)
+# "Evaluate model performance using another LLM as a judge" (evaluation-judge.html), "Supported evaluator models
+# (built-in metrics)": the judges of built-in metrics; the page allows their cross-Region inference profiles too.
+# It gives no Region per model: a judge named by model ID is invoked in the deploy Region, and that it is offered
+# there is the user's to check ("Supported foundation models in Amazon Bedrock").
+JUDGE_MODELS_PAGE: Final = "Evaluate model performance using another LLM as a judge"
+JUDGE_MODEL_IDS: Final = (
+    "amazon.nova-pro-v1:0",
+    "amazon.nova-2-lite-v1:0",
+    "amazon.nova-micro-v1:0",
+    "amazon.nova-premier-v1:0",
+    "anthropic.claude-3-5-sonnet-20240620-v1:0",
+    "anthropic.claude-3-5-sonnet-20241022-v2:0",
+    "anthropic.claude-3-7-sonnet-20250219-v1:0",
+    "anthropic.claude-sonnet-4-20250514-v1:0",
+    "anthropic.claude-3-haiku-20240307-v1:0",
+    "anthropic.claude-3-5-haiku-20241022-v1:0",
+    "anthropic.claude-haiku-4-5-20251001-v1:0",
+    "anthropic.claude-opus-4-5-20251101-v1:0",
+    "anthropic.claude-sonnet-4-5-20250929-v1:0",
+    "meta.llama3-1-70b-instruct-v1:0",
+    "mistral.mistral-large-2402-v1:0",
+)
+# "Use metrics to understand model performance" (model-evaluation-metrics.html): a judge job's built-in metrics.
+JUDGE_METRICS_PAGE: Final = "Use metrics to understand model performance"
+BUILTIN_JUDGE_METRICS: Final = (
+    "Builtin.Correctness",
+    "Builtin.Completeness",
+    "Builtin.Faithfulness",
+    "Builtin.Helpfulness",
+    "Builtin.Coherence",
+    "Builtin.Relevance",
+    "Builtin.FollowingInstructions",
+    "Builtin.ProfessionalStyleAndTone",
+    "Builtin.Harmfulness",
+    "Builtin.Stereotyping",
+    "Builtin.Refusal",
+)
+# The execution's timeout (stacks/pipeline_spec.py) gives the judge one day after the 7-day job and the serving.
+MAX_EVALUATION_HOURS: Final = 24
+_INFERENCE_PROFILES_PAGE: Final = "Supported Regions and models for inference profiles"
+
+
+def judge_problem(judge_model_id: str, region: str) -> str | None:
+    """Why `judge_model_id` cannot judge built-in metrics in `region`; None when it can."""
+    if region not in EVALUATION_REGIONS:
+        return f"model evaluation jobs are not offered in {region} (user guide: {EVALUATION_REGIONS_PAGE})"
+    reference = parse_model_id(judge_model_id)
+    model_id = judge_model_id.split(".", 1)[1] if reference.is_inference_profile else judge_model_id
+    if model_id not in JUDGE_MODEL_IDS:
+        return (
+            f"{judge_model_id} is not a judge AWS supports for built-in metrics (user guide: {JUDGE_MODELS_PAGE}); "
+            f"use one of: {', '.join(JUDGE_MODEL_IDS)}, or a cross-Region inference profile of one"
+        )
+    if not reference.is_inference_profile:
+        return None
+    routes = PROFILE_DESTINATIONS.get(judge_model_id)
+    if routes is None:
+        listed = ", ".join(p for p in PROFILE_DESTINATIONS if p.split(".", 1)[1] in JUDGE_MODEL_IDS)
+        return (
+            f"the Regions inference profile {judge_model_id} routes to are not in bedrock_distill/catalog.json, and "
+            f"IAM must name each: use the model ID {model_id} or a profile listed there ({listed})"
+        )
+    if region not in routes:
+        return (
+            f"inference profile {judge_model_id} cannot be called from {region} "
+            f"(user guide: {_INFERENCE_PROFILES_PAGE})"
+        )
+    return None
+
+
+def judge_route(judge_model_id: str, region: str) -> TeacherRoute:
+    """What the evaluation job invokes for its judge from `region` (a judge `judge_problem` accepts), each of which
+    IAM checks: the model in this Region, or the profile and its model in every Region the profile routes to."""
+    if not parse_model_id(judge_model_id).is_inference_profile:
+        return TeacherRoute(inference_profile_id=None, foundation_model_id=judge_model_id, regions=(region,))
+    return TeacherRoute(
+        inference_profile_id=judge_model_id,
+        foundation_model_id=judge_model_id.split(".", 1)[1],
+        regions=PROFILE_DESTINATIONS[judge_model_id][region],
+    )
+
+
+def evaluation_poll_floor_seconds(max_evaluation_hours: int) -> int:
+    """The shortest evaluation poll a run may use: at least the runtime's floor, and short enough polls for
+    `max_evaluation_hours` must still fit Step Functions' 25,000-event history beside a 7-day job polled as often
+    as any run may, every retry and the serving wait (stacks/workflow_budget.py, from the definition)."""
+    waits = Waits(
+        job_poll_seconds=MIN_JOB_POLL_INTERVAL_SECONDS,
+        serving_poll_seconds=min(PROVISIONED_THROUGHPUT_POLL_SECONDS, DEFAULT_MODEL_DEPLOYMENT_POLL_SECONDS),
+        evaluation_poll_seconds=MIN_EVALUATION_POLL_INTERVAL_SECONDS,
+        evaluation_seconds=max_evaluation_hours * 3600,
+    )
+    definition = render_definition(substitutions(dict.fromkeys(WORKFLOW_FUNCTIONS, "arn")))
+    return max(MIN_EVALUATION_POLL_INTERVAL_SECONDS, shortest_evaluation_poll_seconds(definition, waits))
+
+
+class EvaluationConfig(BaseModel):
+    """The `evaluation` context key: how every run's student and teacher answers are judged, and the decision."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", alias_generator=to_camel, populate_by_name=True)
+
+    # A judge of built-in metrics (JUDGE_MODEL_IDS) or a cross-Region profile of one; checked against the Region.
+    judge_model_id: Annotated[str, Field(min_length=1)]
+    metrics: Annotated[tuple[str, ...], Field(min_length=1)] = DEFAULT_JUDGE_METRICS
+    # The metric the promote/hold decision is taken on: one of `metrics`.
+    decision_metric: str = DEFAULT_DECISION_METRIC
+    # Promote when the student keeps at least this share of the teacher's mean score on the decision metric.
+    promote_min_share: Annotated[float, Field(gt=0, le=1)] = DEFAULT_PROMOTE_MIN_SHARE
+    # Past this, the run stops its evaluation jobs and fails (EvaluationTimedOut).
+    max_evaluation_hours: Annotated[int, Field(ge=1, le=MAX_EVALUATION_HOURS)] = MAX_EVALUATION_HOURS
+    # Bedrock sends no evaluation-job events: the run polls, this often unless its input asks otherwise.
+    poll_seconds: Annotated[int, Field(ge=MIN_EVALUATION_POLL_INTERVAL_SECONDS, le=24 * 3600)] = (
+        DEFAULT_EVALUATION_POLL_SECONDS
+    )
+
+    @field_validator("judge_model_id")
+    @classmethod
+    def _judge_is_supported_here(cls, judge: str, info: ValidationInfo) -> str:
+        region = (info.context or {}).get("region", "")
+        if problem := judge_problem(judge, region):
+            raise ValueError(problem)
+        return judge
+
+    @field_validator("metrics")
+    @classmethod
+    def _metrics_are_builtin(cls, metrics: tuple[str, ...]) -> tuple[str, ...]:
+        for metric in metrics:
+            if metric not in BUILTIN_JUDGE_METRICS:
+                raise ValueError(
+                    f"{metric!r} is not a built-in judge metric (user guide: {JUDGE_METRICS_PAGE}); use any of: "
+                    f"{', '.join(BUILTIN_JUDGE_METRICS)}"
+                )
+        if len(set(metrics)) != len(metrics):
+            raise ValueError("names a metric twice")
+        return metrics
+
+    @field_validator("decision_metric")
+    @classmethod
+    def _decision_metric_is_judged(cls, metric: str, info: ValidationInfo) -> str:
+        metrics = info.data.get("metrics")
+        if metrics is not None and metric not in metrics:
+            raise ValueError(f"{metric!r} is not one of evaluation.metrics ({', '.join(metrics)}): add it there")
+        return metric
+
+    @field_validator("poll_seconds")
+    @classmethod
+    def _polls_fit_the_history(cls, seconds: int, info: ValidationInfo) -> int:
+        hours = info.data.get("max_evaluation_hours")
+        if hours is not None and seconds < (shortest := evaluation_poll_floor_seconds(hours)):
+            raise ValueError(
+                f"{seconds} s polls for up to maxEvaluationHours ({hours}) may not fit Step Functions' 25,000-event "
+                f"history beside a 7-day job: use at least {shortest}, or lower maxEvaluationHours"
+            )
+        return seconds
+
+
 # What the CDK CLI sets for the app from your AWS configuration (`--profile`, or the default profile); the CDK
 # developer guide ("Environments for the AWS CDK") has apps read exactly these. The app does not fall back to
 # AWS_REGION/AWS_DEFAULT_REGION: the guide names no such fallback for the app, only the CLI's own resolution.
@@ -126,6 +327,12 @@ class DistillConfig(BaseModel):
     invocation_log_scope: dict[str, str] = Field(default_factory=dict)
     # Reserved for the upload-started function (it also caps it); 0: none.
     upload_function_reserved_concurrency: Annotated[int, Field(ge=0)] = 1
+    # The judge of every run (EvaluationConfig).
+    evaluation: EvaluationConfig
+    # Your on-demand token prices (Amazon Bedrock pricing page), by teacher or student model ID, in USD per million
+    # tokens: {"<model id>": {"inputPerMillionTokens": ..., "outputPerMillionTokens": ...}}. None are shipped: a
+    # model without one has no cost figure in the scorecard.
+    model_prices_usd: dict[str, ModelPrice] = Field(default_factory=dict)
     provisioned_model_units: Annotated[int, Field(ge=1)]
     max_provisioned_throughput_hours: Annotated[int, Field(ge=1, le=24 * 30)]
     job_poll_interval_seconds: Annotated[int, Field(ge=MIN_JOB_POLL_INTERVAL_SECONDS, le=24 * 3600)]
@@ -165,6 +372,35 @@ class DistillConfig(BaseModel):
             if problem := pair_problem(pair.teacher, pair.student, region):
                 raise ValueError(f"pair {index} ({pair}): {problem}")
         return pairs
+
+    @field_validator("evaluation", mode="before")
+    @classmethod
+    def _evaluation_from_json_text(cls, value: object) -> object:
+        return _from_context_text(value, {}, "a JSON object of the judge's settings")
+
+    @field_validator("model_prices_usd", mode="before")
+    @classmethod
+    def _prices_from_json_text(cls, value: object) -> object:
+        return _from_context_text(value, {}, 'a JSON object of {"<model id>": {"inputPerMillionTokens": ..., ...}}')
+
+    @field_validator("model_prices_usd")
+    @classmethod
+    def _prices_are_for_the_deployments_models(
+        cls, prices: dict[str, ModelPrice], info: ValidationInfo
+    ) -> dict[str, ModelPrice]:
+        teacher, student = info.data.get("teacher_model_id"), info.data.get("student_model_id")
+        if teacher is None or student is None:
+            return prices
+        pairs = (ModelPair(teacher, student), *info.data.get("allowed_model_pairs", ()))
+        models = {model for pair in pairs for model in (pair.teacher, pair.student)}
+        priced = models | {parse_model_id(model).base_model_id for model in models}
+        for model in prices:
+            if model not in priced:
+                raise ValueError(
+                    f"{model!r} is no teacher or student of this deployment's model pairs, so its price would never "
+                    f"be used; price any of: {', '.join(sorted(priced))}"
+                )
+        return prices
 
     @field_validator("provisioned_model_units")
     @classmethod
@@ -251,7 +487,8 @@ class DistillConfig(BaseModel):
     def from_mapping(cls, values: dict[str, Any], region: str) -> Self:
         values = {**values, **_models_or_region_default(values, region), "region": region}
         try:
-            return cls.model_validate(values)
+            # The judge is checked against the Region (EvaluationConfig reads it from the validation context).
+            return cls.model_validate(values, context={"region": region})
         except ValidationError as error:
             first = error.errors()[0]
             key = ".".join(str(part) for part in first["loc"]) or "(configuration)"

@@ -8,6 +8,7 @@ from bedrock_distill.workflow.settings import UPLOAD_TRIGGER_PREFIX
 from stacks.components.buckets import DataBuckets
 from stacks.components.distillation_role import DistillationServiceRole
 from stacks.components.encryption import EncryptionKey
+from stacks.components.evaluation_role import EvaluationServiceRole
 from stacks.components.event_triggers import EventTriggers
 from stacks.components.invocation_logging import InvocationLogging
 from stacks.components.monitoring import PipelineMonitoring
@@ -36,6 +37,9 @@ class DistillStack(Stack):
             invocation_log_prefix=config.invocation_log_prefix,
             outputs=buckets.outputs,
         )
+        evaluation_role = EvaluationServiceRole(
+            self, "EvaluationServiceRole", config=config, key=encryption.key, outputs=buckets.outputs
+        )
         packaging = LambdaPackaging(self, "Packaging")
         invocation_logging = InvocationLogging(
             self, "InvocationLogging", config=config, buckets=buckets, key=encryption.key, packaging=packaging
@@ -47,6 +51,7 @@ class DistillStack(Stack):
             key=encryption.key,
             buckets=buckets,
             distillation_role=service_role.role,
+            evaluation_role=evaluation_role.role,
             packaging=packaging,
         )
         triggers = EventTriggers(

@@ -6,7 +6,7 @@ from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
-from bedrock_distill.catalog import teacher_route
+from bedrock_distill.catalog import TeacherRoute, teacher_route
 from stacks.components.encryption import bedrock_source_conditions
 from stacks.config import INPUT_PREFIX, OUTPUT_PREFIX, DistillConfig
 
@@ -73,13 +73,17 @@ class DistillationServiceRole(Construct):
 
 
 def teacher_model_arns(teacher_model_id: str, region: str) -> list[str]:
-    """The ARNs that invoking the teacher from `region` touches, each of which IAM checks.
+    """The ARNs that invoking the teacher from `region` touches, each of which IAM checks."""
+    return invoked_model_arns(teacher_route(teacher_model_id, region))
+
+
+def invoked_model_arns(route: TeacherRoute) -> list[str]:
+    """The ARNs that invoking a model by `route` touches, each of which IAM checks (the teacher's, the judge's).
 
     A foundation model is invoked in this Region. A cross-Region inference profile is invoked by its profile
     ARN here and routes to the foundation model in each of its destination Regions (bedrock_distill/catalog.json,
     from the user guide's "Supported Regions and models for inference profiles"), so each is named, not `*`.
     """
-    route = teacher_route(teacher_model_id, region)
     if route.inference_profile_id is None:
         return [f"arn:{Aws.PARTITION}:bedrock:{Aws.REGION}::foundation-model/{route.foundation_model_id}"]
     return [

@@ -127,14 +127,14 @@ class EventTriggers(Construct):
         events.Rule(
             self,
             "ExecutionEnds",
-            description="An execution failed, timed out or was aborted: delete its PTs, stop its job",
+            description="An execution failed, timed out or was aborted: delete its PTs and deployments, stop its jobs",
             event_pattern=_pattern(execution_end_pattern(pipeline.state_machine.state_machine_arn)),
             targets=[self._target("CleanUpExecution")],
         )
         events.Rule(
             self,
             "Sweep",
-            description="Delete this project's PTs whose execution ended or that outlived their lifetime",
+            description="Delete this project's PTs and deployments left by ended executions or past their lifetime",
             schedule=events.Schedule.expression(SWEEP_SCHEDULE),
             targets=[self._target("SweepProvisionedThroughputs")],
         )
@@ -143,6 +143,8 @@ class EventTriggers(Construct):
         f = {name: function.role for name, function in self.functions.items()}
         jobs = bedrock_arn("model-customization-job/*")
         provisioned_models = bedrock_arn("provisioned-model/*")
+        deployments = bedrock_arn("custom-model-deployment/*")
+        evaluation_jobs = bedrock_arn("evaluation-job/*")
 
         read_objects(f["StartFromUpload"], buckets.inputs, UPLOAD_TRIGGER_PREFIX)
         f["StartFromUpload"].add_to_policy(
@@ -189,6 +191,28 @@ class EventTriggers(Construct):
                     conditions=tagged_by_this_project(),
                 )
             )
+            # Custom model deployments as PTs: listed (ListCustomModelDeployments supports no resource type), their
+            # tags and status read unconditioned, deleted only when they carry the project's tag.
+            role.add_to_policy(
+                iam.PolicyStatement(
+                    sid="ListModelDeployments", actions=["bedrock:ListCustomModelDeployments"], resources=["*"]
+                )
+            )
+            role.add_to_policy(
+                iam.PolicyStatement(
+                    sid="ReadModelDeploymentTags",
+                    actions=["bedrock:ListTagsForResource", "bedrock:GetCustomModelDeployment"],
+                    resources=[deployments],
+                )
+            )
+            role.add_to_policy(
+                iam.PolicyStatement(
+                    sid="DeleteProjectModelDeployments",
+                    actions=["bedrock:DeleteCustomModelDeployment"],
+                    resources=[deployments],
+                    conditions=tagged_by_this_project(),
+                )
+            )
             publish_to(role, pipeline.topic.topic_arn, key)
         f["CleanUpExecution"].add_to_policy(
             iam.PolicyStatement(sid="ListJobs", actions=["bedrock:ListModelCustomizationJobs"], resources=["*"])
@@ -201,6 +225,24 @@ class EventTriggers(Construct):
                 sid="StopProjectJobs",
                 actions=["bedrock:StopModelCustomizationJob"],
                 resources=[jobs],
+                conditions=tagged_by_this_project(),
+            )
+        )
+        # The execution's running evaluation jobs are stopped as its customization job is: found by tag, stopped only
+        # when they carry the project's tag.
+        f["CleanUpExecution"].add_to_policy(
+            iam.PolicyStatement(sid="ListEvaluationJobs", actions=["bedrock:ListEvaluationJobs"], resources=["*"])
+        )
+        f["CleanUpExecution"].add_to_policy(
+            iam.PolicyStatement(
+                sid="ReadEvaluationJobTags", actions=["bedrock:ListTagsForResource"], resources=[evaluation_jobs]
+            )
+        )
+        f["CleanUpExecution"].add_to_policy(
+            iam.PolicyStatement(
+                sid="StopProjectEvaluationJobs",
+                actions=["bedrock:StopEvaluationJob"],
+                resources=[evaluation_jobs],
                 conditions=tagged_by_this_project(),
             )
         )

@@ -9,10 +9,11 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
 
-from bedrock_distill.workflow.run import EXECUTION_TAG_KEY, PROJECT_TAG_KEY, PROJECT_TAG_VALUE
+from bedrock_distill.workflow.run import EXECUTION_TAG_KEY, KEEP_ON_SUCCESS_TAG_KEY, PROJECT_TAG_KEY, PROJECT_TAG_VALUE
 
-# The tag keys a run puts on everything it creates (Run.tags): a create request may carry these and no others.
-RUN_TAG_KEYS = [PROJECT_TAG_KEY, EXECUTION_TAG_KEY]
+# The tag keys a run puts on what it creates (Run.tags, and the keep-on-success key on a deployment it was asked to
+# keep: Run.model_deployment_tags): a create request may carry these and no others.
+RUN_TAG_KEYS = [PROJECT_TAG_KEY, EXECUTION_TAG_KEY, KEEP_ON_SUCCESS_TAG_KEY]
 
 
 def read_objects(role: iam.IRole, bucket: s3.IBucket, prefix: str, *, tell_missing: bool = True) -> None:
@@ -69,9 +70,11 @@ def bedrock_arn(resource: str) -> str:
 # wrong. Which action takes which key on which resource type is in the Service Authorization Reference, "Actions,
 # resources, and condition keys for Amazon Bedrock": aws:ResourceTag/${TagKey} on provisioned-model* for
 # DeleteProvisionedModelThroughput, GetProvisionedModelThroughput and InvokeModel, on model-customization-job* for
-# StopModelCustomizationJob, and on custom-model* for CreateProvisionedModelThroughput; aws:RequestTag/${TagKey} and
-# aws:TagKeys for CreateProvisionedModelThroughput and CreateModelCustomizationJob (on their custom-model* and
-# foundation-model* resource types) and for TagResource.
+# StopModelCustomizationJob, on custom-model* for CreateProvisionedModelThroughput and CreateCustomModelDeployment,
+# on custom-model-deployment* for DeleteCustomModelDeployment and InvokeModel, and on evaluation-job* for
+# StopEvaluationJob (each resource type's key); aws:RequestTag/${TagKey} and aws:TagKeys for
+# CreateProvisionedModelThroughput, CreateModelCustomizationJob, CreateCustomModelDeployment and CreateEvaluationJob
+# (on their custom-model* and foundation-model* resource types) and for TagResource.
 
 
 def tagged_by_this_project() -> dict[str, Any]:

@@ -13,6 +13,9 @@ from tests.infra.conftest import CloudAssembly, as_list, render
 pytestmark = pytest.mark.infra
 
 BEDROCK = "arn:${AWS::Partition}:bedrock:${AWS::Region}:${AWS::AccountId}"
+FOUNDATION_MODEL = "arn:${AWS::Partition}:bedrock:${AWS::Region}::foundation-model"
+DEPLOYMENTS = f"{BEDROCK}:custom-model-deployment/*"
+EVALUATION_JOBS = f"{BEDROCK}:evaluation-job/*"
 # Every Bedrock action each state's function may call, and on what.
 BEDROCK_GRANTS = {
     "Preflight": set(),
@@ -42,7 +45,35 @@ BEDROCK_GRANTS = {
         ("bedrock:GetProvisionedModelThroughput", f"{BEDROCK}:provisioned-model/*"),
         ("bedrock:DeleteProvisionedModelThroughput", f"{BEDROCK}:provisioned-model/*"),
     },
-    "ValidateModel": {("bedrock:InvokeModel", f"{BEDROCK}:provisioned-model/*")},
+    "ValidateModel": {
+        ("bedrock:InvokeModel", f"{BEDROCK}:provisioned-model/*"),
+        ("bedrock:InvokeModel", DEPLOYMENTS),
+    },
+    # The deploy Region's default teacher (us-west-2), on demand.
+    "AnswerAsTeacher": {("bedrock:InvokeModel", f"{FOUNDATION_MODEL}/meta.llama3-1-70b-instruct-v1:0")},
+    "CreateModelDeployment": {
+        # Authorized on the custom model it deploys; tagging the new deployment is TagResource on it.
+        ("bedrock:CreateCustomModelDeployment", f"{BEDROCK}:custom-model/*"),
+        ("bedrock:TagResource", DEPLOYMENTS),
+    },
+    "ModelDeploymentStatus": {("bedrock:GetCustomModelDeployment", DEPLOYMENTS)},
+    "DeleteModelDeployment": {
+        ("bedrock:GetCustomModelDeployment", DEPLOYMENTS),
+        ("bedrock:DeleteCustomModelDeployment", DEPLOYMENTS),
+    },
+    "CreateEvaluationJobs": {
+        # Authorized on the models the job involves: the judge's (cdk.json's is the US profile of Nova Pro; precomputed
+        # answers involve none); tagging the new job is TagResource on it.
+        ("bedrock:CreateEvaluationJob", f"{FOUNDATION_MODEL}/amazon.nova-pro-v1:0"),
+        # A retried create finds the job of its name by listing.
+        ("bedrock:ListEvaluationJobs", "*"),
+        ("bedrock:TagResource", EVALUATION_JOBS),
+    },
+    "EvaluationStatus": {
+        ("bedrock:GetEvaluationJob", EVALUATION_JOBS),
+        ("bedrock:StopEvaluationJob", EVALUATION_JOBS),
+    },
+    "Score": set(),
     "Notify": set(),
     "RegisterJobWaiter": {("bedrock:GetModelCustomizationJob", f"{BEDROCK}:model-customization-job/*")},
     "StartFromUpload": set(),
@@ -55,12 +86,23 @@ BEDROCK_GRANTS = {
         ("bedrock:DeleteProvisionedModelThroughput", f"{BEDROCK}:provisioned-model/*"),
         ("bedrock:ListTagsForResource", f"{BEDROCK}:model-customization-job/*"),
         ("bedrock:StopModelCustomizationJob", f"{BEDROCK}:model-customization-job/*"),
+        ("bedrock:ListCustomModelDeployments", "*"),
+        ("bedrock:ListTagsForResource", DEPLOYMENTS),
+        ("bedrock:GetCustomModelDeployment", DEPLOYMENTS),
+        ("bedrock:DeleteCustomModelDeployment", DEPLOYMENTS),
+        ("bedrock:ListEvaluationJobs", "*"),
+        ("bedrock:ListTagsForResource", EVALUATION_JOBS),
+        ("bedrock:StopEvaluationJob", EVALUATION_JOBS),
     },
     "SweepProvisionedThroughputs": {
         ("bedrock:ListProvisionedModelThroughputs", "*"),
         ("bedrock:ListTagsForResource", f"{BEDROCK}:provisioned-model/*"),
         ("bedrock:GetProvisionedModelThroughput", f"{BEDROCK}:provisioned-model/*"),
         ("bedrock:DeleteProvisionedModelThroughput", f"{BEDROCK}:provisioned-model/*"),
+        ("bedrock:ListCustomModelDeployments", "*"),
+        ("bedrock:ListTagsForResource", DEPLOYMENTS),
+        ("bedrock:GetCustomModelDeployment", DEPLOYMENTS),
+        ("bedrock:DeleteCustomModelDeployment", DEPLOYMENTS),
     },
 }
 
@@ -145,15 +187,21 @@ def test_each_function_may_call_only_the_bedrock_actions_of_its_state(assembly: 
     assert _grants(_role_statements(assembly, name), "bedrock") == BEDROCK_GRANTS[name]
 
 
-def test_only_create_job_passes_the_distillation_role_and_only_to_bedrock(assembly: CloudAssembly) -> None:
-    (role_id,) = [n for n in assembly.of_type("AWS::IAM::Role") if n.startswith("DistillationServiceRole")]
+def test_only_the_job_creators_pass_their_service_role_and_only_to_bedrock(assembly: CloudAssembly) -> None:
+    # Given each service role and the one function that creates the jobs Bedrock runs as it
+    passers = {"CreateJob": "DistillationServiceRole", "CreateEvaluationJobs": "EvaluationServiceRole"}
+    role_ids = {
+        name: next(n for n in assembly.of_type("AWS::IAM::Role") if n.startswith(prefix))
+        for name, prefix in passers.items()
+    }
     for name in all_functions():
         passes = [s for s in _role_statements(assembly, name) if "iam:PassRole" in as_list(s["Action"])]
-        if name != "CreateJob":
+        if name not in passers:
             assert passes == [], name
             continue
+        # Then that function passes exactly that role, and only to Bedrock
         (statement,) = passes
-        assert statement["Resource"] == f"${{{role_id}.Arn}}"
+        assert statement["Resource"] == f"${{{role_ids[name]}.Arn}}", name
         assert statement["Condition"] == {"StringEquals": {"iam:PassedToService": "bedrock.amazonaws.com"}}
 
 
@@ -169,3 +217,33 @@ def test_only_the_reporting_functions_publish_and_only_to_the_encrypted_outcome_
     assert any(
         s["Effect"] == "Deny" and s.get("Condition") == {"Bool": {"aws:SecureTransport": "false"}} for s in statements
     )
+
+
+def test_the_judging_functions_touch_only_their_files_of_each_run(assembly: CloudAssembly) -> None:
+    # Given the functions between the student's answers and the scorecard
+    (outputs,) = [n for n in assembly.of_type("AWS::S3::Bucket") if n.startswith("BucketsOutputs")]
+    run = f"${{{outputs}.Arn}}/jobs/*"
+    expected = {
+        # Both sides' answers in, the judge's datasets out
+        "CreateEvaluationJobs": {
+            ("s3:GetObject", f"{run}/report/responses/*"),
+            ("s3:PutObject", f"{run}/evaluation/datasets/*"),
+        },
+        "EvaluationStatus": set(),
+        # The judge's results (listed: Bedrock names them), both sides' answers and the log scan's volume in, the
+        # scorecard out
+        "Score": {
+            ("s3:GetObject", f"{run}/evaluation/output/*"),
+            ("s3:ListBucket", f"${{{outputs}.Arn}}"),
+            ("s3:GetObject", f"{run}/report/responses/*"),
+            ("s3:GetObject", f"{run}/report/preflight.json"),
+            ("s3:PutObject", f"{run}/report/scorecard.json"),
+        },
+    }
+    for name, grants in expected.items():
+        # Then each reads and writes exactly those objects of the output bucket
+        assert _grants(_role_statements(assembly, name), "s3") == grants, name
+    (listing,) = [s for s in _role_statements(assembly, "Score") if "s3:ListBucket" in as_list(s["Action"])]
+    assert listing["Condition"] == {
+        "StringLike": {"s3:prefix": ["jobs/*/evaluation/output", "jobs/*/evaluation/output/*"]}
+    }

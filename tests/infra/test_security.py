@@ -13,6 +13,7 @@ pytestmark = pytest.mark.infra
 ACCOUNT = "${AWS::AccountId}"
 BEDROCK_SOURCE_ARN_ANY = f"arn:${{AWS::Partition}}:bedrock:${{AWS::Region}}:{ACCOUNT}:*"
 BEDROCK_JOB_SOURCE_ARN = f"arn:${{AWS::Partition}}:bedrock:${{AWS::Region}}:{ACCOUNT}:model-customization-job/*"
+BEDROCK_EVALUATION_SOURCE_ARN = f"arn:${{AWS::Partition}}:bedrock:${{AWS::Region}}:{ACCOUNT}:evaluation-job/*"
 
 # The only actions that may be granted on "Resource": "*", each with the reason it cannot be narrower.
 WILDCARD_RESOURCE_ALLOWED = {
@@ -24,6 +25,8 @@ WILDCARD_RESOURCE_ALLOWED = {
     "xray:GetSamplingRules": "X-Ray has no resource-level permissions (state machine tracing)",
     "bedrock:ListProvisionedModelThroughputs": "List actions have no resource type; the cleanup filters by tags",
     "bedrock:ListModelCustomizationJobs": "List actions have no resource type; the cleanup filters by tags",
+    "bedrock:ListCustomModelDeployments": "List actions have no resource type; the cleanup filters by tags",
+    "bedrock:ListEvaluationJobs": "No resource type; the cleanup filters by tags, a retried create by its job name",
     "xray:GetSamplingTargets": "X-Ray has no resource-level permissions (state machine tracing)",
     **{
         f"logs:{action}": "Step Functions logs through vended log delivery, which has no resource-level permissions"
@@ -294,3 +297,83 @@ def test_functions_write_only_their_own_log_group(assembly: CloudAssembly) -> No
     (log_grant,) = [s for s in statements if s.get("Sid") == "WriteOwnLogGroup"]
     assert log_grant["Resource"] == "${InvocationLoggingHandlerLogs29E32ACD.Arn}"
     assert sorted(log_grant["Action"]) == ["logs:CreateLogStream", "logs:PutLogEvents"]
+
+
+def _evaluation_role(assembly: CloudAssembly) -> tuple[str, dict[str, Any]]:
+    (found,) = [(n, r) for n, r in assembly.of_type("AWS::IAM::Role").items() if n.startswith("EvaluationServiceRole")]
+    return found
+
+
+def test_evaluation_role_is_trusted_only_by_evaluation_jobs_of_this_account(assembly: CloudAssembly) -> None:
+    # Given the evaluation service role (user guide: "Service role requirements for automatic model evaluation jobs")
+    _, role = _evaluation_role(assembly)
+    # When we read its trust policy
+    (statement,) = _statements(role["Properties"]["AssumeRolePolicyDocument"])
+    # Then only bedrock.amazonaws.com may assume it, and only for this account's evaluation jobs
+    assert statement["Effect"] == "Allow"
+    assert statement["Principal"] == {"Service": "bedrock.amazonaws.com"}
+    assert statement["Action"] == "sts:AssumeRole"
+    assert statement["Condition"] == {
+        "StringEquals": {"aws:SourceAccount": ACCOUNT},
+        "ArnLike": {"aws:SourceArn": BEDROCK_EVALUATION_SOURCE_ARN},
+    }
+    assert "ManagedPolicyArns" not in role["Properties"]
+
+
+def test_evaluation_role_reads_only_the_judges_datasets_and_writes_only_its_output(assembly: CloudAssembly) -> None:
+    # Given the evaluation role's permissions (user guide: "Required service role permissions for creating a model
+    # evaluation job that uses a judge model", its S3 actions)
+    statements = _policy_of_role(assembly, "EvaluationServiceRole")
+    outputs = _bucket_logical_id(assembly, "Outputs")
+    datasets, output = "jobs/*/evaluation/datasets", "jobs/*/evaluation/output"
+    # When we list every S3 grant as (action, resource, condition)
+    s3_grants = {
+        (action, resource, repr(statement.get("Condition")))
+        for statement in statements
+        for action in as_list(statement["Action"])
+        if action.startswith("s3:")
+        for resource in as_list(statement["Resource"])
+    }
+    # Then it reads the datasets of each run's folder, reads and writes that folder's evaluation output, lists only
+    # those prefixes, and touches no other bucket, no run's other files
+    assert s3_grants == {
+        ("s3:GetObject", f"${{{outputs}.Arn}}/{datasets}/*", "None"),
+        ("s3:GetObject", f"${{{outputs}.Arn}}/{output}/*", "None"),
+        ("s3:PutObject", f"${{{outputs}.Arn}}/{output}/*", "None"),
+        ("s3:AbortMultipartUpload", f"${{{outputs}.Arn}}/{output}/*", "None"),
+        (
+            "s3:ListBucket",
+            f"${{{outputs}.Arn}}",
+            repr({"StringLike": {"s3:prefix": [datasets, f"{datasets}/*", output, f"{output}/*"]}}),
+        ),
+        ("s3:GetBucketLocation", f"${{{outputs}.Arn}}", "None"),
+        ("s3:ListBucketMultipartUploads", f"${{{outputs}.Arn}}", "None"),
+    }
+    assert all(s["Effect"] == "Allow" for s in statements)
+
+
+def test_evaluation_role_invokes_only_the_judge_and_uses_the_key_only_through_s3(assembly: CloudAssembly) -> None:
+    statements = _policy_of_role(assembly, "EvaluationServiceRole")
+    # cdk.json's judge, the US cross-Region profile of Nova Pro, called from us-west-2: the profile and the model in
+    # each Region it routes to (user guide: "Supported Regions and models for inference profiles")
+    judge = [
+        "arn:${AWS::Partition}:bedrock:${AWS::Region}:${AWS::AccountId}:inference-profile/us.amazon.nova-pro-v1:0",
+        *(
+            f"arn:${{AWS::Partition}}:bedrock:{region}::foundation-model/amazon.nova-pro-v1:0"
+            for region in ("us-east-1", "us-east-2", "us-west-2")
+        ),
+    ]
+    bedrock = [s for s in statements if any(a.startswith("bedrock:") for a in as_list(s["Action"]))]
+    assert bedrock == [
+        {
+            "Sid": "InvokeTheJudgeOnly",
+            "Effect": "Allow",
+            "Action": ["bedrock:InvokeModel", "bedrock:CreateModelInvocationJob", "bedrock:StopModelInvocationJob"],
+            "Resource": judge,
+        }
+    ]
+    (kms,) = [s for s in statements if any(a.startswith("kms:") for a in as_list(s["Action"]))]
+    assert kms["Resource"] == "${EncryptionKey3A692D6E.Arn}"
+    assert kms["Condition"] == {"StringEquals": {"kms:ViaService": "s3.${AWS::Region}.amazonaws.com"}}
+    services = {a.split(":", 1)[0] for s in statements for a in as_list(s["Action"])}
+    assert services == {"s3", "kms", "bedrock"}
