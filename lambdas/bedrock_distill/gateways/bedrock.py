@@ -71,8 +71,7 @@ class BedrockGateway:
             keep_metadata=True,
             provisionedModelId=provisioned_model_id,
         )
-        date = response.get("ResponseMetadata", {}).get("HTTPHeaders", {}).get("date")
-        return parsedate_to_datetime(date) if date else None
+        return _service_date(response)
 
     def list_provisioned_model_throughputs(self, **filters: Any) -> list[dict[str, Any]]:
         return self._listed(
@@ -103,12 +102,15 @@ class BedrockGateway:
             customModelDeploymentIdentifier=deployment_identifier,
         )
 
-    def delete_custom_model_deployment(self, deployment_identifier: str) -> None:
-        self._call(
+    def delete_custom_model_deployment(self, deployment_identifier: str) -> datetime | None:
+        """Deletes; returns the service's clock at deletion (its Date header), when it sent one."""
+        response = self._call(
             "DeleteCustomModelDeployment",
             "delete_custom_model_deployment",
+            keep_metadata=True,
             customModelDeploymentIdentifier=deployment_identifier,
         )
+        return _service_date(response)
 
     def list_custom_model_deployments(self, **filters: Any) -> list[dict[str, Any]]:
         return self._listed(
@@ -182,3 +184,9 @@ class BedrockGateway:
         if response is not None:
             response.pop("ResponseMetadata", None)
         return response
+
+
+def _service_date(response: dict[str, Any]) -> datetime | None:
+    """The service's clock when it answered: a response's Date header (every AWS response carries one)."""
+    date = response.get("ResponseMetadata", {}).get("HTTPHeaders", {}).get("date")
+    return parsedate_to_datetime(date) if date else None

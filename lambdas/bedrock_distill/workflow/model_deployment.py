@@ -102,7 +102,7 @@ def delete_model_deployment(deployment_identifier: str, bedrock: BedrockGateway)
     """
     try:
         deployment = bedrock.get_custom_model_deployment(deployment_identifier)
-        bedrock.delete_custom_model_deployment(deployment_identifier)
+        deleted_at = bedrock.delete_custom_model_deployment(deployment_identifier) or datetime.now(UTC)
     except BedrockRequestRejected as rejected:
         if rejected.code == NOT_FOUND:
             return ModelDeploymentDeletion(deleted=False)
@@ -110,7 +110,7 @@ def delete_model_deployment(deployment_identifier: str, bedrock: BedrockGateway)
             raise ConflictException(str(rejected), code=rejected.code, reason=rejected.reason) from rejected
         raise
     created: datetime | None = deployment.get("createdAt")
-    # Bedrock's createdAt against this function's clock: DeleteCustomModelDeployment's answer is read without
-    # its Date header (gateways/bedrock.py), unlike the PT's.
-    alive = max(0.0, (datetime.now(UTC) - created).total_seconds()) if created else None
+    # Both ends on Bedrock's clock (createdAt, the deletion's Date header), so a skewed function clock cannot
+    # distort how long it lived.
+    alive = max(0.0, (deleted_at - created).total_seconds()) if created else None
     return ModelDeploymentDeletion(deleted=True, alive_seconds=alive)
