@@ -126,10 +126,14 @@ def scorecard_lines(scorecard: Scorecard) -> list[str]:
         f"  price per million input/output tokens: teacher {_price(prices.get('teacher'))}, "
         f"student {_price(prices.get('student'))}" + (f" ({source})" if source else "")
     )
+    lines.extend(f"    {missing}" for missing in prices.get("missing") or () if isinstance(missing, str))
     saving = scorecard.estimated_monthly_saving_usd
     volume = scorecard.volume
+    reason = scorecard.document.get("savingReason")
     if saving is None:
-        lines.append("  estimated monthly saving: n/a (needs both prices and the invocation-log volume)")
+        lines.append(f"  estimated monthly saving: n/a ({reason or 'needs both prices and the invocation-log volume'})")
+    elif isinstance(reason, str) and reason:
+        lines.append(f"  estimated monthly saving: ${saving:,.2f}: {reason}")
     else:
         seen = (
             f" at {volume.get('inputTokens', 0):,} input and {volume.get('outputTokens', 0):,} output tokens a month"

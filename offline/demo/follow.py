@@ -31,15 +31,24 @@ class Snapshot:
     state: str
     job_status: str
     provisioned_throughput_status: str
+    model_deployment_status: str
+    judge_status: str
     logical_seconds: float
     wall_seconds: float
     # Logical seconds until the job ends while the execution waits for its event; 0 otherwise.
     job_wait_seconds_left: float = 0.0
 
     @property
-    def milestone(self) -> tuple[str, str, str, str]:
+    def milestone(self) -> tuple[str, ...]:
         """What a line-by-line log reports a change of; the clocks alone are no news."""
-        return self.execution_status, self.state, self.job_status, self.provisioned_throughput_status
+        return (
+            self.execution_status,
+            self.state,
+            self.job_status,
+            self.provisioned_throughput_status,
+            self.model_deployment_status,
+            self.judge_status,
+        )
 
 
 def waiting_for_job_event(history: Sequence[dict[str, Any]]) -> bool:
@@ -79,11 +88,19 @@ def snapshot(world: World, execution_arn: str, started: float) -> Snapshot:
     pt_status = "not created"
     if throughput is not None:
         pt_status = "Deleted" if throughput.deleted else throughput.status
+    deployment = world.model_deployment_of(job)
+    deployment_status = "not created"
+    if deployment is not None:
+        deployment_status = "Deleted" if deployment.deleted else deployment.status
+    judges = world.evaluation_jobs_of(execution_arn)
+    judge_status = ", ".join(sorted({j.status for j in judges})) if judges else "not created"
     return Snapshot(
         execution_status=status,
         state=entered[-1] if entered else "starting",
         job_status=job_status,
         provisioned_throughput_status=pt_status,
+        model_deployment_status=deployment_status,
+        judge_status=judge_status,
         logical_seconds=bedrock.clock.elapsed_seconds,
         wall_seconds=time.monotonic() - started,
         job_wait_seconds_left=seconds_left,
@@ -99,6 +116,8 @@ def progress_table(current: Snapshot, title: str) -> Panel:
     table.add_row("State", current.state)
     table.add_row("Distillation job", current.job_status)
     table.add_row("Provisioned Throughput", current.provisioned_throughput_status)
+    table.add_row("Model deployment", current.model_deployment_status)
+    table.add_row("Evaluation jobs (judge)", current.judge_status)
     table.add_row("Logical time (Bedrock)", duration(current.logical_seconds))
     table.add_row("Wall time", f"{current.wall_seconds:.1f} s")
     return Panel(table, title=title, expand=False)
@@ -108,7 +127,8 @@ def progress_line(current: Snapshot) -> str:
     return (
         f"[{current.wall_seconds:5.1f} s | logical {duration(current.logical_seconds)}] "
         f"execution {current.execution_status}, state {current.state}, job {current.job_status}, "
-        f"PT {current.provisioned_throughput_status}"
+        f"PT {current.provisioned_throughput_status}, deployment {current.model_deployment_status}, "
+        f"judge {current.judge_status}"
     )
 
 

@@ -1,5 +1,7 @@
 """What a run produced, as the demo reports it: job, custom model, training data, training-loss curve (PNG and
-sparkline), validation, estimated cost, and how the job wait ended and what it cost in state transitions."""
+sparkline), validation, estimated cost, how the student was served, the judge's scorecard and decision (text and
+bar-chart PNG, as `distill report` prints and draws them), and how the job wait ended and what it cost in state
+transitions."""
 
 from __future__ import annotations
 
@@ -13,10 +15,11 @@ import boto3
 from rich.console import Console
 
 from bedrock_distill.workflow.metrics import JobMetrics
-from distill_cli.report import plot_training_loss
+from distill_cli.report import plot_scorecard, plot_training_loss
+from distill_cli.scorecard import Scorecard, parse_scorecard, scorecard_lines
 from offline.demo.follow import Snapshot
 from offline.demo.render import duration, figure, sparkline
-from offline.demo.world import JOB_FALLBACK_POLL_SECONDS, World
+from offline.demo.world import JOB_FALLBACK_POLL_SECONDS, PRICES_DISCLAIMER, World
 
 # A demo assumption, not a price: no-commitment Provisioned Throughput rates differ by model and Region.
 DEFAULT_HOURLY_RATE_USD = 20.0
@@ -40,13 +43,14 @@ def print_summary(
     output_dir: Path,
     plot_title: str,
     hourly_rate: float,
+    png_name: str = "training-loss.png",
 ) -> None:
-    """What the run produced; the training-loss curve goes to `output_dir`/training-loss.png."""
+    """What the run produced; the training-loss curve goes to `output_dir`/`png_name`."""
     output = json.loads(description.get("output") or "{}")
     outcome = (output.get("notification") or {}).get("outcome", {})
     job = output.get("job", {})
     say = console.print
-    console.rule("Summary")
+    console.rule(f"Summary: {description['name']}")
     say(f"Execution: {description['status']} ({description['executionArn']})")
     if outcome.get("error"):
         say(f"Error: {outcome['error']}: {outcome.get('cause', '')}", style="red")
@@ -68,7 +72,7 @@ def print_summary(
     metrics = read_json(metrics_uri) if metrics_uri else {"training_steps": []}
     losses = [step["training_loss"] for step in metrics["training_steps"]]
     if losses:
-        png = output_dir / "training-loss.png"
+        png = output_dir / png_name
         plot_training_loss(JobMetrics.model_validate(metrics), png, plot_title)
         say(f"Training loss: {losses[0]:.3f} -> {losses[-1]:.3f} over {len(losses)} steps")
         say(f"  {sparkline(losses)}")
@@ -92,6 +96,31 @@ def print_summary(
             f"({outcome['provisioned_throughput_hours']} h alive, billed per started hour, x {units} model unit(s) "
             f"x ${hourly_rate:.2f}/h: {RATE_DISCLAIMER})"
         )
+
+
+def print_scorecard(console: Console, description: dict[str, Any], png: Path, title: str) -> Scorecard | None:
+    """How the student was served, and the judge's scorecard as `distill report` prints it; its bar chart to
+    `png` and the file itself beside it (same name, .json), as `distill report` would fetch it. None when the run
+    wrote no scorecard."""
+    output = json.loads(description.get("output") or "{}")
+    run = output.get("run", {})
+    say = console.print
+    if run.get("servingMode"):
+        say(f"Serving: {run['servingMode']}: {run.get('servingReason', '')}")
+    uri = (output.get("scorecard") or {}).get("scorecardUri")
+    if not uri:
+        say("Scorecard: none (the run was not judged)", style="bold red")
+        return None
+    document = read_json(uri)
+    scorecard = parse_scorecard(document, uri)
+    for line in scorecard_lines(scorecard):
+        say(line)
+    say(f"  (prices: {PRICES_DISCLAIMER})")
+    plot_scorecard(scorecard, png, title)
+    copy = png.with_suffix(".json")
+    copy.write_text(json.dumps(document, indent=2) + "\n", encoding="utf-8")
+    say(f"Scorecard: {uri} (copied to {copy.resolve()}); chart {png.resolve()}")
+    return scorecard
 
 
 def print_job_wait(console: Console, world: World, execution_arn: str) -> None:

@@ -1,17 +1,21 @@
-"""The world the scenes play in: the stack synthesized and deployed into moto, beside the Bedrock emulator,
-with an inbox on the outcome topic, and the lookups every scene makes in it.
+"""The worlds the scenes play in: the stack synthesized for a Region and deployed into moto, beside the Bedrock
+emulator, with an inbox on the outcome topic, and the lookups every scene makes in it. The demo plays in two, one
+after the other: us-west-2 (Llama 3.1 70B -> 8B, served on Provisioned Throughput) and us-east-1 (Amazon Nova
+Pro -> Lite, served on demand), each its own moto account and emulator, as two deployments of the stack would be.
 
 Emulated durations are in logical seconds. Bedrock's clock moves only when the demo moves it: while an
 execution waits for its job's event, each refresh of the view advances it by a step (the job's progress
 shows step by step), until the job ends and its Completed event releases the execution. Provisioned
-Throughput has no such event, so its wait still polls: each status read moves the clock by
-STATUS_READ_SECONDS, and the PT is InService at the first read after a one-second Wait.
+Throughput, custom model deployments and evaluation jobs send no such event, so their waits poll: each status
+read moves the clock by STATUS_READ_SECONDS, and a PT or deployment is ready at the first read after a one-second
+Wait, an evaluation job within a few.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import sys
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -25,6 +29,8 @@ from rich.console import Console
 from bedrock_distill.catalog import region_default
 from bedrock_distill.workflow.run import EXECUTION_TAG_KEY
 from offline.bedrock_emulator import BedrockEmulator, Job, ProvisionedThroughput, bedrock_emulator
+from offline.bedrock_emulator.deployments import ModelDeployment
+from offline.bedrock_emulator.evaluations import EvaluationJob
 from offline.bedrock_emulator.service import DEFAULT_ACCOUNT_ID
 from offline.events import Delivery, EventPump
 from offline.pipeline import LocalPipeline
@@ -32,6 +38,10 @@ from offline.synth import synthesize
 
 JOB_SECONDS = 8 * 3600
 PROVISIONING_SECONDS = 10 * 60
+# AWS gives no figure for either: a deployment in minutes; an evaluation job of a few dozen prompts in minutes
+# to an hour (public reports: 5-15 minutes for 30-50 rows).
+DEPLOYMENT_SECONDS = 10 * 60
+EVALUATION_SECONDS = 20 * 60
 STATUS_READ_SECONDS = PROVISIONING_SECONDS
 # The job wait's fallback poll (pollIntervals.jobSeconds; a Task timeout, real seconds in moto): far longer
 # than the demo lasts, so only the job's state-change event can release an execution in time.
@@ -43,32 +53,70 @@ NO_COMMITMENT_MODEL_UNITS = 2
 EVENT_TIMEOUT_SECONDS = 30.0
 # The stack's EventBridge rules, as `offline.pipeline.LocalPipeline` creates them in moto.
 EVENT_RULES = ("uploads", "job-events", "execution-ends", "sweep")
+# The Regions of the two pairs cdk.json leaves to the Region (catalog REGION_DEFAULTS): Llama 3.1 70B -> 8B in
+# us-west-2, which AWS serves on Provisioned Throughput only; Amazon Nova Pro -> Lite in us-east-1, which AWS
+# deploys for on-demand inference (user guide, "Deploy a custom model for on-demand inference").
+PROVISIONED_REGION = "us-west-2"
+ON_DEMAND_REGION = "us-east-1"
+# The demo's own per-token prices for the scorecard's cost lines, in its deploy context (modelPricesUsd): round
+# figures for illustration, not AWS's prices, which differ by Region and change (see the Bedrock pricing page).
+ILLUSTRATIVE_PRICES_USD: dict[str, dict[str, float]] = {
+    "meta.llama3-1-70b-instruct-v1:0": {"inputPerMillionTokens": 0.75, "outputPerMillionTokens": 0.75},
+    "amazon.nova-pro-v1:0": {"inputPerMillionTokens": 0.8, "outputPerMillionTokens": 3.2},
+    "amazon.nova-lite-v1:0:300k": {"inputPerMillionTokens": 0.06, "outputPerMillionTokens": 0.24},
+}
+PRICES_DISCLAIMER = (
+    "illustrative prices set in the demo's deploy context (modelPricesUsd), not AWS's: see the Bedrock pricing page"
+)
 
 
-def deploy_context(hourly_rate: float, extra_student_model_id: str) -> dict[str, Any]:
-    """The demo's `cdk deploy -c ...`: a PT price for the cost estimate, one more student allowed beside the
-    configured pair's (IAM grants exactly these; Preflight refuses any other), and PTs of up to 2 model units (the
-    upload scene asks for 2; Preflight refuses more than maxProvisionedModelUnits)."""
-    # cdk.json leaves the pair to the Region: in us-west-2, Llama 3.1 70B -> Llama 3.1 8B.
-    configured = region_default(os.environ["AWS_DEFAULT_REGION"])
-    assert configured is not None, "the demo's Region offers no distillation pair"
-    return {
+def deploy_context(region: str, hourly_rate: float, extra_student_model_id: str | None = None) -> dict[str, Any]:
+    """The demo's `cdk deploy -c ...` in `region`: a PT price for the cost estimate, the illustrative per-token
+    prices of the Region's pair, one more student allowed beside the configured pair's when given (IAM grants
+    exactly these; Preflight refuses any other), and PTs of up to 2 model units (the upload scene asks for 2;
+    Preflight refuses more than maxProvisionedModelUnits)."""
+    # cdk.json leaves the pair to the Region.
+    configured = region_default(region)
+    assert configured is not None, f"{region} offers no distillation pair"
+    pairs = [{"teacher": configured.teacher, "student": extra_student_model_id}] if extra_student_model_id else []
+    priced = {configured.teacher, configured.student}
+    context: dict[str, Any] = {
         "provisionedThroughputHourlyRateUsd": hourly_rate,
-        "allowedModelPairs": [{"teacher": configured.teacher, "student": extra_student_model_id}],
         "maxProvisionedModelUnits": 2,
+        "modelPricesUsd": {model: price for model, price in ILLUSTRATIVE_PRICES_USD.items() if model in priced},
     }
+    if pairs:
+        context["allowedModelPairs"] = pairs
+    return context
 
 
-def synthesize_stack(context: dict[str, Any], console: Console) -> dict[str, Any]:
+def synthesize_template(region: str, context: dict[str, Any]) -> tuple[dict[str, Any], float]:
+    """The stack's template for `region`, and the seconds its synthesis took (jsii's share is most of it)."""
     started = time.monotonic()
-    region = os.environ["AWS_DEFAULT_REGION"]
     template = synthesize(region, DEFAULT_ACCOUNT_ID, context)
+    return template, time.monotonic() - started
+
+
+def print_synthesized(console: Console, region: str, template: dict[str, Any], seconds: float, how: str = "") -> None:
     roles = sum(1 for r in template["Resources"].values() if r["Type"] == "AWS::IAM::Role")
     console.print(
         f"Synthesized the stack for {region} ({len(template['Resources'])} resources, {roles} IAM roles, cdk-nag "
-        f"clean) in {time.monotonic() - started:.1f} s: every AWS call below is authorized against these roles"
+        f"clean) in {seconds:.1f} s{how}: every AWS call below is authorized against these roles"
     )
-    return template
+
+
+@contextmanager
+def in_region(region: str) -> Iterator[None]:
+    """boto3's default Region (and so moto's, the emulator's and the deployed functions') is `region` inside."""
+    saved = os.environ.get("AWS_DEFAULT_REGION")
+    os.environ["AWS_DEFAULT_REGION"] = region
+    try:
+        yield
+    finally:
+        if saved is None:
+            os.environ.pop("AWS_DEFAULT_REGION", None)
+        else:
+            os.environ["AWS_DEFAULT_REGION"] = saved
 
 
 def wait_for(condition: Callable[[], Any], what: str, timeout_seconds: float = EVENT_TIMEOUT_SECONDS) -> Any:
@@ -116,6 +164,7 @@ class World:
     pipeline: LocalPipeline
     bedrock: BedrockEmulator
     inbox: OutcomeInbox
+    region: str
 
     @property
     def pump(self) -> EventPump:
@@ -136,6 +185,22 @@ class World:
         throughputs = [pt for pt in self.bedrock.provisioned_throughputs.values() if pt.model_arn == model_arn]
         return max(throughputs, key=lambda pt: pt.created_at) if throughputs else None
 
+    def model_deployment_of(self, job: Job | None) -> ModelDeployment | None:
+        """The on-demand deployment made for a job's custom model (found by its model, as for a PT)."""
+        if job is None or job.output_model_arn is None:
+            return None
+        model_arn = job.output_model_arn
+        deployments = [d for d in self.bedrock.model_deployments.values() if d.model_arn == model_arn]
+        return max(deployments, key=lambda d: d.created_at) if deployments else None
+
+    def evaluation_jobs_of(self, execution_arn: str) -> list[EvaluationJob]:
+        """The judge's jobs an execution created, by the execution tag the workflow puts on them, oldest first."""
+        tags_of = self.bedrock.tags_of
+        jobs = [
+            j for j in self.bedrock.evaluation_jobs.values() if tags_of(j.arn).get(EXECUTION_TAG_KEY) == execution_arn
+        ]
+        return sorted(jobs, key=lambda job: job.created_at)
+
     def delivery_for(self, rule: str, matches: Callable[[dict[str, Any]], bool]) -> Delivery:
         """The first delivery of an event matching `matches` to `rule`'s function, once the pump has made it."""
         pump = self.pump
@@ -145,15 +210,49 @@ class World:
         return found
 
 
+HANDLERS_PACKAGE = "bedrock_distill.handlers"
+
+
 @contextmanager
-def deployed_world(template: dict[str, Any]) -> Iterator[World]:
-    """moto executing state machines, the emulator, and the stack deployed from `template`; torn down on exit."""
+def cold_functions() -> Iterator[None]:
+    """The functions' handler modules imported afresh inside, as a Region's Lambda execution environments start
+    cold: a handler module makes its boto3 clients once, in the Region of its first call (a warm Lambda reuses
+    them), so a world in another Region needs modules of its own. The modules this process had are put back on
+    exit, for whoever imported them (tests that patch a handler module's gateway)."""
+    package = sys.modules.get(HANDLERS_PACKAGE)
+
+    def handler_modules() -> dict[str, Any]:
+        return {name: module for name, module in sys.modules.items() if name.startswith(f"{HANDLERS_PACKAGE}.")}
+
+    saved = handler_modules()
+    for name in saved:
+        del sys.modules[name]
+        if package is not None and hasattr(package, name.rsplit(".", 1)[1]):
+            delattr(package, name.rsplit(".", 1)[1])
+    try:
+        yield
+    finally:
+        for name in handler_modules():
+            del sys.modules[name]
+        sys.modules.update(saved)
+        package = sys.modules.get(HANDLERS_PACKAGE)
+        for name, module in saved.items():
+            setattr(package, name.rsplit(".", 1)[1], module)
+
+
+@contextmanager
+def deployed_world(template: dict[str, Any], student_fidelity: float) -> Iterator[World]:
+    """moto executing state machines, the emulator, and the stack deployed from `template`; torn down on exit.
+    `student_fidelity`: the share of prompts the emulator's distilled students answer as their teacher would."""
     with (
+        cold_functions(),
         mock_aws(config={"stepfunctions": {"execute_state_machine": True}}),
         bedrock_emulator(
             job_seconds=JOB_SECONDS,
             seconds_per_status_read=STATUS_READ_SECONDS,
             provisioning_seconds=PROVISIONING_SECONDS,
+            deployment_seconds=DEPLOYMENT_SECONDS,
+            evaluation_seconds=EVALUATION_SECONDS,
             converse_latency_seconds=CONVERSE_LATENCY_SECONDS,
             no_commitment_model_units=NO_COMMITMENT_MODEL_UNITS,
         ) as bedrock,
@@ -161,8 +260,11 @@ def deployed_world(template: dict[str, Any]) -> Iterator[World]:
             template,
             job_poll_seconds=JOB_FALLBACK_POLL_SECONDS,
             provisioned_throughput_poll_seconds=1,
+            model_deployment_poll_seconds=1,
+            evaluation_poll_seconds=1,
             # Bedrock's job events go to moto's EventBridge, where the stack's rules route them.
             emulator=bedrock,
         ) as pipeline,
     ):
-        yield World(pipeline, bedrock, OutcomeInbox.subscribe(pipeline.topic_arn))
+        bedrock.faults.degrade_student(student_fidelity)
+        yield World(pipeline, bedrock, OutcomeInbox.subscribe(pipeline.topic_arn), os.environ["AWS_DEFAULT_REGION"])

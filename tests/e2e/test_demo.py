@@ -1,17 +1,19 @@
-"""`make demo` end to end, its printed figures held against the world's own records.
+"""`make demo` end to end, its printed figures held against the worlds' own records.
 
 The demo runs once, in this process (`offline.demo.main.run_demo`, on moto and the Bedrock emulator, with the
-hermetic environment of tests/conftest.py), printing as it does without a terminal. Every figure it prints about
-jobs, Provisioned Throughputs, training data, validation and IAM is compared with what the emulator recorded
-independently (its jobs, its Provisioned Throughputs, every Bedrock call it answered) and with every request the
-IAM enforcer authorized: a figure the demo gets wrong, or a deletion that did not happen, fails here whatever the
-demo prints. `python -m offline.demo` itself, as `make demo` runs it, is checked for its entry point and the
-environment it sets before boto3 loads.
+hermetic environment of tests/conftest.py), printing as it does without a terminal. It plays two worlds, us-west-2
+(the Llama pair on Provisioned Throughput) and us-east-1 (the Nova pair on demand). Every figure it prints about
+jobs, Provisioned Throughputs, deployments, the judge, training data, validation and IAM is compared with what each
+world's emulator recorded independently (its jobs, Provisioned Throughputs, deployments, evaluation jobs, every
+Bedrock call it answered) and with every request the IAM enforcer authorized: a figure the demo gets wrong, or a
+deletion that did not happen, fails here whatever the demo prints. `python -m offline.demo` itself, as `make demo`
+runs it, is checked for its entry point and the environment it sets before boto3 loads.
 """
 
 from __future__ import annotations
 
 import io
+import json
 import math
 import os
 import re
@@ -25,8 +27,11 @@ import pytest
 
 from bedrock_distill.workflow.run import EXECUTION_TAG_KEY
 from offline.bedrock_emulator import BedrockEmulator, Job, ProvisionedThroughput
+from offline.bedrock_emulator.deployments import ModelDeployment
+from offline.bedrock_emulator.evaluations import EvaluationJob
 from offline.demo.environment import FORCED, isolate
-from offline.demo.main import demo_console, parse_arguments, run_demo
+from offline.demo.main import WorldRecords, demo_console, parse_arguments, run_demo
+from offline.demo.world import ILLUSTRATIVE_PRICES_USD, ON_DEMAND_REGION, PROVISIONED_REGION
 from offline.iam.enforcer import Enforcer
 
 pytestmark = pytest.mark.e2e
@@ -35,20 +40,20 @@ REPOSITORY = Path(__file__).resolve().parents[2]
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 SPARK_CHARACTERS = set("▁▂▃▄▅▆▇█")
 MAIN_RUN_NAME = "support-summaries-demo"
+NOVA_RUN_NAME = "support-summaries-nova"
 FORGOTTEN_RUN_NAME = "support-summaries-forgotten-pt"
 UPLOADED_STUDENT = "meta.llama3-2-1b-instruct-v1:0:128k"
 TRAINING_SPLIT = {"project": "support-summaries", "split": "train"}
 CREATE_PT = "CreateProvisionedModelThroughput"
 DELETE_PT = "DeleteProvisionedModelThroughput"
+CREATE_DEPLOYMENT = "CreateCustomModelDeployment"
+DELETE_DEPLOYMENT = "DeleteCustomModelDeployment"
 
 
 @dataclass(frozen=True)
-class Demo:
-    """What the demo printed and returned, and lookups of the emulator's and the enforcer's own records."""
+class World:
+    """One world's records: lookups of its emulator's and its enforcer's own."""
 
-    stdout: str
-    output_dir: Path
-    exit_code: int
     bedrock: BedrockEmulator
     enforcer: Enforcer
 
@@ -70,16 +75,79 @@ class Demo:
         assert len(throughputs) == 1, f"{len(throughputs)} PTs for {job.arn}"
         return throughputs[0]
 
+    def deployment_of(self, job: Job) -> ModelDeployment:
+        """The one custom model deployment the emulator holds of the job's custom model."""
+        deployments = [d for d in self.bedrock.model_deployments.values() if d.model_arn == job.output_model_arn]
+        assert len(deployments) == 1, f"{len(deployments)} deployments for {job.arn}"
+        return deployments[0]
+
+    def evaluation_jobs_of(self, execution_name: str) -> dict[str, EvaluationJob]:
+        """The judge's jobs the emulator holds for an execution, by their precomputed inference source."""
+        jobs = {
+            job.source: job
+            for job in self.bedrock.evaluation_jobs.values()
+            if self.bedrock.tags_of(job.arn).get(EXECUTION_TAG_KEY, "").endswith(f":{execution_name}")
+        }
+        assert len(jobs) == 2, f"{sorted(jobs)} evaluation jobs for {execution_name}"
+        return jobs
+
     def calls(self, operation: str) -> list[dict[str, Any]]:
         return [call.params for call in self.bedrock.calls if call.operation == operation]
 
-    def deletions_of(self, pt: ProvisionedThroughput) -> list[str]:
-        """The functions whose DeleteProvisionedModelThroughput of `pt` IAM authorized, in order."""
+    def call_indexes(self, operation: str) -> list[int]:
+        """Where the calls of `operation` stand in the order the emulator answered every call."""
+        return [i for i, call in enumerate(self.bedrock.calls) if call.operation == operation]
+
+    def deletions_of(self, arn: str, operation: str = DELETE_PT) -> list[str]:
+        """The functions whose `operation` (a delete) of `arn` IAM authorized, in order."""
         return [
             authorization.principal.session_name.rsplit("-", 1)[-1]
             for authorization in self.enforcer.authorizations
-            if authorization.request.action == f"bedrock:{DELETE_PT}" and authorization.request.resource == pt.arn
+            if authorization.request.action == f"bedrock:{operation}" and authorization.request.resource == arn
         ]
+
+
+@dataclass(frozen=True)
+class Demo:
+    """What the demo printed and returned, and each world's records."""
+
+    stdout: str
+    output_dir: Path
+    exit_code: int
+    worlds: dict[str, WorldRecords]
+
+    @property
+    def llama(self) -> World:
+        """us-west-2: the Llama pair on Provisioned Throughput, the upload and the forgotten PT."""
+        records = self.worlds[PROVISIONED_REGION]
+        return World(records.bedrock, records.enforcer)
+
+    @property
+    def nova(self) -> World:
+        """us-east-1: the Nova pair on demand."""
+        records = self.worlds[ON_DEMAND_REGION]
+        return World(records.bedrock, records.enforcer)
+
+    # Most tests read the us-west-2 world.
+    @property
+    def bedrock(self) -> BedrockEmulator:
+        return self.llama.bedrock
+
+    @property
+    def enforcer(self) -> Enforcer:
+        return self.llama.enforcer
+
+    def job_of(self, execution_name: str) -> Job:
+        return self.llama.job_of(execution_name)
+
+    def throughput_of(self, job: Job) -> ProvisionedThroughput:
+        return self.llama.throughput_of(job)
+
+    def calls(self, operation: str) -> list[dict[str, Any]]:
+        return self.llama.calls(operation)
+
+    def deletions_of(self, pt: ProvisionedThroughput) -> list[str]:
+        return self.llama.deletions_of(pt.arn)
 
 
 @pytest.fixture(scope="module")
@@ -87,7 +155,7 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Demo:
     output_dir = tmp_path_factory.mktemp("demo-output")
     printed = io.StringIO()  # not a terminal: plain lines, as in CI logs
     run = run_demo(parse_arguments(["--output-dir", str(output_dir)]), demo_console(printed))
-    return Demo(printed.getvalue(), output_dir, run.exit_code, run.bedrock, run.enforcer)
+    return Demo(printed.getvalue(), output_dir, run.exit_code, run.worlds)
 
 
 def _line(stdout: str, pattern: str) -> re.Match[str]:
@@ -100,7 +168,11 @@ RULE = re.compile(r"^─+ (.+?) ─+$", re.MULTILINE)
 MAIN_RUN = "Distillation from the invocation logs"
 UPLOAD = "An upload starts a run"
 FORGOTTEN_PT = "A forgotten Provisioned Throughput"
-CHECK = "Check"
+CHECK = f"Check: {PROVISIONED_REGION}"
+NOVA_CHECK = f"Check: {ON_DEMAND_REGION}"
+NOVA_RUN = f"Amazon Nova Pro -> Nova Lite, served on demand ({ON_DEMAND_REGION})"
+MAIN_SUMMARY = f"Summary: {MAIN_RUN_NAME}"
+NOVA_SUMMARY = f"Summary: {NOVA_RUN_NAME}"
 
 
 def _section(stdout: str, title: str) -> str:
@@ -117,9 +189,18 @@ def test_every_provisioned_throughput_the_demo_counts_was_created_and_deleted_in
     assert demo.exit_code == 0, demo.stdout
     _line(demo.stdout, rf"^Execution: SUCCEEDED \(arn:aws:states:\S+:execution:\S+:{MAIN_RUN_NAME}\)$")
     check = _section(demo.stdout, CHECK)
-    checked = _line(check, r"^Checked: no Provisioned Throughput left \((\d+) created, (\d+) deleted\)$")
-    _line(check, r"^Demo finished in [\d.]+ s wall time, exit code 0$")
+    checked = _line(
+        check,
+        r"^Checked: no Provisioned Throughput left \((\d+) created, (\d+) deleted\); no custom model deployment left "
+        r"\(0 created, 0 deleted, none kept\); no evaluation job running \((\d+) created, (\d+) completed\)$",
+    )
+    _line(_section(demo.stdout, NOVA_CHECK), r"^Demo finished in [\d.]+ s wall time, exit code 0$")
     created, deleted = int(checked.group(1)), int(checked.group(2))
+    # And the judge's jobs it counts are the emulator's: two per judged run (the stopped run was never judged)
+    judges = list(demo.bedrock.evaluation_jobs.values())
+    assert int(checked.group(3)) == int(checked.group(4)) == len(judges) == 4
+    assert all(job.status == "Completed" for job in judges)
+    assert demo.bedrock.model_deployments == {}
 
     # Then its counts are the emulator's: one PT bought per run, through one create call each, and every one
     # of them gone through a delete call of its own
@@ -142,17 +223,22 @@ def test_every_provisioned_throughput_the_demo_counts_was_created_and_deleted_in
     assert demo.bedrock.live_provisioned_throughputs() == []
 
 
-def test_every_call_of_the_demo_was_authorized_against_the_synthesized_roles(demo: Demo) -> None:
-    _line(demo.stdout, r"^Synthesized the stack for us-west-2 \(\d+ resources, \d+ IAM roles, cdk-nag clean\)")
+@pytest.mark.parametrize(("region", "check"), [(PROVISIONED_REGION, CHECK), (ON_DEMAND_REGION, NOVA_CHECK)])
+def test_every_call_of_the_demo_was_authorized_against_the_synthesized_roles(
+    demo: Demo, region: str, check: str
+) -> None:
+    _line(demo.stdout, rf"^Synthesized the stack for {region} \(\d+ resources, \d+ IAM roles, cdk-nag clean\)")
     iam = _line(
-        _section(demo.stdout, CHECK),
+        _section(demo.stdout, check),
         r"^IAM: (\d+) requests authorized against the synthesized policies of (\d+) callers .*, (\d+) denied$",
     )
     authorized, callers, denied = (int(iam.group(i)) for i in (1, 2, 3))
-    # The figures are the enforcer's: every function that ran, and the service role the jobs ran as, were checked
-    assert authorized == len(demo.enforcer.authorizations) > 100
-    assert callers == len({a.principal.session_arn for a in demo.enforcer.authorizations}) >= 12
-    assert denied == len(demo.enforcer.denials) == 0
+    # The figures are the world's enforcer's: every function that ran, and the service roles the distillation and
+    # evaluation jobs ran as, were checked
+    enforcer = demo.worlds[region].enforcer
+    assert authorized == len(enforcer.authorizations) > 100
+    assert callers == len({a.principal.session_arn for a in enforcer.authorizations}) >= 12
+    assert denied == len(enforcer.denials) == 0, [d.message for d in enforcer.denials]
 
 
 def test_the_job_wait_is_released_by_the_jobs_event_not_by_polling(demo: Demo) -> None:
@@ -310,7 +396,8 @@ def test_cost_estimate_states_its_assumed_rate(demo: Demo) -> None:
 
 PROGRESS_LINE = re.compile(
     r"^\[\s*[\d.]+ s \| logical (?P<hours>\d+)h (?P<minutes>\d+)m\] execution (?P<execution>\w+), "
-    r"state (?P<state>\S+), job (?P<job>.+), PT (?P<pt>.+)$",
+    r"state (?P<state>\S+), job (?P<job>.+), PT (?P<pt>[^,]+), deployment (?P<deployment>[^,]+), "
+    r"judge (?P<judge>.+)$",
     re.MULTILINE,
 )
 
@@ -318,9 +405,12 @@ PROGRESS_LINE = re.compile(
 def test_progress_without_a_terminal_is_plain_lines_in_logical_time_order(demo: Demo) -> None:
     stdout = demo.stdout
     assert "\x1b[" not in stdout  # no cursor movement or colour codes in CI logs
-    # Bedrock's one clock runs through every scene: never backwards.
-    every_line = [match.groupdict() for match in PROGRESS_LINE.finditer(stdout)]
-    assert [_minutes(line) for line in every_line] == sorted(_minutes(line) for line in every_line)
+    # Each world's Bedrock has one clock, running through every scene of that world: never backwards.
+    nova_starts = stdout.index(f"Synthesized the stack for {ON_DEMAND_REGION}")
+    for world in (stdout[:nova_starts], stdout[nova_starts:]):
+        every_line = [match.groupdict() for match in PROGRESS_LINE.finditer(world)]
+        assert every_line
+        assert [_minutes(line) for line in every_line] == sorted(_minutes(line) for line in every_line)
     progress = [match.groupdict() for match in PROGRESS_LINE.finditer(_section(stdout, MAIN_RUN))]
     assert progress, stdout
     logical_minutes = [_minutes(line) for line in progress]
@@ -334,11 +424,13 @@ def test_progress_without_a_terminal_is_plain_lines_in_logical_time_order(demo: 
     assert waiting[: len(running)] == running
     assert all(job.startswith("Completed") for job in ended), waiting
     last = progress[-1]
-    assert (last["execution"], last["state"], last["job"], last["pt"]) == (
+    assert (last["execution"], last["state"], last["job"], last["pt"], last["deployment"], last["judge"]) == (
         "SUCCEEDED",
         "Succeeded",
         "Completed",
         "Deleted",
+        "not created",
+        "Completed",
     )
 
 
@@ -379,3 +471,129 @@ def test_the_demo_never_reaches_a_real_account_whatever_the_shell_holds(monkeypa
     assert "AWS_PROFILE" not in os.environ
     assert "AWS_ROLE_ARN" not in os.environ
     assert os.environ["AWS_DEFAULT_REGION"] == "eu-west-1"
+
+
+def test_the_nova_run_is_served_on_demand_buys_no_pt_and_leaves_no_deployment(demo: Demo) -> None:
+    scene = _section(demo.stdout, NOVA_SUMMARY)
+    nova = demo.nova
+    job = nova.job_of(NOVA_RUN_NAME)
+    # The run says why it is served on demand
+    _line(
+        scene,
+        r"^Serving: on-demand: on demand: AWS deploys a custom amazon\.nova-lite-v1:0:300k for on-demand inference in "
+        r"us-east-1 \(user guide: Deploy a custom model for on-demand inference\); billed per token, nothing per hour$",
+    )
+    # And the emulator sold it no Provisioned Throughput: not one create call in its world
+    assert nova.calls(CREATE_PT) == []
+    assert nova.bedrock.provisioned_throughputs == {}
+    # It deployed the run's custom model once, and the workflow's own DeleteModelDeployment deleted it
+    deployment = nova.deployment_of(job)
+    (created,) = nova.calls(CREATE_DEPLOYMENT)
+    assert created["modelArn"] == job.output_model_arn
+    assert deployment.deleted
+    assert nova.deletions_of(deployment.arn, DELETE_DEPLOYMENT) == ["DeleteModelDeployment"]
+    assert nova.bedrock.live_model_deployments() == []
+    # The student's held-out answers came from that deployment, before it was deleted and before the judge ran
+    served = [i for i, call in enumerate(nova.bedrock.calls) if call.operation == "Converse"
+              and call.params["modelId"] == deployment.arn]  # fmt: skip
+    (deleted,) = nova.call_indexes(DELETE_DEPLOYMENT)
+    judged = nova.call_indexes("CreateEvaluationJob")
+    assert len(served) == 15
+    assert max(served) < deleted < min(judged)
+    # And the check of its world counts exactly that
+    _line(
+        _section(demo.stdout, NOVA_CHECK),
+        r"^Checked: no Provisioned Throughput left \(0 created, 0 deleted\); no custom model deployment left "
+        r"\(1 created, 1 deleted, none kept\); no evaluation job running \(2 created, 2 completed\)$",
+    )
+
+
+def test_the_llama_run_deletes_its_pt_before_the_judge_runs(demo: Demo) -> None:
+    llama = demo.llama
+    throughput = llama.throughput_of(llama.job_of(MAIN_RUN_NAME))
+    _line(
+        _section(demo.stdout, MAIN_SUMMARY),
+        r"^Serving: provisioned: Provisioned Throughput: meta\.llama3-1-8b-instruct-v1:0:128k is not a base model AWS "
+        r"offers on-demand deployment for",
+    )
+    # The workflow deleted the PT (by its name) as soon as the student had answered, before creating the judge
+    assert llama.deletions_of(throughput.arn) == ["DeleteProvisionedThroughput"]
+    deletions = [
+        i for i, call in enumerate(llama.bedrock.calls)
+        if call.operation == DELETE_PT and call.params["provisionedModelId"] in (throughput.arn, throughput.name)
+    ]  # fmt: skip
+    names = {job.name for job in llama.evaluation_jobs_of(MAIN_RUN_NAME).values()}
+    created = [
+        i for i, call in enumerate(llama.bedrock.calls)
+        if call.operation == "CreateEvaluationJob" and call.params["jobName"] in names
+    ]  # fmt: skip
+    assert deletions
+    assert created
+    assert max(deletions) < min(created)
+
+
+SCORECARD_HEADLINE = re.compile(
+    r"^scorecard: (?P<outcome>promote|hold): the student keeps (?P<share>\d+)% of the teacher's "
+    r"(?P<metric>\w+) score \(threshold (?P<threshold>\d+)%\)$",
+    re.MULTILINE,
+)
+
+
+@dataclass(frozen=True)
+class JudgedPair:
+    world: str  # Demo's property
+    section: str
+    execution_name: str
+    file_suffix: str
+    outcome: str
+
+
+JUDGED_PAIRS = (
+    # The Llama student answers as its teacher on fewer prompts (the emulator's fidelity, a demo setting): held.
+    JudgedPair("llama", MAIN_SUMMARY, MAIN_RUN_NAME, "", "hold"),
+    JudgedPair("nova", NOVA_SUMMARY, NOVA_RUN_NAME, "-nova", "promote"),
+)
+
+
+@pytest.mark.parametrize("pair", JUDGED_PAIRS, ids=[pair.world for pair in JUDGED_PAIRS])
+def test_each_pair_is_judged_and_its_scorecard_comes_from_its_evaluation_jobs(demo: Demo, pair: JudgedPair) -> None:
+    world: World = getattr(demo, pair.world)
+    scene = _section(demo.stdout, pair.section)
+    execution_name, suffix, outcome = pair.execution_name, pair.file_suffix, pair.outcome
+    document = json.loads((demo.output_dir / f"scorecard{suffix}.json").read_text())
+    # The judge ran as the emulator records it: one Completed evaluation job per side, tagged with the execution
+    judges = world.evaluation_jobs_of(execution_name)
+    assert {judge.status for judge in judges.values()} == {"Completed"}
+    assert document["teacher"]["evaluationJobArn"] in {judge.arn for judge in judges.values()}
+    assert document["student"]["evaluationJobArn"] in {judge.arn for judge in judges.values()}
+    assert document["teacher"]["evaluationJobArn"] != document["student"]["evaluationJobArn"]
+    # Every score in the scorecard is traceable to the output files those jobs wrote
+    written = {uri for judge in judges.values() for uri in judge.output_uris}
+    assert document["sources"]
+    assert set(document["sources"]) <= written
+    # The printed decision is the file's, and a worse student (the Llama one, at a lower fidelity) is held
+    headline = SCORECARD_HEADLINE.search(scene)
+    assert headline, scene
+    decision = document["decision"]
+    assert headline["outcome"] == decision["outcome"] == outcome
+    assert int(headline["share"]) == round(100 * decision["share"])
+    assert int(headline["threshold"]) == round(100 * decision["threshold"])
+    assert f"  reason: {decision['reason']}" in scene
+    # Each metric's printed means are the file's, over the held-out prompts both sides answered
+    for metric in document["metrics"]:
+        assert metric["judgedPrompts"] == 15
+        _line(
+            scene,
+            rf"^  {re.escape(metric['name'])}: teacher {metric['teacherMean']:.3f}, student "
+            rf"{metric['studentMean']:.3f} \(",
+        )
+    # The prices are the demo's illustrative ones, labelled as such
+    assert (
+        document["prices"]["teacher"]["inputPerMillionTokens"]
+        == (ILLUSTRATIVE_PRICES_USD[document["teacher"]["modelId"]]["inputPerMillionTokens"])
+    )
+    _line(scene, r"^  \(prices: illustrative prices set in the demo's deploy context \(modelPricesUsd\), not AWS's")
+    # And the chart beside it is a drawn PNG
+    image = (demo.output_dir / f"scorecard{suffix}.png").read_bytes()
+    assert image.startswith(PNG_SIGNATURE)
+    assert len(image) > 5_000
