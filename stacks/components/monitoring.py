@@ -389,7 +389,7 @@ class PipelineMonitoring(Construct):
                 width=8,
             ),
         )
-        self._add_serving_and_judge_widgets()
+        self._add_serving_and_judge_widgets(config)
         if queues:
             self.dashboard.add_widgets(
                 cloudwatch.GraphWidget(
@@ -405,7 +405,7 @@ class PipelineMonitoring(Construct):
                 )
             )
 
-    def _add_serving_and_judge_widgets(self) -> None:
+    def _add_serving_and_judge_widgets(self, config: DistillConfig) -> None:
         """How runs served their students (deployments, PTs) and what the judge decided."""
         self.dashboard.add_widgets(
             cloudwatch.GraphWidget(
@@ -447,6 +447,12 @@ class PipelineMonitoring(Construct):
                 left=[
                     _custom_metric(STUDENT_SCORE_SHARE, statistic, JUDGE_GRAPH_PERIOD).with_(label=label)
                     for statistic, label in (("Minimum", "lowest share"), ("Maximum", "highest share"))
+                ],
+                # Score publishes the share in percent; the decision promotes at promoteMinShare or above.
+                left_annotations=[
+                    cloudwatch.HorizontalAnnotation(
+                        value=100 * config.evaluation.promote_min_share, label="promote at or above"
+                    )
                 ],
                 width=8,
             ),

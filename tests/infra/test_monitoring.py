@@ -412,6 +412,9 @@ def test_dashboard_shows_the_judges_share_and_decisions(standalone: dict[str, An
     assert last["view"] == "singleValue"
     # And the share over time, its lowest and highest per day
     assert _custom_lines(share) == [(STUDENT_SCORE_SHARE, "Minimum", day), (STUDENT_SCORE_SHARE, "Maximum", day)]
+    # drawn against the share the decision promotes at, in percent as Score publishes it
+    (threshold,) = share["annotations"]["horizontal"]
+    assert threshold["value"] == pytest.approx(100 * default_context()["evaluation"]["promoteMinShare"])
     # And the decisions per day: promoted is the sum of the 1s, held the runs judged (datapoints) less those
     (held,) = [line[0] for line in decisions["metrics"] if "expression" in line[0]]
     assert held["label"] == "held"
