@@ -31,16 +31,24 @@ NO_COMMITMENT_MODEL_UNITS = 2
 def offline_bedrock(**quotas: int | None) -> Iterator[BedrockEmulator]:
     """moto executing state machines plus the emulator, with the account's Bedrock `quotas` (the emulator's
     keyword arguments); on exit, checks that nothing is left billing."""
-    # Each status read moves logical time an hour: a 3-hour job completes after three polls.
+    # Each status read moves logical time an hour: a 3-hour job completes after three polls, a PT or deployment is
+    # ready at its first read, and both evaluation jobs complete at the first status read (two reads, two hours).
     with (
         mock_aws(config={"stepfunctions": {"execute_state_machine": True}}),
         bedrock_emulator(
-            seconds_per_status_read=3600, job_seconds=3 * 3600, provisioning_seconds=600, **quotas
+            seconds_per_status_read=3600,
+            job_seconds=3 * 3600,
+            provisioning_seconds=600,
+            deployment_seconds=600,
+            evaluation_seconds=2 * 3600,
+            **quotas,
         ) as bedrock,
     ):
         yield bedrock
-        # Every run, whatever its outcome, must end with nothing billing.
+        # Every run, whatever its outcome, must end with nothing billing and nothing serving (a test that keeps a
+        # deployment on purpose deletes it itself, as its user would).
         assert bedrock.live_provisioned_throughputs() == []
+        assert bedrock.live_model_deployments() == []
 
 
 @pytest.fixture
@@ -49,11 +57,26 @@ def emulator() -> Iterator[BedrockEmulator]:
         yield bedrock
 
 
-# The deployment the workflow tests run: cdk.json's configuration, with a PT price so outcomes carry a cost.
-# Also allowed: the smaller student the upload tests' settings pick.
+# The pair the tests' us-west-2 deployment serves on demand: AWS deploys a custom Llama 3.3 70B Instruct for
+# on-demand inference there (user guide, "Deploy a custom model for on-demand inference", Supported base models; a
+# custom Nova is deployed on demand in us-east-1 only, which `make demo` runs). Its teacher is one the catalog
+# distils it from in us-west-2.
+ON_DEMAND_TEACHER = "meta.llama3-1-405b-instruct-v1:0"
+ON_DEMAND_STUDENT = "meta.llama3-3-70b-instruct-v1:0:128k"
+
+# The deployment the workflow tests run: cdk.json's configuration, with a PT price so outcomes carry a cost and
+# token prices so scorecards carry one. Also allowed: the smaller student the upload tests' settings pick, and the
+# on-demand pair.
 WORKFLOW_CONTEXT = {
     "provisionedThroughputHourlyRateUsd": 20,
-    "allowedModelPairs": [{"teacher": TEACHER, "student": "meta.llama3-2-1b-instruct-v1:0:128k"}],
+    "modelPricesUsd": {
+        TEACHER: {"inputPerMillionTokens": 0.72, "outputPerMillionTokens": 0.72},
+        "meta.llama3-1-8b-instruct-v1:0:128k": {"inputPerMillionTokens": 0.22, "outputPerMillionTokens": 0.22},
+    },
+    "allowedModelPairs": [
+        {"teacher": TEACHER, "student": "meta.llama3-2-1b-instruct-v1:0:128k"},
+        {"teacher": ON_DEMAND_TEACHER, "student": ON_DEMAND_STUDENT},
+    ],
     # The upload tests ask for 2 units (tests/workflow/test_uploads.py); the default limit is 1.
     "maxProvisionedModelUnits": 2,
 }
@@ -147,6 +170,16 @@ def prompts_input(pipeline: LocalPipeline, records: int = 120) -> dict[str, Any]
         pipeline.names.input_bucket, "datasets/tickets.jsonl", [conversation_record(i) for i in range(records)]
     )
     return {"trainingData": {"prompts": uri}, "validationSampleSize": 5}
+
+
+def on_demand_input(pipeline: LocalPipeline, **fields: Any) -> dict[str, Any]:
+    """A run of the pair AWS deploys on demand in the tests' Region, servingMode left to "auto"."""
+    return {
+        **prompts_input(pipeline),
+        "teacherModelId": ON_DEMAND_TEACHER,
+        "studentModelId": ON_DEMAND_STUDENT,
+        **fields,
+    }
 
 
 def run_to_end(pipeline: LocalPipeline, execution_input: dict[str, Any], name: str) -> dict[str, Any]:

@@ -129,7 +129,7 @@ def test_a_states_runtime_failure_leaves_no_pt(
     pipeline: LocalPipeline, emulator: BedrockEmulator, outcomes: str
 ) -> None:
     # Given the PT-status function answers without the PT's ARN (say, a different deployed version), so the
-    # next state's path cannot resolve: States.Runtime, which no Catch sees on AWS
+    # next state's path (StudentOnProvisionedThroughput's) cannot resolve: States.Runtime, which no Catch sees on AWS
     pipeline.lambdas.return_next(f"{pipeline.names.prefix}-ProvisionedThroughputStatus", {"status": "InService"})
     execution_arn = pipeline.start_execution(
         prompts_input(pipeline) | {"pollIntervals": {"jobSeconds": HOUR}}, name="runtime"
@@ -150,7 +150,7 @@ def test_a_states_runtime_failure_leaves_no_pt(
     assert (outcome["status"], outcome["error"], outcome["failing_state"]) == (
         "FAILED",
         "States.Runtime",
-        "ValidateModel",
+        "StudentOnProvisionedThroughput",
     )
 
 

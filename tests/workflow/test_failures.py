@@ -1,9 +1,9 @@
-"""Runs that fail: each ends FAILED with its named error, a notification, and no PT left."""
+"""Runs that fail: each ends FAILED with its named error, a notification, and no PT or deployment left."""
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
@@ -15,6 +15,8 @@ from tests.workflow.conftest import (
     GrantAudit,
     conversation_record,
     deployed_pipeline,
+    entered_states,
+    on_demand_input,
     prompts_input,
     published_outcomes,
     run_to_end,
@@ -51,6 +53,20 @@ def _deleted_by_the_workflow(
     assert deletion["deleted"] is True, deletion
     assert throughput.deleted
     assert emulator.live_provisioned_throughputs() == []
+    assert pipeline.lambdas.invocation_count(f"{pipeline.names.prefix}-CleanUpExecution") == 0
+
+
+def _nothing_left_by_the_workflow(pipeline: LocalPipeline, execution_arn: str, emulator: BedrockEmulator) -> None:
+    """No PT and no deployment is alive, and the execution's own cleanup states ran: the failed run's Catch, not
+    a later layer (there is none in these pipelines), deleted whatever the run had made."""
+    assert emulator.live_provisioned_throughputs() == []
+    assert emulator.live_model_deployments() == []
+    states = entered_states(pipeline, execution_arn)
+    assert {"DeleteProvisionedThroughputAfterFailure", "DeleteModelDeploymentAfterFailure"} <= set(states), states
+    for deployment in emulator.model_deployments.values():
+        (deletion,) = task_results(pipeline, execution_arn, "DeleteModelDeploymentAfterFailure")
+        assert deletion["customModelDeploymentIdentifier"] == deployment.name, deletion
+        assert deletion["deleted"] is True, "the Catch deleted it, not found it gone"
     assert pipeline.lambdas.invocation_count(f"{pipeline.names.prefix}-CleanUpExecution") == 0
 
 
@@ -120,18 +136,23 @@ def test_invalid_execution_input_names_the_field(pipeline: LocalPipeline, emulat
     assert emulator.jobs == {}
 
 
+# The functions only an on-demand run invokes (on its success path).
+ON_DEMAND_FUNCTIONS = frozenset({"CreateModelDeployment", "ModelDeploymentStatus", "DeleteModelDeployment"})
+
+
 def test_a_transient_fault_at_every_task_is_retried_to_success(
     pipeline: LocalPipeline, emulator: BedrockEmulator
 ) -> None:
-    # Given every function throttled once, and Bedrock itself throttling the job creation once
-    for name in WORKFLOW_FUNCTIONS:
+    # Given every function a provisioned run invokes throttled once, and Bedrock itself throttling the job creation
+    on_its_route = set(WORKFLOW_FUNCTIONS) - ON_DEMAND_FUNCTIONS
+    for name in on_its_route:
         pipeline.lambdas.fail_next(_function(pipeline, name), "ThrottlingException")
     emulator.faults.throttle("CreateModelCustomizationJob")
     # When a run goes through them all
     result = run_to_end(pipeline, prompts_input(pipeline), "transient")
     # Then it succeeds, each function having been invoked again after its fault
     assert result["status"] == "SUCCEEDED", result
-    for name in WORKFLOW_FUNCTIONS:
+    for name in on_its_route:
         assert pipeline.lambdas.invocation_count(_function(pipeline, name)) >= 2, name
     assert len(emulator.jobs) == 1
 
@@ -143,6 +164,8 @@ def test_a_transient_fault_at_every_task_is_retried_to_success(
         ("CreateProvisionedThroughput", True),
         ("ProvisionedThroughputStatus", False),
         ("ValidateModel", False),
+        # The success path's deletion: the Catch deletes by name again
+        ("DeleteProvisionedThroughput", False),
     ],
 )
 def test_a_fatal_fault_after_the_pt_request_still_deletes_the_pt(
@@ -180,3 +203,63 @@ def test_a_delete_conflict_is_retried_until_the_pt_is_gone(
     assert result["status"] == "SUCCEEDED", result
     _deleted_by_the_workflow(pipeline, result["executionArn"], emulator, state="DeleteProvisionedThroughput")
     assert emulator.call_count("DeleteProvisionedModelThroughput") == 2
+
+
+def _fail_function(name: str, *, after_running: bool = False) -> Callable[[LocalPipeline, BedrockEmulator], str]:
+    """The function `name` dies once (after doing its work, with `after_running`) with a fatal error."""
+
+    def inject(pipeline: LocalPipeline, emulator: BedrockEmulator) -> str:
+        pipeline.lambdas.fail_next(_function(pipeline, name), "ValidationInferenceFailed", after_running=after_running)
+        return "ValidationInferenceFailed"
+
+    return inject
+
+
+def _fail_deployment(pipeline: LocalPipeline, emulator: BedrockEmulator) -> str:
+    emulator.faults.fail_model_deployment("Insufficient capacity to deploy the model")
+    return "ModelDeploymentFailed"
+
+
+def _fail_evaluation(pipeline: LocalPipeline, emulator: BedrockEmulator) -> str:
+    emulator.faults.fail_evaluation_job("The judge model was not reachable")
+    return "EvaluationJobFailed"
+
+
+def _garble_results(pipeline: LocalPipeline, emulator: BedrockEmulator) -> str:
+    emulator.faults.garble_evaluation_output()
+    return "EvaluationResultsUnreadable"
+
+
+# A fault at each state the on-demand route adds, each the way it happens: a create that dies after Bedrock accepted
+# it, a deployment or evaluation job that goes Failed, results that cannot be read. From the judge on, each failed run
+# asked to keep its deployment: a failed run keeps nothing, so the Catch must delete even a deployment it would keep.
+NEW_STATE_FAULTS = {
+    "teacher answers": (_fail_function("AnswerAsTeacher"), False),
+    "deployment create": (_fail_function("CreateModelDeployment", after_running=True), False),
+    "deployment status": (_fail_deployment, False),
+    "deployment delete": (_fail_function("DeleteModelDeployment"), False),
+    "evaluation create": (_fail_function("CreateEvaluationJobs", after_running=True), True),
+    "evaluation status": (_fail_evaluation, True),
+    "result read": (_garble_results, True),
+}
+
+
+@pytest.mark.parametrize(("inject", "keep"), NEW_STATE_FAULTS.values(), ids=NEW_STATE_FAULTS.keys())
+def test_a_fault_at_any_new_state_leaves_no_pt_and_no_deployment(
+    workflow_only: LocalPipeline,
+    emulator: BedrockEmulator,
+    inject: Callable[[LocalPipeline, BedrockEmulator], str],
+    keep: bool,
+) -> None:
+    pipeline = workflow_only
+    # Given a fatal fault at one state of an on-demand run, and no cleanup outside the workflow
+    error = inject(pipeline, emulator)
+    # When the run goes through it
+    execution_input = on_demand_input(pipeline, keepDeployment=keep)
+    execution_arn = pipeline.start_execution(execution_input, name="fault")
+    result = pipeline.wait(execution_arn)
+    # Then it fails with that error, and its own Catch left no PT and no deployment behind
+    assert result["status"] == "FAILED", result
+    assert result["error"] == error, result
+    _nothing_left_by_the_workflow(pipeline, execution_arn, emulator)
+    assert emulator.provisioned_throughputs == {}

@@ -1,4 +1,5 @@
-"""Runs that succeed: from S3 prompts and from invocation logs, through validation on a PT that is deleted."""
+"""Runs that succeed: from S3 prompts and from invocation logs, through validation on a PT that is deleted, to the
+scorecard."""
 
 from __future__ import annotations
 
@@ -13,11 +14,13 @@ from offline.pipeline import LocalPipeline
 from tests.workflow.conftest import (
     TEACHER,
     conversation_record,
+    entered_states,
     prompts_input,
     published_outcomes,
     run_to_end,
     upload_prompts,
 )
+from tests.workflow.scorecards import assert_traceable_to_the_output_files
 
 pytestmark = pytest.mark.workflow
 
@@ -33,7 +36,7 @@ def _s3_lines(uri: str) -> list[bytes]:
     return body.splitlines()
 
 
-def test_distillation_from_s3_prompts_validates_on_a_pt_then_deletes_it(
+def test_distillation_from_s3_prompts_validates_on_a_pt_deletes_it_before_the_judge_and_scores_the_student(
     pipeline: LocalPipeline, emulator: BedrockEmulator, outcomes: str
 ) -> None:
     # Given 120 valid prompts with golden answers in the input bucket
@@ -60,6 +63,18 @@ def test_distillation_from_s3_prompts_validates_on_a_pt_then_deletes_it(
     assert throughput.model_arn == output["job"]["outputModelArn"]
     assert throughput.commitment_duration is None
     assert output["deletion"]["deleted"] is True
+    # (Llama 3.1 8B is no base model AWS deploys on demand: the run chose PT, and made no deployment)
+    assert output["run"]["servingMode"] == "provisioned"
+    assert output["serving"]["student"]["modelArn"] == throughput.arn
+    assert emulator.model_deployments == {}
+    # And the PT was deleted before the judge ran: by the execution's history and by the order of Bedrock's calls
+    states = entered_states(pipeline, result["executionArn"])
+    assert states.index("DeleteProvisionedThroughput") < states.index("CreateEvaluationJobs")
+    operations = [call.operation for call in emulator.calls]
+    assert operations.index("DeleteProvisionedModelThroughput") < operations.index("CreateEvaluationJob")
+    # And both sides were judged, and the scorecard's numbers are those of the evaluation jobs' output files
+    assert len(emulator.evaluation_jobs) == 2
+    assert assert_traceable_to_the_output_files(output)["servingMode"] == "provisioned"
     # And the validation report holds a result per held-out prompt, with latency and chrF similarity
     validation = _s3_json(output["serving"]["validation"]["reportUri"])
     assert validation["summary"]["prompts"] == 5
