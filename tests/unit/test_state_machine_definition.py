@@ -432,8 +432,13 @@ def test_the_serving_is_released_by_name_before_the_judge_unless_an_on_demand_ru
     assert (
         states["DeleteProvisionedThroughput"]["Next"]
         == states["DeleteModelDeployment"]["Next"]
-        == ("CreateEvaluationJobs")
+        == "CreateEvaluationJobs"
     )
+    # And each kind's deletion has its own place in the state: $.deletion is the PT's, which the outcome prices by
+    # the hour and `distill list` reports as the PT's
+    assert states["DeleteProvisionedThroughput"]["ResultPath"] == "$.deletion"
+    assert states["DeleteModelDeployment"]["ResultPath"] == "$.modelDeploymentDeletion"
+    assert states["DeleteModelDeploymentAfterFailure"]["ResultPath"] == "$.modelDeploymentDeletion"
 
 
 def test_the_judge_and_the_score_get_what_the_contract_names(definition: dict[str, Any]) -> None:

@@ -59,6 +59,8 @@ def test_an_on_demand_run_buys_no_pt_deletes_its_deployment_before_the_judge_and
     assert states.index("DeleteModelDeployment") < states.index("CreateEvaluationJobs")
     (deletion,) = task_results(pipeline, result["executionArn"], "DeleteModelDeployment")
     assert deletion["deleted"] is True
+    assert output["modelDeploymentDeletion"] == deletion
+    assert "deletion" not in output, "that is the PT's deletion, which the outcome prices by the hour"
     assert deployment.deleted
     operations = [call.operation for call in emulator.calls]
     assert operations.count("DeleteCustomModelDeployment") == 2
