@@ -177,7 +177,9 @@ class ExecutionHistory:
         self._events = sorted(events, key=lambda event: int(event["id"]), reverse=True)
 
     def failing_state(self) -> str | None:
-        """The state whose task or branch failed last: the first state entered before the newest failure."""
+        """The state whose task or branch failed last: the first state entered before the newest failure. An
+        execution that failed with no state failure of its own (States.Runtime in a Pass or Choice state records
+        only ExecutionFailed) failed in the state it entered last; an aborted or timed-out one has no failing state."""
         failed = False
         for event in self._events:
             kind = str(event["type"])
@@ -186,6 +188,8 @@ class ExecutionHistory:
                 continue
             if kind.endswith("StateEntered"):
                 return str(event["stateEnteredEventDetails"]["name"])
+        if any(event["type"] == "ExecutionFailed" for event in self._events):
+            return self.current_state()
         return None
 
     def notified(self) -> bool:
