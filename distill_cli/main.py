@@ -468,9 +468,10 @@ def _add_report(commands: Subcommands, parents: list[argparse.ArgumentParser]) -
     command = commands.add_parser(
         "report",
         parents=parents,
-        help="a run's report: metrics, loss curve PNG, validation results",
-        description="Gather a run's job, training metrics, validation results and preflight report; write "
-        "report.json and training-loss.png into --out and print a summary. Exit 1 when the execution failed.",
+        help="a run's report: metrics, loss curve PNG, validation results, scorecard and its chart",
+        description="Gather a run's job, training metrics, validation results, preflight report and scorecard; "
+        "write report.json, training-loss.png and scorecard.png (teacher vs student per judge metric, the decision "
+        "in its title) into --out and print a summary. Exit 1 when the execution failed.",
     )
     command.add_argument("execution", metavar="EXECUTION", help="name or ARN")
     command.add_argument("--out", metavar="DIR", help="where to write (default: ./distill-report-<execution name>/)")

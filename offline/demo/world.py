@@ -8,7 +8,7 @@ execution waits for its job's event, each refresh of the view advances it by a s
 shows step by step), until the job ends and its Completed event releases the execution. Provisioned
 Throughput, custom model deployments and evaluation jobs send no such event, so their waits poll: each status
 read moves the clock by STATUS_READ_SECONDS, and a PT or deployment is ready at the first read after a one-second
-Wait, an evaluation job within a few.
+Wait, an evaluation job at the first read too.
 """
 
 from __future__ import annotations
@@ -41,7 +41,7 @@ PROVISIONING_SECONDS = 10 * 60
 # AWS gives no figure for either: a deployment in minutes; an evaluation job of a few dozen prompts in minutes
 # to an hour (public reports: 5-15 minutes for 30-50 rows).
 DEPLOYMENT_SECONDS = 10 * 60
-EVALUATION_SECONDS = 20 * 60
+EVALUATION_SECONDS = 10 * 60
 STATUS_READ_SECONDS = PROVISIONING_SECONDS
 # The job wait's fallback poll (pollIntervals.jobSeconds; a Task timeout, real seconds in moto): far longer
 # than the demo lasts, so only the job's state-change event can release an execution in time.
