@@ -329,9 +329,10 @@ class DistillConfig(BaseModel):
     upload_function_reserved_concurrency: Annotated[int, Field(ge=0)] = 1
     # The judge of every run (EvaluationConfig).
     evaluation: EvaluationConfig
-    # Your on-demand token prices (Amazon Bedrock pricing page), by teacher or student model ID, in USD per million
-    # tokens: {"<model id>": {"inputPerMillionTokens": ..., "outputPerMillionTokens": ...}}. None are shipped: a
-    # model without one has no cost figure in the scorecard.
+    # Your on-demand token prices (Amazon Bedrock pricing page), by teacher or student model ID as the pairs name
+    # them (a student with its context suffix), in USD per million tokens:
+    # {"<model id>": {"inputPerMillionTokens": ..., "outputPerMillionTokens": ...}}. None are shipped: a model
+    # without one has no cost figure in the scorecard.
     model_prices_usd: dict[str, ModelPrice] = Field(default_factory=dict)
     provisioned_model_units: Annotated[int, Field(ge=1)]
     max_provisioned_throughput_hours: Annotated[int, Field(ge=1, le=24 * 30)]
@@ -391,9 +392,9 @@ class DistillConfig(BaseModel):
         teacher, student = info.data.get("teacher_model_id"), info.data.get("student_model_id")
         if teacher is None or student is None:
             return prices
+        # The scorecard looks each side's price up by the model ID as the run names it (workflow/scorecard.py).
         pairs = (ModelPair(teacher, student), *info.data.get("allowed_model_pairs", ()))
-        models = {model for pair in pairs for model in (pair.teacher, pair.student)}
-        priced = models | {parse_model_id(model).base_model_id for model in models}
+        priced = {model for pair in pairs for model in (pair.teacher, pair.student)}
         for model in prices:
             if model not in priced:
                 raise ValueError(

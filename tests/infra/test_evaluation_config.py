@@ -147,16 +147,17 @@ def test_evaluation_given_on_the_command_line_is_read_from_json_text(context: di
 
 
 def test_prices_are_read_for_the_deployments_models_only(context: dict[str, Any]) -> None:
-    # Given prices for the us-west-2 default pair's teacher (its model ID) and student (its base model ID)
+    # Given prices for the us-west-2 default pair's teacher and student, by their IDs as the pair names them (the
+    # scorecard looks them up so)
     prices = {
         "meta.llama3-1-70b-instruct-v1:0": {"inputPerMillionTokens": 0.72, "outputPerMillionTokens": 0.72},
-        "meta.llama3-1-8b-instruct-v1:0": {"inputPerMillionTokens": 0.22, "outputPerMillionTokens": 0.22},
+        "meta.llama3-1-8b-instruct-v1:0:128k": {"inputPerMillionTokens": 0.22, "outputPerMillionTokens": 0.22},
     }
     # When they are given as cdk.json holds them and as `-c modelPricesUsd='...'` text
     for given in (prices, json.dumps(prices)):
         config = DistillConfig.from_mapping({**context, "modelPricesUsd": given}, REGION)
         # Then both are read as typed prices
-        assert config.model_prices_usd["meta.llama3-1-8b-instruct-v1:0"] == ModelPrice(
+        assert config.model_prices_usd["meta.llama3-1-8b-instruct-v1:0:128k"] == ModelPrice(
             input_per_million_tokens=0.22, output_per_million_tokens=0.22
         )
 
@@ -165,6 +166,8 @@ def test_prices_are_read_for_the_deployments_models_only(context: dict[str, Any]
     ("prices", "key", "reason"),
     [
         ({"amazon.nova-pro-v1:0": {"inputPerMillionTokens": 1, "outputPerMillionTokens": 1}}, "", "would never"),
+        # The student without its context suffix: not the ID the run names it by
+        ({"meta.llama3-1-8b-instruct-v1:0": {"inputPerMillionTokens": 1, "outputPerMillionTokens": 1}}, "", "never"),
         (
             {"meta.llama3-1-70b-instruct-v1:0": {"inputPerMillionTokens": -1, "outputPerMillionTokens": 1}},
             ".meta.llama3-1-70b-instruct-v1:0.inputPerMillionTokens",
