@@ -15,8 +15,9 @@ from bedrock_distill.workflow.metrics import JobMetrics, collect_metrics
 from bedrock_distill.workflow.preflight import PREFLIGHT_REPORT
 from bedrock_distill.workflow.reports import VALIDATION_REPORT
 from bedrock_distill.workflow.run import SCORECARD_FILE, resource_names
+from bedrock_distill.workflow.scorecard import Scorecard, scorecard_document
 from distill_cli.executions import failure
-from distill_cli.scorecard import Scorecard, ScorecardUnreadableError, formatted, parse_scorecard
+from distill_cli.scorecard import ScorecardUnreadableError, formatted, headline, metric_label, parse_scorecard
 from distill_cli.stack import Stack
 
 TRAINING_LOSS_PNG: Final = "training-loss.png"
@@ -76,7 +77,7 @@ class RunReport:
             "validation": self.validation,
             "preflight": self.preflight,
             "outcome": self.outcome,
-            "scorecard": dict(self.scorecard.document) if self.scorecard else None,
+            "scorecard": scorecard_document(self.scorecard) if self.scorecard else None,
         }
 
 
@@ -201,11 +202,11 @@ def plot_scorecard(scorecard: Scorecard, path: Path, title: str) -> None:
         heights = [math.nan if mean is None else mean for mean in means]
         bars = axes.bar([p + offset for p in positions], heights, width, label=side, color=colour)
         axes.bar_label(bars, labels=[formatted(mean, ".2f") for mean in means], padding=2, fontsize=8)
-    axes.set_xticks(list(positions), [metric.label for metric in metrics])
+    axes.set_xticks(list(positions), [metric_label(metric) for metric in metrics])
     axes.set_ylabel("mean judge score")
     scores = [m for metric in metrics for m in (metric.teacher_mean, metric.student_mean) if m is not None]
     axes.set_ylim(0, max([1.0, *scores]) * 1.15)  # room for the value labels above the bars
-    axes.set_title(f"{title}\n{scorecard.headline}", fontsize=10)
+    axes.set_title(f"{title}\n{headline(scorecard)}", fontsize=10)
     axes.grid(visible=True, axis="y", alpha=0.3)
     axes.legend(loc="lower right", fontsize=8)
     chart.tight_layout()

@@ -15,8 +15,9 @@ import boto3
 from rich.console import Console
 
 from bedrock_distill.workflow.metrics import JobMetrics
+from bedrock_distill.workflow.scorecard import Scorecard
 from distill_cli.report import plot_scorecard, plot_training_loss
-from distill_cli.scorecard import Scorecard, parse_scorecard, scorecard_lines
+from distill_cli.scorecard import parse_scorecard, scorecard_lines
 from offline.demo.follow import Snapshot
 from offline.demo.render import duration, figure, sparkline
 from offline.demo.world import JOB_FALLBACK_POLL_SECONDS, PRICES_DISCLAIMER, World

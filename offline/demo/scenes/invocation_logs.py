@@ -16,7 +16,7 @@ import boto3
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from distill_cli.scorecard import Scorecard
+from bedrock_distill.workflow.scorecard import Scorecard
 from offline.bedrock_emulator import BedrockEmulator
 from offline.demo.follow import MAIN_RUN_JOB_STEPS, follow
 from offline.demo.render import duration

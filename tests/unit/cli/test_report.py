@@ -174,48 +174,65 @@ JUDGE = "us.meta.llama3-1-70b-instruct-v1:0"
 
 
 def _scorecard(outcome: str = "hold") -> dict[str, Any]:
-    """A scorecard as the Score step writes it (contract schema bedrock-distill-scorecard/1)."""
-    side = {"latencyP50Ms": 410.0, "latencyP95Ms": 630.0, "inputTokens": 900, "outputTokens": 300, "prompts": 15}
+    """A scorecard as the Score step writes it (bedrock_distill.workflow.scorecard, bedrock-distill-scorecard/1)."""
+
+    def side(model_id: str, job: str, p50: float, judged: int) -> dict[str, Any]:
+        return {
+            "modelId": model_id,
+            "servedBy": None,
+            "evaluationJobArn": f"arn:aws:bedrock:us-west-2:123456789012:evaluation-job/{job}",
+            "responsesUri": f"s3://{OUTPUT_BUCKET}/jobs/judged/report/responses/{job}.jsonl",
+            "prompts": 15,
+            "answered": 15,
+            "judged": judged,
+            "latencyP50Ms": p50,
+            "latencyP95Ms": 630.0,
+            "inputTokens": 900,
+            "outputTokens": 300,
+        }
+
+    def metric(name: str, teacher: float, student: float | None, share: float | None, wins: float | None) -> Any:
+        judged = 0 if student is None else 14
+        return {
+            "name": name,
+            "teacherMean": teacher,
+            "studentMean": student,
+            "studentShare": share,
+            "studentWinRate": wins,
+            "judgedPrompts": judged,
+        }
+
     return {
         "schema": "bedrock-distill-scorecard/1",
         "executionArn": "arn:aws:states:us-west-2:123456789012:execution:m:judged",
-        "servingMode": "provisioned",
-        "teacher": {"modelId": TEACHER_ID, "evaluationJobArn": "arn:t", "judged": 15, **side},
-        "student": {"modelId": STUDENT_ID, "evaluationJobArn": "arn:s", "judged": 14, **side, "latencyP50Ms": 120.0},
+        "servingMode": "on-demand",
+        "teacher": side(TEACHER_ID, "teacher0000a", 410.0, 15),
+        "student": side(STUDENT_ID, "student0000b", 120.0, 14),
         "judgeModelId": JUDGE,
         "metrics": [
-            {
-                "name": "Builtin.Correctness",
-                "teacherMean": 0.8,
-                "studentMean": 0.6,
-                "studentShare": 0.75,
-                "studentWinRate": 0.3,
-                "judgedPrompts": 14,
-            },
-            {
-                "name": "Builtin.Completeness",
-                "teacherMean": 0.7,
-                "studentMean": 0.65,
-                "studentShare": 0.9286,
-                "studentWinRate": 0.45,
-                "judgedPrompts": 14,
-            },
-            {
-                "name": "Builtin.Helpfulness",
-                "teacherMean": 0.9,
-                "studentMean": None,
-                "studentShare": None,
-                "studentWinRate": None,
-                "judgedPrompts": 0,
-            },
+            metric("Builtin.Correctness", 0.8, 0.6, 0.75, 0.3),
+            metric("Builtin.Completeness", 0.7, 0.65, 0.9286, 0.45),
+            metric("Builtin.Helpfulness", 0.9, None, None, None),
         ],
         "prices": {
-            "teacher": {"inputPerMillionTokens": 0.72, "outputPerMillionTokens": 0.72},
-            "student": {"inputPerMillionTokens": 0.22, "outputPerMillionTokens": 0.22},
+            "teacher": {"modelId": TEACHER_ID, "inputPerMillionTokens": 0.72, "outputPerMillionTokens": 0.72},
+            "student": {"modelId": STUDENT_ID, "inputPerMillionTokens": 0.22, "outputPerMillionTokens": 0.22},
             "source": "deployment configuration MODEL_PRICES_USD",
+            "missing": [],
         },
-        "volume": {"inputTokens": 2_000_000, "outputTokens": 500_000, "source": "invocation logs"},
+        "volume": {
+            "invocations": 4000,
+            "inputTokens": 2_000_000,
+            "outputTokens": 500_000,
+            "firstTimestamp": "2026-11-01T00:00:00+00:00",
+            "lastTimestamp": "2026-11-29T00:00:00+00:00",
+            "days": 28.0,
+            "source": f"s3://{OUTPUT_BUCKET}/jobs/judged/report/preflight.json: invocationLogs.volume",
+        },
+        "volumeReason": None,
+        "tokenRatio": {"input": 1.0, "output": 0.9, "prompts": 14},
         "estimatedMonthlySavingUsd": 1.25,
+        "savingReason": "4,000 teacher calls over 28.00 days, per month of 30.4375 days",
         "decision": {
             "outcome": outcome,
             "metric": "Builtin.Correctness",
@@ -294,7 +311,7 @@ def test_report_of_a_judged_run_draws_the_scorecard_from_its_file_beside_the_los
         "price per million input/output tokens: teacher $0.72/$0.72, student $0.22/$0.22 "
         "(deployment configuration MODEL_PRICES_USD)"
     ) in out
-    assert "estimated monthly saving: $1.25 at 2,000,000 input and 500,000 output tokens a month" in out
+    assert "estimated monthly saving: $1.25: 4,000 teacher calls over 28.00 days, per month of 30.4375 days" in out
     assert json.loads((tmp_path / "report.json").read_text())["scorecard"] == document
 
 
@@ -337,8 +354,9 @@ def test_an_unreadable_scorecard_is_named_field_by_field_and_the_rest_is_written
     assert code == 0
     assert (
         f"scorecard unreadable, no scorecard chart: s3://{OUTPUT_BUCKET}/jobs/garbled/report/scorecard.json: "
-        "metrics[1].teacherMean: expected a number, got 'high'"
+        "metrics.1.teacherMean: Input should be a valid number"
     ) in out
+    assert "(got 'high')" in out
     assert not (tmp_path / "scorecard.png").exists()
     assert (tmp_path / "training-loss.png").exists()
 
