@@ -208,7 +208,8 @@ def plot_scorecard(scorecard: Scorecard, path: Path, title: str) -> None:
     axes.set_ylim(0, max([1.0, *scores]) * 1.15)  # room for the value labels above the bars
     axes.set_title(f"{title}\n{headline(scorecard)}", fontsize=10)
     axes.grid(visible=True, axis="y", alpha=0.3)
-    axes.legend(loc="lower right", fontsize=8)
+    # Below the axes: a legend inside would cover bars of any height.
+    axes.legend(loc="upper center", bbox_to_anchor=(0.5, -0.1), ncol=2, fontsize=8, frameon=False)
     chart.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
     chart.savefig(path, format="png")
