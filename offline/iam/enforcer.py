@@ -18,11 +18,13 @@ from dataclasses import dataclass, field
 from io import BytesIO
 from typing import Any
 
+import s3transfer.futures  # type: ignore[import-untyped]
 from botocore.awsrequest import AWSResponse
 from botocore.compat import HTTPHeaders
 from botocore.handlers import BUILTIN_HANDLERS, REGISTER_FIRST
 from botocore.model import OperationModel
 
+from bedrock_distill.threads import ContextThreadPoolExecutor
 from offline.botocore_hooks import ActiveSlot, params_keeper
 from offline.iam.policy import Decision, Grant, Request, explain
 from offline.iam.requests import SERVICES, World, list_bucket_request, requests_for
@@ -162,6 +164,11 @@ def _missing_object_without_list_permission(
 # Functions ("sfn"); tests/unit/offline/test_iam_enforcer.py checks this against botocore's models.
 EVENT_NAMES = {service: "sfn" if service == "stepfunctions" else service for service in SERVICES}
 
+
+# s3transfer (upload_fileobj, upload_file, download_fileobj) moves the parts of an object in a thread pool of its
+# own, whose threads start with an empty context: without the caller's context there, a function's uploads would
+# reach moto unchecked, and grants only they need would look unused to the least-privilege audit.
+s3transfer.futures.BoundedExecutor.EXECUTOR_CLS = ContextThreadPoolExecutor
 
 for _name in EVENT_NAMES.values():
     BUILTIN_HANDLERS.append((f"before-parameter-build.{_name}", params_keeper(_PARAMS_KEY), REGISTER_FIRST))

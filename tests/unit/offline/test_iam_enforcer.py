@@ -3,6 +3,7 @@ before moto sees it, unless the principal's policies allow every request the cal
 
 from __future__ import annotations
 
+import io
 from collections.abc import Iterator
 from typing import Any
 
@@ -103,6 +104,18 @@ def test_the_principal_follows_the_call_into_other_threads_of_the_invocation(enf
         future = pool.submit(s3.get_object, Bucket="data", Key="jobs/a.json")
         with pytest.raises(ClientError, match="AccessDenied"):
             future.result()
+
+
+def test_the_principal_follows_an_upload_into_s3transfers_own_threads(enforcer: Enforcer) -> None:
+    # Given a principal that may read objects but not put them
+    principal = reader({"Effect": "Allow", "Action": "s3:GetObject", "Resource": "arn:aws:s3:::data/*"})
+    s3 = boto3.client("s3")
+    # When it uploads through s3transfer (upload_fileobj: the parts go out from s3transfer's thread pool)
+    with Enforcer.acting_as(principal), pytest.raises(ClientError, match="AccessDenied"):
+        s3.upload_fileobj(io.BytesIO(b"{}"), "data", "jobs/c.json")
+    # Then the upload was checked as the principal's, and refused: nothing was written
+    assert [denial.operation for denial in enforcer.denials] == ["s3:PutObject"]
+    assert "Contents" not in s3.list_objects_v2(Bucket="data", Prefix="jobs/c")
 
 
 def test_a_missing_key_is_a_404_only_to_a_caller_who_may_list_the_bucket(enforcer: Enforcer) -> None:
