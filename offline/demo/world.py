@@ -232,10 +232,12 @@ def cold_functions() -> Iterator[None]:
     try:
         yield
     finally:
+        package = sys.modules.get(HANDLERS_PACKAGE)
         for name in handler_modules():
             del sys.modules[name]
+            if package is not None and hasattr(package, name.rsplit(".", 1)[1]):
+                delattr(package, name.rsplit(".", 1)[1])
         sys.modules.update(saved)
-        package = sys.modules.get(HANDLERS_PACKAGE)
         for name, module in saved.items():
             setattr(package, name.rsplit(".", 1)[1], module)
 

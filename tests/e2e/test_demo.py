@@ -12,6 +12,7 @@ runs it, is checked for its entry point and the environment it sets before boto3
 
 from __future__ import annotations
 
+import importlib
 import io
 import json
 import math
@@ -31,7 +32,7 @@ from offline.bedrock_emulator.deployments import ModelDeployment
 from offline.bedrock_emulator.evaluations import EvaluationJob
 from offline.demo.environment import FORCED, isolate
 from offline.demo.main import WorldRecords, demo_console, parse_arguments, run_demo
-from offline.demo.world import ILLUSTRATIVE_PRICES_USD, ON_DEMAND_REGION, PROVISIONED_REGION
+from offline.demo.world import ILLUSTRATIVE_PRICES_USD, ON_DEMAND_REGION, PROVISIONED_REGION, cold_functions
 from offline.iam.enforcer import Enforcer
 
 pytestmark = pytest.mark.e2e
@@ -597,3 +598,25 @@ def test_each_pair_is_judged_and_its_scorecard_comes_from_its_evaluation_jobs(de
     image = (demo.output_dir / f"scorecard{suffix}.png").read_bytes()
     assert image.startswith(PNG_SIGNATURE)
     assert len(image) > 5_000
+
+
+def test_each_world_starts_its_functions_cold_and_gives_the_process_its_own_modules_back() -> None:
+    # Given a handler module this process imported (as a test that patches its gateway would) and one it did not
+    package = importlib.import_module("bedrock_distill.handlers")
+    notify = importlib.import_module("bedrock_distill.handlers.notify")
+    sys.modules.pop("bedrock_distill.handlers.score", None)
+    if hasattr(package, "score"):
+        delattr(package, "score")
+    # When a world imports its handlers (its functions' first invocations)
+    with cold_functions():
+        world_notify = importlib.import_module("bedrock_distill.handlers.notify")
+        world_score = importlib.import_module("bedrock_distill.handlers.score")
+        # Then they are fresh modules, with boto3 clients of their own Region to make
+        assert world_notify is not notify
+    # And afterwards the process has its own module back, by import and by attribute, and none of the world's
+    from bedrock_distill.handlers import notify as notify_again  # noqa: PLC0415 - the import is what is tested
+
+    assert notify_again is notify is importlib.import_module("bedrock_distill.handlers.notify")
+    assert "bedrock_distill.handlers.score" not in sys.modules
+    assert not hasattr(package, "score")
+    assert importlib.import_module("bedrock_distill.handlers.score") is not world_score
