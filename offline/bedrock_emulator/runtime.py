@@ -85,9 +85,17 @@ class Runtime:
         if teacher is None:
             return answer(params | {"modelId": custom["modelArn"]})
         fidelity = self._faults.student_fidelity(custom["modelName"])
-        if draw(custom["modelArn"], prompt_text(params)) < fidelity:
+        # Decided by the base model and the prompt, not the custom model's ARN (random per run), so the same data
+        # distilled into the same student at the same fidelity answers alike in every run.
+        if draw(custom["baseModelArn"], prompt_text(params)) < fidelity:
             return answer(params | {"modelId": teacher})
         return answer(params | {"modelId": custom["modelArn"]}, on_topic=False)
+
+    def _base_model(self, requested: str) -> str:
+        """The foundation model behind what a request names: a custom model's base, or the model itself."""
+        served = self._served_model(requested)
+        custom = self._custom_models.find(served)
+        return model_id(custom["baseModelArn"]) if custom is not None else model_id(served)
 
     def _converse(self, params: Params, region: str) -> Response:
         text, stop_reason = self._answer(self._served_model(params["modelId"]), params)
@@ -100,7 +108,24 @@ class Runtime:
                 "outputTokens": output_tokens,
                 "totalTokens": input_tokens + output_tokens,
             },
-            "metrics": {"latencyMs": 150 + 8 * output_tokens},
+            "metrics": {"latencyMs": 150 + _ms_per_output_token(self._base_model(params["modelId"])) * output_tokens},
         }
         self._logging.log_converse(params, response, region)
         return response
+
+
+# The emulated generation speed by model size, so a smaller student answers faster than its teacher in a scorecard.
+# The shape only (bigger is slower), not AWS's figures.
+_MS_PER_OUTPUT_TOKEN_BY_SIZE = (
+    (("405b", "premier"), 20),
+    (("70b", "nova-pro"), 12),
+    (("8b", "3b", "1b", "nova-lite", "nova-micro"), 4),
+)
+_DEFAULT_MS_PER_OUTPUT_TOKEN = 8
+
+
+def _ms_per_output_token(model: str) -> int:
+    for markers, milliseconds in _MS_PER_OUTPUT_TOKEN_BY_SIZE:
+        if any(marker in model for marker in markers):
+            return milliseconds
+    return _DEFAULT_MS_PER_OUTPUT_TOKEN

@@ -47,6 +47,19 @@ def test_converse_answers_deterministically_per_model_and_prompt(runtime: Any) -
     assert first["metrics"]["latencyMs"] > 0
 
 
+def test_a_smaller_model_generates_faster_than_a_larger_one(runtime: Any) -> None:
+    # Given the same question to a teacher-sized and a student-sized model of one family
+    def milliseconds_per_token(model: str) -> float:
+        response = runtime.converse(modelId=model, messages=QUESTION)
+        return (response["metrics"]["latencyMs"] - 150) / response["usage"]["outputTokens"]
+
+    # Then the smaller one spends less time per output token (so a scorecard can tell them apart)
+    assert milliseconds_per_token("amazon.nova-lite-v1:0") < milliseconds_per_token("amazon.nova-pro-v1:0")
+    assert milliseconds_per_token("meta.llama3-1-8b-instruct-v1:0") < milliseconds_per_token(
+        "meta.llama3-1-70b-instruct-v1:0"
+    )
+
+
 def test_max_tokens_truncates_the_answer(runtime: Any) -> None:
     full = runtime.converse(modelId="amazon.nova-pro-v1:0", messages=QUESTION)
     short = runtime.converse(modelId="amazon.nova-pro-v1:0", messages=QUESTION, inferenceConfig={"maxTokens": 5})
