@@ -34,9 +34,8 @@ from offline.iam.enforcer import Enforcer
 
 # The share of held-out prompts the emulator's distilled students answer as their teacher would (its fidelity
 # knob): a demo setting, so the Llama student is the worse one and is held, and the Nova student is promoted. The
-# emulator draws per prompt and custom model (whose ARN is random), so anything short of 1.0 for Nova would, now
-# and then, miss two of the 15 prompts and fall under the 90% threshold: the demo's decisions are fixed.
-STUDENT_FIDELITY = {PROVISIONED_REGION: 0.6, ON_DEMAND_REGION: 1.0}
+# emulator's draw is fixed by the base model and the prompt, so the demo's decisions are the same in every run.
+STUDENT_FIDELITY = {PROVISIONED_REGION: 0.6, ON_DEMAND_REGION: 0.9}
 NOVA_EXECUTION_NAME = f"{PROJECT}-nova"
 NOVA_TITLE = f"Amazon Nova Pro -> Nova Lite, served on demand ({ON_DEMAND_REGION})"
 NOVA_JOB_STEPS = 4
