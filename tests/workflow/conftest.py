@@ -28,21 +28,21 @@ NO_COMMITMENT_MODEL_UNITS = 2
 
 
 @contextmanager
-def offline_bedrock(**quotas: int | None) -> Iterator[BedrockEmulator]:
-    """moto executing state machines plus the emulator, with the account's Bedrock `quotas` (the emulator's
-    keyword arguments); on exit, checks that nothing is left billing."""
+def offline_bedrock(**options: Any) -> Iterator[BedrockEmulator]:
+    """moto executing state machines plus the emulator, with the account's Bedrock quotas and any other of the
+    emulator's keyword arguments in `options`; on exit, checks that nothing is left billing."""
     # Each status read moves logical time an hour: a 3-hour job completes after three polls, a PT or deployment is
     # ready at its first read, and both evaluation jobs complete at the first status read (two reads, two hours).
+    settings = {
+        "seconds_per_status_read": 3600,
+        "job_seconds": 3 * 3600,
+        "provisioning_seconds": 600,
+        "deployment_seconds": 600,
+        "evaluation_seconds": 2 * 3600,
+    }
     with (
         mock_aws(config={"stepfunctions": {"execute_state_machine": True}}),
-        bedrock_emulator(
-            seconds_per_status_read=3600,
-            job_seconds=3 * 3600,
-            provisioning_seconds=600,
-            deployment_seconds=600,
-            evaluation_seconds=2 * 3600,
-            **quotas,
-        ) as bedrock,
+        bedrock_emulator(**(settings | options)) as bedrock,
     ):
         yield bedrock
         # Every run, whatever its outcome, must end with nothing billing and nothing serving (a test that keeps a

@@ -1,5 +1,5 @@
-"""Ends the workflow's own Catch cannot see (a timeout, StopExecution, States.Runtime) still leave no PT:
-the execution-end rule cleans up at once, and the sweeper catches whatever that missed."""
+"""Ends the workflow's own Catch cannot see (a timeout, StopExecution, States.Runtime) still leave no PT and no
+deployment: the execution-end rule cleans up at once, and the sweeper catches whatever that missed."""
 
 from __future__ import annotations
 
@@ -9,17 +9,26 @@ from typing import Any
 import boto3
 import pytest
 
-from bedrock_distill.workflow.run import EXECUTION_TAG_KEY, PROJECT_TAG_KEY, PROJECT_TAG_VALUE
+from bedrock_distill.workflow.run import (
+    EXECUTION_TAG_KEY,
+    KEEP_ON_SUCCESS_TAG_KEY,
+    KEEP_ON_SUCCESS_TAG_VALUE,
+    PROJECT_TAG_KEY,
+    PROJECT_TAG_VALUE,
+)
 from offline.bedrock_emulator import BedrockEmulator
 from offline.events import Delivery
 from offline.pipeline import LocalPipeline
 from tests.workflow.conftest import (
+    NO_COMMITMENT_MODEL_UNITS,
     TEACHER,
     GrantAudit,
     deployed_pipeline,
     entered_states,
     filed_waiters,
     history_types,
+    offline_bedrock,
+    on_demand_input,
     prompts_input,
     published_outcomes,
     wait_until,
@@ -280,3 +289,56 @@ def test_a_sweep_that_cannot_delete_one_pt_deletes_the_others_and_fails_for_its_
     passed = pipeline.pump.fire("sweep")
     assert passed.succeeded, passed.result
     assert passed.result["deletedProvisionedThroughputs"] == [stuck]
+
+
+@pytest.fixture
+def slow_judge(
+    pipeline_template: dict[str, Any], grant_audit: GrantAudit
+) -> Iterator[tuple[LocalPipeline, BedrockEmulator]]:
+    """Evaluation jobs that take two days: still running when the test stops the execution, however many status
+    reads (each an hour of the emulator's clock) the workflow and the cleanup make first."""
+    with (
+        offline_bedrock(no_commitment_model_units=NO_COMMITMENT_MODEL_UNITS, evaluation_seconds=48 * HOUR) as bedrock,
+        deployed_pipeline(pipeline_template, bedrock, grant_audit) as deployed,
+    ):
+        yield deployed, bedrock
+
+
+def test_an_on_demand_run_stopped_while_judged_keeps_nothing_and_the_sweeper_deletes_a_deployment_it_missed(
+    slow_judge: tuple[LocalPipeline, BedrockEmulator],
+) -> None:
+    pipeline, emulator = slow_judge
+    # Given an on-demand run asked to keep its deployment, stopped while its evaluation jobs run
+    execution_input = on_demand_input(pipeline, keepDeployment=True) | {
+        "pollIntervals": {"jobSeconds": HOUR, "evaluationSeconds": 60}
+    }
+    execution_arn = pipeline.start_execution(execution_input, name="stopped-judging")
+    _release_the_job(pipeline, emulator, execution_arn)
+    wait_until(lambda: len(emulator.evaluation_jobs) == 2, "the evaluation jobs")
+    (deployment,) = emulator.live_model_deployments()
+    boto3.client("stepfunctions").stop_execution(executionArn=execution_arn)
+    (delivery,) = _execution_end_handled(pipeline, execution_arn)
+    # Then the execution-end rule deleted the deployment (a run that did not succeed keeps nothing) and stopped
+    # both evaluation jobs
+    assert delivery.succeeded, delivery.result
+    assert delivery.result["deletedModelDeployments"] == [deployment.arn]
+    assert emulator.live_model_deployments() == []
+    jobs = emulator.evaluation_jobs.values()
+    assert sorted(delivery.result["stoppedEvaluationJobs"]) == sorted(job.arn for job in jobs)
+    assert {job.status for job in jobs} <= {"Stopping", "Stopped"}
+    # Given a deployment of that run the execution-end cleanup never saw (say, made by a create retried late)
+    tags = [
+        {"key": PROJECT_TAG_KEY, "value": PROJECT_TAG_VALUE},
+        {"key": EXECUTION_TAG_KEY, "value": execution_arn},
+        {"key": KEEP_ON_SUCCESS_TAG_KEY, "value": KEEP_ON_SUCCESS_TAG_VALUE},
+    ]
+    late = boto3.client("bedrock").create_custom_model_deployment(
+        modelDeploymentName="late", modelArn=deployment.model_arn, tags=tags
+    )["customModelDeploymentArn"]
+    # When the sweeper runs
+    assert pipeline.pump is not None
+    sweep = pipeline.pump.fire("sweep")
+    # Then it deletes it: its execution ended without succeeding, so the keep-on-success tag keeps nothing
+    assert sweep.succeeded, sweep.result
+    assert sweep.result["deletedModelDeployments"] == [late]
+    assert emulator.live_model_deployments() == []

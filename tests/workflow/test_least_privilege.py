@@ -267,6 +267,12 @@ KEPT_UNEXERCISED = {
     "it is not documented",
     ("Triggers/CleanUpExecution/Function", "dynamodb:GetItem", "idempotency"): "Powertools idempotency reads the "
     "record when a conditional write does not return it (its DynamoDB persistence layer's fallback)",
+    ("Pipeline/CreateEvaluationJobs/Function", "bedrock:ListEvaluationJobs", "*"): "only when CreateEvaluationJob "
+    "answers ConflictException (the run's job name taken with another token), which no run can cause offline: "
+    "tests/unit/test_evaluation.py finds the job by its exact name",
+    ("Pipeline/EvaluationStatus/Function", "bedrock:StopEvaluationJob", "evaluation-job"): "only past "
+    "maxEvaluationHours of wall-clock time (EvaluationTimedOut), which the emulator's clock cannot reach: "
+    "tests/unit/test_evaluation.py stops the jobs past the limit",
 }
 # A table under a customer-managed key: offline, an item call needs kms:Decrypt through DynamoDB ("How Amazon
 # DynamoDB uses AWS KMS"); the rest of what CDK's own table grants ask of the key is kept, unexercised.
