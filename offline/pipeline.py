@@ -120,6 +120,7 @@ class LocalPipeline:
             "MODEL_DEPLOYMENT_POLL_INTERVAL_SECONDS": str(model_deployment_poll_seconds),
             "EVALUATION_POLL_INTERVAL_SECONDS": str(evaluation_poll_seconds),
             "MIN_EVALUATION_POLL_INTERVAL_SECONDS": "1",
+            "MIN_SERVING_POLL_INTERVAL_SECONDS": "1",
             "MAX_PROVISIONED_THROUGHPUT_SECONDS": str(max_provisioned_throughput_seconds),
         }
         self._execution_timeout_seconds = execution_timeout_seconds

@@ -142,3 +142,14 @@ def test_an_evaluation_poll_too_short_for_the_history_is_refused() -> None:
     with pytest.raises(ValueError, match=r"pollIntervals\.evaluationSeconds must be at least 120"):
         _plan(pollIntervals={"evaluationSeconds": 119})
     assert _plan(pollIntervals={"evaluationSeconds": 120}).evaluation_poll_seconds == 120
+
+
+@pytest.mark.parametrize("field", ["provisionedThroughputSeconds", "modelDeploymentSeconds"])
+def test_a_serving_poll_too_short_for_the_history_is_refused(field: str) -> None:
+    # Given the functions' floor (60 s: the history budget counts provisioning at a round a minute)
+    with pytest.raises(ValueError, match=rf"pollIntervals\.{field} must be at least 60"):
+        _plan(pollIntervals={field: 59})
+    # And at the floor the run is planned
+    run = _plan(pollIntervals={field: 60})
+    assert 60 in (run.provisioned_throughput_poll_seconds, run.model_deployment_poll_seconds)
+

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-from typing import Annotated, Any, Final, Literal, Self
+from typing import Annotated, Any, Final, Literal, NamedTuple, Self
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 from pydantic.alias_generators import to_camel
@@ -360,6 +360,47 @@ def resolve_serving(
     return mode, reason
 
 
+class PollSeconds(NamedTuple):
+    job: int
+    provisioned_throughput: int
+    model_deployment: int
+    evaluation: int
+
+
+# Each wait a run may tune, with the floor that keeps it within Step Functions' 25,000-event history (the budget:
+# tests/unit/test_state_machine_definition.py) and why.
+_SERVING_FLOOR_REASON = "hours of provisioning polled more often would not fit Step Functions' 25,000-event history"
+_POLL_FLOOR_REASONS = {
+    "jobSeconds": "a 7-day job must fit Step Functions' 25,000-event history even if every job event is lost",
+    "evaluationSeconds": "the evaluation wait must fit Step Functions' 25,000-event history beside the job's",
+    "provisionedThroughputSeconds": _SERVING_FLOOR_REASON,
+    "modelDeploymentSeconds": _SERVING_FLOOR_REASON,
+}
+
+
+def poll_seconds(intervals: PollIntervals, settings: PipelineSettings) -> PollSeconds:
+    """Each wait's interval, given or the deployment's default; ValueError for one below the deployment's floor."""
+    chosen = {
+        "jobSeconds": (intervals.job_seconds or settings.default_job_poll_seconds, settings.min_job_poll_seconds),
+        "provisionedThroughputSeconds": (
+            intervals.provisioned_throughput_seconds or settings.default_provisioned_throughput_poll_seconds,
+            settings.min_serving_poll_seconds,
+        ),
+        "modelDeploymentSeconds": (
+            intervals.model_deployment_seconds or settings.default_model_deployment_poll_seconds,
+            settings.min_serving_poll_seconds,
+        ),
+        "evaluationSeconds": (
+            intervals.evaluation_seconds or settings.default_evaluation_poll_seconds,
+            settings.min_evaluation_poll_seconds,
+        ),
+    }
+    for field, (seconds, floor) in chosen.items():
+        if seconds < floor:
+            raise ValueError(f"pollIntervals.{field} must be at least {floor}: {_POLL_FLOOR_REASONS[field]}")
+    return PollSeconds(*(seconds for seconds, _ in chosen.values()))
+
+
 def plan_run(execution_input: ExecutionInput, execution: ExecutionContext, settings: PipelineSettings) -> Run:
     """Decide every name, token and default of the run. Raises ValueError, before anything exists in Bedrock, on a
     model pair Bedrock does not offer or the deployment does not allow (its IAM would refuse the job), on more model
@@ -408,22 +449,10 @@ def plan_run(execution_input: ExecutionInput, execution: ExecutionContext, setti
             logs_config["requestMetadataFilters"] = effective_filter
         training_data_config = {"invocationLogsConfig": logs_config}
 
-    job_poll_seconds = execution_input.poll_intervals.job_seconds or settings.default_job_poll_seconds
-    if job_poll_seconds < settings.min_job_poll_seconds:
-        raise ValueError(
-            f"pollIntervals.jobSeconds must be at least {settings.min_job_poll_seconds}: a 7-day job must fit "
-            "Step Functions' 25,000-event history even if every job event is lost"
-        )
+    polls = poll_seconds(execution_input.poll_intervals, settings)
     if problems := _uris_bedrock_refuses(training_data_config, f"{run_prefix}/", training):
         raise ValueError("\n".join(problems))
     serving_mode, serving_reason = resolve_serving(execution_input, student, settings)
-    intervals = execution_input.poll_intervals
-    evaluation_poll_seconds = intervals.evaluation_seconds or settings.default_evaluation_poll_seconds
-    if evaluation_poll_seconds < settings.min_evaluation_poll_seconds:
-        raise ValueError(
-            f"pollIntervals.evaluationSeconds must be at least {settings.min_evaluation_poll_seconds}: the "
-            "evaluation wait must fit Step Functions' 25,000-event history beside the job's"
-        )
     names = resource_names(execution.name, execution.id)
     return Run(
         execution_arn=execution.id,
@@ -445,19 +474,15 @@ def plan_run(execution_input: ExecutionInput, execution: ExecutionContext, setti
         validation_prompts_source=validation_prompts_source,
         validation_sample_size=execution_input.validation_sample_size,
         max_response_length_for_inference=execution_input.max_response_length_for_inference,
-        job_poll_seconds=job_poll_seconds,
-        provisioned_throughput_poll_seconds=(
-            intervals.provisioned_throughput_seconds or settings.default_provisioned_throughput_poll_seconds
-        ),
+        job_poll_seconds=polls.job,
+        provisioned_throughput_poll_seconds=polls.provisioned_throughput,
         serving_mode_requested=execution_input.serving_mode,
         serving_mode=serving_mode,
         serving_reason=serving_reason,
         model_deployment_name=names.model_deployment_name,
         model_deployment_client_request_token=client_request_token(execution.id, "model-deployment"),
         keep_deployment=execution_input.keep_deployment,
-        model_deployment_poll_seconds=(
-            intervals.model_deployment_seconds or settings.default_model_deployment_poll_seconds
-        ),
+        model_deployment_poll_seconds=polls.model_deployment,
         teacher_responses_uri=f"{run_prefix}/{TEACHER_RESPONSES_FILE}",
         student_responses_uri=f"{run_prefix}/{STUDENT_RESPONSES_FILE}",
         student_evaluation_dataset_uri=f"{run_prefix}/{STUDENT_EVALUATION_DATASET_FILE}",
@@ -468,5 +493,5 @@ def plan_run(execution_input: ExecutionInput, execution: ExecutionContext, setti
         teacher_evaluation_job_name=names.teacher_evaluation_job_name,
         student_evaluation_client_request_token=client_request_token(execution.id, "evaluation-student"),
         teacher_evaluation_client_request_token=client_request_token(execution.id, "evaluation-teacher"),
-        evaluation_poll_seconds=evaluation_poll_seconds,
+        evaluation_poll_seconds=polls.evaluation,
     )

@@ -35,6 +35,9 @@ DEFAULT_EVALUATION_POLL_SECONDS: Final = 300
 MIN_EVALUATION_POLL_INTERVAL_SECONDS: Final = 120
 DEFAULT_MAX_EVALUATION_SECONDS: Final = 24 * 3600
 DEFAULT_MODEL_DEPLOYMENT_POLL_SECONDS: Final = 60
+# The shortest PT or deployment status poll a run may ask for: the history budget counts hours of provisioning at
+# one round a minute (a 1-second poll would spend 25,000 events in two hours).
+MIN_SERVING_POLL_INTERVAL_SECONDS: Final = 60
 
 # The environment variable each setting is read from; the pipeline construct sets exactly these.
 ENVIRONMENT_VARIABLES = {
@@ -70,6 +73,7 @@ ENVIRONMENT_VARIABLES = {
     "min_evaluation_poll_seconds": "MIN_EVALUATION_POLL_INTERVAL_SECONDS",
     "max_evaluation_seconds": "MAX_EVALUATION_SECONDS",
     "default_model_deployment_poll_seconds": "MODEL_DEPLOYMENT_POLL_INTERVAL_SECONDS",
+    "min_serving_poll_seconds": "MIN_SERVING_POLL_INTERVAL_SECONDS",
 }
 
 
@@ -127,6 +131,7 @@ class PipelineSettings(BaseModel):
     min_evaluation_poll_seconds: Annotated[int, Field(ge=1)] = MIN_EVALUATION_POLL_INTERVAL_SECONDS
     max_evaluation_seconds: Annotated[int, Field(ge=1)] = DEFAULT_MAX_EVALUATION_SECONDS
     default_model_deployment_poll_seconds: Annotated[int, Field(ge=1)] = DEFAULT_MODEL_DEPLOYMENT_POLL_SECONDS
+    min_serving_poll_seconds: Annotated[int, Field(ge=1)] = MIN_SERVING_POLL_INTERVAL_SECONDS
 
     @field_validator("allowed_model_pairs", "invocation_log_scope", "judge_metrics", "model_prices_usd", mode="before")
     @classmethod
