@@ -152,4 +152,3 @@ def test_a_serving_poll_too_short_for_the_history_is_refused(field: str) -> None
     # And at the floor the run is planned
     run = _plan(pollIntervals={field: 60})
     assert 60 in (run.provisioned_throughput_poll_seconds, run.model_deployment_poll_seconds)
-
