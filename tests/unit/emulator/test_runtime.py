@@ -51,7 +51,9 @@ def test_a_smaller_model_generates_faster_than_a_larger_one(runtime: Any) -> Non
     # Given the same question to a teacher-sized and a student-sized model of one family
     def milliseconds_per_token(model: str) -> float:
         response = runtime.converse(modelId=model, messages=QUESTION)
-        return float(response["metrics"]["latencyMs"] - 150) / response["usage"]["outputTokens"]
+        latency_ms: float = response["metrics"]["latencyMs"]
+        output_tokens: int = response["usage"]["outputTokens"]
+        return (latency_ms - 150) / output_tokens
 
     # Then the smaller one spends less time per output token (so a scorecard can tell them apart)
     assert milliseconds_per_token("amazon.nova-lite-v1:0") < milliseconds_per_token("amazon.nova-pro-v1:0")
