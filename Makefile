@@ -85,8 +85,22 @@ lint: install
 	$(BIN)/mypy
 	$(BIN)/lint-imports --no-logo --no-cache
 
+# Two pytest processes at once: the workflow tier (its runs mostly wait in Step Functions' Wait states, and its
+# grant audit must see the calls of every workflow test, so it is one process of its own) beside the other tiers.
+# Each prints its own summary, the workflow tier's last; the target fails when either does.
+WORKFLOW_TIER := workflow or grant_audit
+WORKFLOW_LOG := build/test-workflow.log
+
 test: lint
-	$(BIN)/pytest
+	@mkdir -p build
+	@echo "Running the workflow tier in the background (its output follows the other tiers', from $(WORKFLOW_LOG))."
+	@$(BIN)/pytest -m "$(WORKFLOW_TIER)" --basetemp=build/pytest-workflow > $(WORKFLOW_LOG) 2>&1 & workflow=$$!; \
+	others_status=0; $(BIN)/pytest -m "not ($(WORKFLOW_TIER))" --basetemp=build/pytest-others || others_status=$$?; \
+	workflow_status=0; wait $$workflow || workflow_status=$$?; \
+	echo "--- the workflow tier ---"; cat $(WORKFLOW_LOG); \
+	if [ $$others_status -ne 0 ] || [ $$workflow_status -ne 0 ]; then \
+		echo "make test failed: other tiers exit $$others_status, workflow tier exit $$workflow_status" >&2; exit 1; \
+	fi
 
 # No CDK CLI here to set the deploy Region from an AWS profile: us-west-2 (the default Llama pair) unless you set one.
 synth: install
