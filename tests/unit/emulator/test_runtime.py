@@ -152,8 +152,8 @@ def test_logging_configuration_round_trips_and_checks_the_bucket(bedrock: Any, s
 
 
 def test_simulated_latency_overlaps_across_threads(s3: Any) -> None:
-    # Given a model that takes 0.2 s to answer
-    with BedrockEmulator(converse_latency_seconds=0.2):
+    # Given a model that takes 1 s to answer
+    with BedrockEmulator(converse_latency_seconds=1.0):
         runtime = client("bedrock-runtime")
         # When four threads call it at once
         started = time.perf_counter()
@@ -162,6 +162,7 @@ def test_simulated_latency_overlaps_across_threads(s3: Any) -> None:
                 pool.map(lambda _: _text(runtime.converse(modelId="amazon.nova-pro-v1:0", messages=QUESTION)), range(4))
             )
         elapsed = time.perf_counter() - started
-    # Then they waited in parallel, not in turn, and all got the answer
-    assert 0.2 <= elapsed < 0.6
+    # Then they waited in parallel, not in turn (4 s), and all got the answer; the margin is for a loaded machine
+    # (make test runs two pytest processes at once), where client set-up alone has taken most of a second
+    assert 1.0 <= elapsed < 3.0
     assert len(set(answers)) == 1
