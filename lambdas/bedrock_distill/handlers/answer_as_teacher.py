@@ -10,10 +10,11 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from bedrock_distill.gateways.bedrock_runtime import BedrockRuntimeGateway
 from bedrock_distill.gateways.s3 import S3Gateway
-from bedrock_distill.handlers.common import StateModel, logger, metrics, to_state, tracer
+from bedrock_distill.handlers.common import logger, metrics, to_state, tracer
 from bedrock_distill.observability import TEACHER_PROMPTS_FAILED
 from bedrock_distill.workflow.reports import record_teacher_responses
 from bedrock_distill.workflow.run import Run
+from bedrock_distill.workflow.state import StateModel
 
 _s3 = S3Gateway()
 _runtime = BedrockRuntimeGateway()

@@ -8,9 +8,10 @@ from aws_lambda_powertools.utilities.parser import event_parser
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from bedrock_distill.gateways.s3 import S3Gateway
-from bedrock_distill.handlers.common import StateModel, logger, to_state, tracer
+from bedrock_distill.handlers.common import logger, to_state, tracer
 from bedrock_distill.workflow.reports import record_job_metrics
 from bedrock_distill.workflow.run import Run
+from bedrock_distill.workflow.state import StateModel
 
 _s3 = S3Gateway()
 

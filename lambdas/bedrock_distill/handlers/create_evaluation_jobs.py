@@ -10,10 +10,11 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from bedrock_distill.gateways.bedrock import BedrockGateway
 from bedrock_distill.gateways.s3 import S3Gateway
-from bedrock_distill.handlers.common import StateModel, logger, metrics, settings, tracer
+from bedrock_distill.handlers.common import logger, metrics, settings, tracer
 from bedrock_distill.observability import EVALUATION_JOBS_CREATED
 from bedrock_distill.workflow.evaluation import SIDES, create_evaluation_jobs
 from bedrock_distill.workflow.run import Run
+from bedrock_distill.workflow.state import StateModel
 
 _bedrock = BedrockGateway()
 _s3 = S3Gateway()

@@ -9,10 +9,11 @@ from aws_lambda_powertools.utilities.parser import event_parser
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from bedrock_distill.gateways.bedrock import BedrockGateway
-from bedrock_distill.handlers.common import StateModel, logger, metrics, to_state, tracer
+from bedrock_distill.handlers.common import logger, metrics, to_state, tracer
 from bedrock_distill.observability import MODEL_DEPLOYMENTS_CREATED
 from bedrock_distill.workflow.model_deployment import create_model_deployment
 from bedrock_distill.workflow.run import Run
+from bedrock_distill.workflow.state import StateModel
 
 _bedrock = BedrockGateway()
 

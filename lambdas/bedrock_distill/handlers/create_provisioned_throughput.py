@@ -9,10 +9,11 @@ from aws_lambda_powertools.utilities.parser import event_parser
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from bedrock_distill.gateways.bedrock import BedrockGateway
-from bedrock_distill.handlers.common import StateModel, logger, metrics, tracer
+from bedrock_distill.handlers.common import logger, metrics, tracer
 from bedrock_distill.observability import PROVISIONED_MODEL_UNITS_CREATED
 from bedrock_distill.workflow.provisioned_throughput import create_provisioned_throughput
 from bedrock_distill.workflow.run import Run
+from bedrock_distill.workflow.state import StateModel
 
 _bedrock = BedrockGateway()
 

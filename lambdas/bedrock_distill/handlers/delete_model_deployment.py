@@ -10,9 +10,10 @@ from aws_lambda_powertools.utilities.parser import event_parser
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from bedrock_distill.gateways.bedrock import BedrockGateway
-from bedrock_distill.handlers.common import StateModel, logger, metrics, tracer
+from bedrock_distill.handlers.common import logger, metrics, tracer
 from bedrock_distill.observability import MODEL_DEPLOYMENTS_DELETED
 from bedrock_distill.workflow.model_deployment import delete_model_deployment
+from bedrock_distill.workflow.state import StateModel
 
 _bedrock = BedrockGateway()
 

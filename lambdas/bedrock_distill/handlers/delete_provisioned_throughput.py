@@ -9,9 +9,10 @@ from aws_lambda_powertools.utilities.parser import event_parser
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from bedrock_distill.gateways.bedrock import BedrockGateway
-from bedrock_distill.handlers.common import StateModel, logger, metrics, tracer
+from bedrock_distill.handlers.common import logger, metrics, tracer
 from bedrock_distill.observability import PROVISIONED_THROUGHPUTS_DELETED
 from bedrock_distill.workflow.provisioned_throughput import delete_provisioned_throughput
+from bedrock_distill.workflow.state import StateModel
 
 _bedrock = BedrockGateway()
 

@@ -10,9 +10,10 @@ from aws_lambda_powertools.utilities.parser import event_parser
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from bedrock_distill.gateways.bedrock import BedrockGateway
-from bedrock_distill.handlers.common import StateModel, logger, settings, tracer
+from bedrock_distill.handlers.common import logger, settings, tracer
 from bedrock_distill.workflow.evaluation import Evaluation, evaluation_status
 from bedrock_distill.workflow.run import Run
+from bedrock_distill.workflow.state import StateModel
 
 _bedrock = BedrockGateway()
 

@@ -8,8 +8,9 @@ from aws_lambda_powertools.utilities.parser import event_parser
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from bedrock_distill.gateways.stepfunctions import StepFunctionsGateway
-from bedrock_distill.handlers.common import StateModel, logger, settings, tracer
+from bedrock_distill.handlers.common import logger, settings, tracer
 from bedrock_distill.workflow.notify import Notifier, RunState, run_outcome
+from bedrock_distill.workflow.state import StateModel
 
 _executions = StepFunctionsGateway()
 

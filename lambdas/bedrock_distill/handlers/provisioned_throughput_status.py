@@ -8,8 +8,9 @@ from aws_lambda_powertools.utilities.parser import event_parser
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from bedrock_distill.gateways.bedrock import BedrockGateway
-from bedrock_distill.handlers.common import StateModel, logger, to_state, tracer
+from bedrock_distill.handlers.common import logger, to_state, tracer
 from bedrock_distill.workflow.provisioned_throughput import provisioned_throughput_status
+from bedrock_distill.workflow.state import StateModel
 
 _bedrock = BedrockGateway()
 

@@ -12,8 +12,9 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from bedrock_distill.gateways.bedrock import BedrockGateway
 from bedrock_distill.gateways.dynamodb import DynamoDBGateway
 from bedrock_distill.gateways.stepfunctions import StepFunctionsGateway
-from bedrock_distill.handlers.common import StateModel, logger, settings, to_state, tracer
+from bedrock_distill.handlers.common import logger, settings, to_state, tracer
 from bedrock_distill.workflow.job_waiter import JobWaiterTable, Waiter, register_job_waiter
+from bedrock_distill.workflow.state import StateModel
 
 _bedrock = BedrockGateway()
 _executions = StepFunctionsGateway()

@@ -10,11 +10,12 @@ from aws_lambda_powertools.utilities.parser import event_parser
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from bedrock_distill.gateways.s3 import S3Gateway
-from bedrock_distill.handlers.common import StateModel, logger, metrics, settings, to_state, tracer
+from bedrock_distill.handlers.common import logger, metrics, settings, to_state, tracer
 from bedrock_distill.observability import STUDENT_PROMOTED, STUDENT_SCORE_SHARE
 from bedrock_distill.workflow.evaluation import Evaluation
 from bedrock_distill.workflow.run import Run, Side
 from bedrock_distill.workflow.scorecard import record_scorecard
+from bedrock_distill.workflow.state import StateModel
 
 _s3 = S3Gateway()
 

@@ -26,8 +26,7 @@ from collections.abc import Iterator
 from datetime import datetime
 from typing import Any, Final, Literal, get_args
 
-from pydantic import BaseModel, ConfigDict
-from pydantic.alias_generators import to_camel
+from pydantic import BaseModel
 
 from bedrock_distill.gateways.bedrock import BedrockGateway
 from bedrock_distill.gateways.s3 import S3Gateway, S3Location
@@ -41,6 +40,7 @@ from bedrock_distill.workflow.errors import (
 from bedrock_distill.workflow.responses import ResponseLine, read_response_lines
 from bedrock_distill.workflow.run import Run, Side
 from bedrock_distill.workflow.settings import PipelineSettings
+from bedrock_distill.workflow.state import StateModel
 
 SIDES: Final[tuple[Side, ...]] = get_args(Side)
 # User guide, model-evaluation-prompt-datasets-judge: "at most 1000 prompts" in a judge job's dataset.
@@ -77,16 +77,7 @@ def side_model_id(run: Run, side: Side) -> str:
     return run.student_model_id if side == "student" else run.teacher_model_id
 
 
-class _StateShape(BaseModel):
-    """As the state machine carries it: camelCase at every level (these are ours, not Bedrock's)."""
-
-    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="ignore")
-
-    def to_state(self) -> dict[str, Any]:
-        return self.model_dump(mode="json", by_alias=True)
-
-
-class EvaluationJob(_StateShape):
+class EvaluationJob(StateModel):
     """One side's job, as CreateEvaluationJobs and EvaluationStatus report it."""
 
     job_arn: str
@@ -97,7 +88,7 @@ class EvaluationJob(_StateShape):
     left_out: int
 
 
-class Evaluation(_StateShape):
+class Evaluation(StateModel):
     """`$.evaluation`: both jobs, and Completed once both are."""
 
     status: OverallStatus

@@ -6,14 +6,14 @@ import json
 import logging
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
-from pydantic.alias_generators import to_camel
+from pydantic import BaseModel, Field
 
 from bedrock_distill.gateways.sns import SnsGateway
 from bedrock_distill.gateways.stepfunctions import StepFunctionsGateway
 from bedrock_distill.workflow.errors import WorkflowError
 from bedrock_distill.workflow.provisioned_throughput import Deletion
 from bedrock_distill.workflow.quotas import CUSTOMIZATION_JOBS, NO_COMMITMENT_MODEL_UNITS
+from bedrock_distill.workflow.state import StateModel
 
 _log = logging.getLogger(__name__)
 
@@ -85,82 +85,63 @@ def failure_outcome(execution_arn: str, error: str, cause: str) -> Outcome:
 
 
 # The parts of the execution's state the outcome reports, as the state machine carries them (camelCase).
-_STATE_CONFIG = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="ignore")
 
 
-class StateError(BaseModel):
+class StateError(StateModel):
     """What a Catch puts at its ResultPath."""
-
-    model_config = _STATE_CONFIG
 
     error: str = Field(alias="Error")
     cause: str = Field(default="", alias="Cause")
 
 
-class JobState(BaseModel):
+class JobState(StateModel):
     """`$.job`: CreateJob's output, then GetJobStatus's."""
-
-    model_config = _STATE_CONFIG
 
     job_arn: str | None = None
     output_model_arn: str | None = None
 
 
-class MetricsState(BaseModel):
+class MetricsState(StateModel):
     """`$.metrics`: CollectMetrics' output."""
-
-    model_config = _STATE_CONFIG
 
     final_training_loss: float | None = None
 
 
-class RunPart(BaseModel):
+class RunPart(StateModel):
     """`$.run`: how the run was to be served."""
-
-    model_config = _STATE_CONFIG
 
     serving_mode: str | None = None
     serving_reason: str | None = None
     keep_deployment: bool = False
 
 
-class StudentState(BaseModel):
+class StudentState(StateModel):
     """`$.serving.student`: what answered as the student (the deployment's or the PT's ARN)."""
-
-    model_config = _STATE_CONFIG
 
     model_arn: str | None = None
 
 
-class ServingState(BaseModel):
+class ServingState(StateModel):
     """`$.serving`: the validation summary is free-form and goes into the outcome as it is."""
-
-    model_config = _STATE_CONFIG
 
     student: StudentState | None = None
     validation: dict[str, Any] | None = None
 
 
-class ScorecardState(BaseModel):
+class ScorecardState(StateModel):
     """`$.scorecard`: Score's output (workflow/scorecard.py ScorecardSummary)."""
-
-    model_config = _STATE_CONFIG
 
     decision: str | None = None
     reason: str | None = None
     scorecard_uri: str | None = None
 
 
-class DeletionState(Deletion):
+class DeletionState(StateModel, Deletion):
     """`$.deletion`: DeleteProvisionedThroughput's output."""
 
-    model_config = _STATE_CONFIG
 
-
-class RunState(BaseModel):
+class RunState(StateModel):
     """The execution's state when it ends; which parts exist depends on how far it got."""
-
-    model_config = _STATE_CONFIG
 
     run: RunPart | None = None
     job: JobState | None = None
